@@ -1,0 +1,1 @@
+//! Salle: the room daemon.
