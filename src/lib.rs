@@ -1,1 +1,6 @@
-//! Salle: the room daemon.
+//! Salle: open firmware for meeting-room devices. This crate is the room daemon.
+//!
+//! Layout (dependencies point one way): `room` decides, everything else drives hardware or
+//! talks to the outside world on its behalf. See the README for the tour.
+
+pub mod room;

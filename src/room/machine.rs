@@ -1,0 +1,360 @@
+//! The transitions. Read `Room::handle` top to bottom: every rule a person in the room relies on
+//! is one match arm.
+
+use super::status::{CallStatus, DeviceStatus, RoomStatus};
+use super::{
+    Button, Command, DeviceKind, DevicePresence, Effect, Input, LedPattern, LedState, MediaEvent,
+    Millis, Origin, Press, SessionEvent, SessionId,
+};
+
+/// What the room needs from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSettings {
+    pub room_name: String,
+    /// The meeting the join button joins when none is given.
+    pub meeting_url: Option<String>,
+    /// Join every meeting with the microphone muted.
+    pub join_muted: bool,
+    /// Give up joining after this long without the session connecting.
+    pub join_timeout_ms: Millis,
+    /// Stop waiting for the session to confirm the leave after this long.
+    pub leave_timeout_ms: Millis,
+    /// How long a failure stays on show before the room is idle again.
+    pub failed_hold_ms: Millis,
+}
+
+impl Default for RoomSettings {
+    fn default() -> Self {
+        RoomSettings {
+            room_name: "Salle".into(),
+            meeting_url: None,
+            join_muted: false,
+            join_timeout_ms: 60_000,
+            leave_timeout_ms: 5_000,
+            failed_hold_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Call {
+    Idle,
+    Joining { session: SessionId, url: String },
+    InCall { session: SessionId, url: String },
+    Leaving { session: SessionId },
+    Failed { reason: String },
+}
+
+/// The result of one input: effects for the drivers, and, for commands, why it was refused.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub effects: Vec<Effect>,
+    /// Set when a command could not be carried out; the caller tells whoever asked.
+    pub refused: Option<String>,
+}
+
+pub struct Room {
+    settings: RoomSettings,
+    call: Call,
+    since: Millis,
+    mic_muted: bool,
+    camera_off: bool,
+    devices: DeviceStatus,
+    last_error: Option<String>,
+    next_session: SessionId,
+    leds: LedState,
+}
+
+impl Room {
+    /// A new room at time `now`. The caller should apply `initial_effects` (the LED state).
+    pub fn new(settings: RoomSettings, now: Millis) -> Room {
+        let mut room = Room {
+            mic_muted: settings.join_muted,
+            settings,
+            call: Call::Idle,
+            since: now,
+            camera_off: false,
+            devices: DeviceStatus {
+                camera: DevicePresence::default(),
+                microphone: DevicePresence::default(),
+                speaker: DevicePresence::default(),
+            },
+            last_error: None,
+            next_session: 1,
+            leds: LedState {
+                status: LedPattern::Off,
+                mute: LedPattern::Off,
+            },
+        };
+        room.leds = room.wanted_leds();
+        room
+    }
+
+    /// Effects to apply once at start so the drivers match the machine.
+    pub fn initial_effects(&self) -> Vec<Effect> {
+        vec![
+            Effect::Leds(self.leds),
+            Effect::SetMicMuted(self.mic_muted),
+            Effect::SetCameraOff(self.camera_off),
+        ]
+    }
+
+    pub fn settings(&self) -> &RoomSettings {
+        &self.settings
+    }
+
+    pub fn handle(&mut self, now: Millis, input: Input) -> Step {
+        let mut step = Step::default();
+        match input {
+            Input::Button { button, press } => self.on_button(now, button, press, &mut step),
+            Input::Command { origin, command } => self.on_command(now, origin, command, &mut step),
+            Input::Session(event) => self.on_session(now, event, &mut step),
+            Input::Media(MediaEvent::Failed { reason }) => {
+                if self.active_session().is_some() {
+                    self.fail(now, format!("media: {reason}"), &mut step);
+                } else {
+                    self.last_error = Some(format!("media: {reason}"));
+                }
+            }
+            Input::Device { kind, presence } => self.on_device(kind, presence, &mut step),
+            Input::Tick => self.on_tick(now, &mut step),
+        }
+        let leds = self.wanted_leds();
+        if leds != self.leds {
+            self.leds = leds;
+            step.effects.push(Effect::Leds(leds));
+        }
+        step
+    }
+
+    fn on_button(&mut self, now: Millis, button: Button, press: Press, step: &mut Step) {
+        match (button, press) {
+            (Button::Join, press) => match (&self.call, press) {
+                (Call::Idle | Call::Failed { .. }, _) => self.join(now, None, step),
+                // A long press cancels a join that is taking too long.
+                (Call::Joining { .. }, Press::Long) => self.leave(now, step),
+                // A second short press while joining is most likely impatience: ignore it.
+                (Call::Joining { .. }, Press::Short) => {}
+                (Call::InCall { .. }, _) => self.leave(now, step),
+                (Call::Leaving { .. }, _) => {}
+            },
+            (Button::Mute, _) => {
+                let muted = !self.mic_muted;
+                self.set_mic_muted(muted, step);
+            }
+            (Button::CameraPrivacy, _) => {
+                let off = !self.camera_off;
+                self.set_camera_off(off, step);
+            }
+        }
+    }
+
+    fn on_command(&mut self, now: Millis, origin: Origin, command: Command, step: &mut Step) {
+        match command {
+            Command::Join { url } => match &self.call {
+                Call::Idle | Call::Failed { .. } => self.join(now, url, step),
+                Call::Joining { url: current, .. } | Call::InCall { url: current, .. } => {
+                    let wanted = url.as_ref().or(self.settings.meeting_url.as_ref());
+                    if wanted != Some(current) {
+                        step.refused = Some(format!("already in {current}: leave first"));
+                    }
+                }
+                Call::Leaving { .. } => {
+                    step.refused = Some("still leaving the previous meeting".into());
+                }
+            },
+            Command::Leave => match self.call {
+                Call::Joining { .. } | Call::InCall { .. } => self.leave(now, step),
+                _ => step.refused = Some("not in a meeting".into()),
+            },
+            Command::SetMicMuted { muted } => {
+                if !muted && origin == Origin::Remote && self.mic_muted {
+                    step.refused =
+                        Some("only people in the room can unmute the room's microphone".into());
+                } else {
+                    self.set_mic_muted(muted, step);
+                }
+            }
+            Command::SetCameraOff { off } => {
+                if !off && origin == Origin::Remote && self.camera_off {
+                    step.refused =
+                        Some("only people in the room can turn the room's camera back on".into());
+                } else {
+                    self.set_camera_off(off, step);
+                }
+            }
+        }
+    }
+
+    fn on_session(&mut self, now: Millis, event: SessionEvent, step: &mut Step) {
+        let (session, outcome) = match event {
+            SessionEvent::Connected { session } => (session, Ok(true)),
+            SessionEvent::Ended { session } => (session, Ok(false)),
+            SessionEvent::Failed { session, reason } => (session, Err(reason)),
+        };
+        if self.current_session() != Some(session) {
+            return; // A late event from a session we already gave up on.
+        }
+        match (&self.call, outcome) {
+            (Call::Joining { url, .. }, Ok(true)) => {
+                let url = url.clone();
+                self.enter(now, Call::InCall { session, url });
+            }
+            (Call::Leaving { .. }, _) => self.enter(now, Call::Idle),
+            (_, Ok(true)) => {}
+            (_, Ok(false)) => self.enter(now, Call::Idle),
+            (_, Err(reason)) => self.fail(now, reason, step),
+        }
+    }
+
+    fn on_device(&mut self, kind: DeviceKind, presence: DevicePresence, step: &mut Step) {
+        let slot = match kind {
+            DeviceKind::Camera => &mut self.devices.camera,
+            DeviceKind::Microphone => &mut self.devices.microphone,
+            DeviceKind::Speaker => &mut self.devices.speaker,
+        };
+        let was_present = slot.present;
+        *slot = presence;
+        // Losing the camera in a call keeps the call going on audio; media is told either way.
+        if kind == DeviceKind::Camera && was_present != self.devices.camera.present {
+            step.effects
+                .push(Effect::CameraAvailable(self.devices.camera.present));
+        }
+    }
+
+    fn on_tick(&mut self, now: Millis, step: &mut Step) {
+        let elapsed = now.saturating_sub(self.since);
+        match &self.call {
+            Call::Joining { .. } if elapsed >= self.settings.join_timeout_ms => {
+                let secs = self.settings.join_timeout_ms / 1000;
+                self.fail(
+                    now,
+                    format!("the meeting did not answer within {secs} s"),
+                    step,
+                );
+            }
+            Call::Leaving { .. } if elapsed >= self.settings.leave_timeout_ms => {
+                self.enter(now, Call::Idle)
+            }
+            Call::Failed { .. } if elapsed >= self.settings.failed_hold_ms => {
+                self.enter(now, Call::Idle)
+            }
+            _ => {}
+        }
+    }
+
+    fn join(&mut self, now: Millis, url: Option<String>, step: &mut Step) {
+        let Some(url) = url.or_else(|| self.settings.meeting_url.clone()) else {
+            self.fail(
+                now,
+                "no meeting to join: set [meeting] url or give one to `salle join`".into(),
+                step,
+            );
+            return;
+        };
+        if self.settings.join_muted && !self.mic_muted {
+            self.set_mic_muted(true, step);
+        }
+        let session = self.next_session;
+        self.next_session += 1;
+        self.last_error = None;
+        step.effects.push(Effect::Connect {
+            session,
+            url: url.clone(),
+            mic_muted: self.mic_muted,
+            camera_off: self.camera_off,
+        });
+        self.enter(now, Call::Joining { session, url });
+    }
+
+    fn leave(&mut self, now: Millis, step: &mut Step) {
+        if let Some(session) = self.active_session() {
+            step.effects.push(Effect::Disconnect { session });
+            self.enter(now, Call::Leaving { session });
+        }
+    }
+
+    fn fail(&mut self, now: Millis, reason: String, step: &mut Step) {
+        if let Some(session) = self.active_session() {
+            step.effects.push(Effect::Disconnect { session });
+        }
+        self.last_error = Some(reason.clone());
+        self.enter(now, Call::Failed { reason });
+    }
+
+    fn set_mic_muted(&mut self, muted: bool, step: &mut Step) {
+        if self.mic_muted != muted {
+            self.mic_muted = muted;
+            step.effects.push(Effect::SetMicMuted(muted));
+        }
+    }
+
+    fn set_camera_off(&mut self, off: bool, step: &mut Step) {
+        if self.camera_off != off {
+            self.camera_off = off;
+            step.effects.push(Effect::SetCameraOff(off));
+        }
+    }
+
+    fn enter(&mut self, now: Millis, call: Call) {
+        self.call = call;
+        self.since = now;
+    }
+
+    /// The session being set up or in progress (not one being torn down).
+    fn active_session(&self) -> Option<SessionId> {
+        match self.call {
+            Call::Joining { session, .. } | Call::InCall { session, .. } => Some(session),
+            _ => None,
+        }
+    }
+
+    /// The session whose events still matter, including one being torn down.
+    fn current_session(&self) -> Option<SessionId> {
+        match self.call {
+            Call::Leaving { session } => Some(session),
+            _ => self.active_session(),
+        }
+    }
+
+    fn wanted_leds(&self) -> LedState {
+        let status = match self.call {
+            Call::Idle => LedPattern::Dim,
+            Call::Joining { .. } | Call::Leaving { .. } => LedPattern::Blink,
+            Call::InCall { .. } => LedPattern::On,
+            Call::Failed { .. } => LedPattern::FastBlink,
+        };
+        let mute = if self.mic_muted {
+            LedPattern::On
+        } else {
+            LedPattern::Off
+        };
+        LedState { status, mute }
+    }
+
+    pub fn status(&self) -> RoomStatus {
+        let call = match &self.call {
+            Call::Idle => CallStatus::Idle,
+            Call::Joining { url, .. } => CallStatus::Joining { url: url.clone() },
+            Call::InCall { url, .. } => CallStatus::InCall { url: url.clone() },
+            Call::Leaving { .. } => CallStatus::Leaving,
+            Call::Failed { reason } => CallStatus::Failed {
+                reason: reason.clone(),
+            },
+        };
+        RoomStatus {
+            room: self.settings.room_name.clone(),
+            call,
+            since_ms: self.since,
+            mic_muted: self.mic_muted,
+            camera_off: self.camera_off,
+            meeting_url: self.settings.meeting_url.clone(),
+            devices: self.devices.clone(),
+            leds: self.leds,
+            last_error: self.last_error.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,546 @@
+//! Every transition of the room, then long random event sequences against its invariants.
+
+use super::*;
+use proptest::prelude::*;
+
+const URL: &str = "https://visio.example/abc-defg-hij";
+
+fn settings() -> RoomSettings {
+    RoomSettings {
+        room_name: "Salle Monge".into(),
+        meeting_url: Some(URL.into()),
+        ..RoomSettings::default()
+    }
+}
+
+fn press(button: Button) -> Input {
+    Input::Button {
+        button,
+        press: Press::Short,
+    }
+}
+
+fn long(button: Button) -> Input {
+    Input::Button {
+        button,
+        press: Press::Long,
+    }
+}
+
+fn command(origin: Origin, command: Command) -> Input {
+    Input::Command { origin, command }
+}
+
+fn connected(session: SessionId) -> Input {
+    Input::Session(SessionEvent::Connected { session })
+}
+
+fn failed(session: SessionId, reason: &str) -> Input {
+    Input::Session(SessionEvent::Failed {
+        session,
+        reason: reason.into(),
+    })
+}
+
+fn ended(session: SessionId) -> Input {
+    Input::Session(SessionEvent::Ended { session })
+}
+
+fn state(room: &Room) -> &'static str {
+    room.status().call.name()
+}
+
+/// A room that has joined session 1 and is in the call.
+fn in_call() -> Room {
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    room.handle(10, connected(1));
+    assert_eq!(state(&room), "in-call");
+    room
+}
+
+#[test]
+fn starts_idle_with_dim_status_led() {
+    let room = Room::new(settings(), 0);
+    assert_eq!(state(&room), "idle");
+    assert_eq!(room.status().leds.status, LedPattern::Dim);
+    assert_eq!(room.status().leds.mute, LedPattern::Off);
+    assert!(room.initial_effects().contains(&Effect::Leds(room.status().leds)));
+}
+
+#[test]
+fn join_button_joins_the_configured_meeting() {
+    let mut room = Room::new(settings(), 0);
+    let step = room.handle(5, press(Button::Join));
+    assert_eq!(
+        step.effects[0],
+        Effect::Connect {
+            session: 1,
+            url: URL.into(),
+            mic_muted: false,
+            camera_off: false
+        }
+    );
+    assert!(step.effects.contains(&Effect::Leds(LedState {
+        status: LedPattern::Blink,
+        mute: LedPattern::Off
+    })));
+    assert_eq!(room.status().call, CallStatus::Joining { url: URL.into() });
+    assert_eq!(room.status().since_ms, 5);
+}
+
+#[test]
+fn connected_session_puts_the_room_in_call_with_led_on() {
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    let step = room.handle(100, connected(1));
+    assert_eq!(room.status().call, CallStatus::InCall { url: URL.into() });
+    assert_eq!(
+        step.effects,
+        vec![Effect::Leds(LedState {
+            status: LedPattern::On,
+            mute: LedPattern::Off
+        })]
+    );
+}
+
+#[test]
+fn join_button_in_call_leaves() {
+    let mut room = in_call();
+    let step = room.handle(20, press(Button::Join));
+    assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
+    assert_eq!(state(&room), "leaving");
+    room.handle(30, ended(1));
+    assert_eq!(state(&room), "idle");
+}
+
+#[test]
+fn long_press_in_call_also_leaves() {
+    let mut room = in_call();
+    room.handle(20, long(Button::Join));
+    assert_eq!(state(&room), "leaving");
+}
+
+#[test]
+fn leaving_gives_up_waiting_after_the_timeout() {
+    let mut room = in_call();
+    room.handle(1_000, press(Button::Join));
+    room.handle(1_000 + 4_999, Input::Tick);
+    assert_eq!(state(&room), "leaving");
+    room.handle(1_000 + 5_000, Input::Tick);
+    assert_eq!(state(&room), "idle");
+}
+
+#[test]
+fn short_press_while_joining_is_ignored_long_press_cancels() {
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    let step = room.handle(50, press(Button::Join));
+    assert!(step.effects.is_empty());
+    assert_eq!(state(&room), "joining");
+    let step = room.handle(3_100, long(Button::Join));
+    assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
+    assert_eq!(state(&room), "leaving");
+}
+
+#[test]
+fn join_times_out_into_failed_then_idle_keeping_the_reason() {
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    let step = room.handle(60_000, Input::Tick);
+    assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
+    let status = room.status();
+    assert_eq!(
+        status.call,
+        CallStatus::Failed {
+            reason: "the meeting did not answer within 60 s".into()
+        }
+    );
+    assert_eq!(status.leds.status, LedPattern::FastBlink);
+    room.handle(69_999, Input::Tick);
+    assert_eq!(state(&room), "failed");
+    room.handle(70_000, Input::Tick);
+    assert_eq!(state(&room), "idle");
+    assert_eq!(
+        room.status().last_error.as_deref(),
+        Some("the meeting did not answer within 60 s")
+    );
+}
+
+#[test]
+fn session_failure_says_why_and_returns_to_idle() {
+    let mut room = in_call();
+    let step = room.handle(100, failed(1, "ICE failed"));
+    assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
+    assert_eq!(
+        room.status().call,
+        CallStatus::Failed {
+            reason: "ICE failed".into()
+        }
+    );
+    room.handle(100 + 10_000, Input::Tick);
+    assert_eq!(state(&room), "idle");
+}
+
+#[test]
+fn join_button_from_failed_tries_again_and_clears_the_error() {
+    let mut room = in_call();
+    room.handle(100, failed(1, "ICE failed"));
+    let step = room.handle(200, press(Button::Join));
+    assert!(matches!(step.effects[0], Effect::Connect { session: 2, .. }));
+    assert_eq!(room.status().last_error, None);
+}
+
+#[test]
+fn meeting_ending_returns_to_idle() {
+    let mut room = in_call();
+    room.handle(100, ended(1));
+    assert_eq!(state(&room), "idle");
+    assert_eq!(room.status().last_error, None);
+}
+
+#[test]
+fn stale_session_events_are_ignored() {
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    room.handle(10, long(Button::Join)); // cancel session 1
+    room.handle(20, ended(1));
+    room.handle(30, press(Button::Join)); // session 2
+    room.handle(40, connected(1));
+    assert_eq!(state(&room), "joining");
+    room.handle(50, failed(1, "late"));
+    assert_eq!(state(&room), "joining");
+    room.handle(60, connected(2));
+    assert_eq!(state(&room), "in-call");
+}
+
+#[test]
+fn no_meeting_configured_fails_with_a_reason() {
+    let mut room = Room::new(
+        RoomSettings {
+            meeting_url: None,
+            ..settings()
+        },
+        0,
+    );
+    let step = room.handle(0, press(Button::Join));
+    assert!(!step.effects.iter().any(|e| matches!(e, Effect::Connect { .. })));
+    match room.status().call {
+        CallStatus::Failed { reason } => assert!(reason.contains("[meeting] url"), "{reason}"),
+        other => panic!("expected failed, got {other:?}"),
+    }
+}
+
+#[test]
+fn join_command_with_url_overrides_the_configured_meeting() {
+    let mut room = Room::new(settings(), 0);
+    let other = "janus+ws://127.0.0.1:8188/?room=1234";
+    let step = room.handle(
+        0,
+        command(
+            Origin::InRoom,
+            Command::Join {
+                url: Some(other.into()),
+            },
+        ),
+    );
+    assert!(matches!(&step.effects[0], Effect::Connect { url, .. } if url == other));
+}
+
+#[test]
+fn join_command_in_another_meeting_is_refused_same_meeting_is_fine() {
+    let mut room = in_call();
+    let step = room.handle(
+        0,
+        command(
+            Origin::InRoom,
+            Command::Join {
+                url: Some("https://visio.example/other".into()),
+            },
+        ),
+    );
+    assert!(step.refused.unwrap().contains("leave first"));
+    let step = room.handle(0, command(Origin::InRoom, Command::Join { url: None }));
+    assert_eq!(step, Step::default());
+}
+
+#[test]
+fn leave_command_when_idle_is_refused() {
+    let mut room = Room::new(settings(), 0);
+    let step = room.handle(0, command(Origin::InRoom, Command::Leave));
+    assert_eq!(step.refused.as_deref(), Some("not in a meeting"));
+}
+
+#[test]
+fn mute_button_toggles_microphone_and_led_at_once() {
+    let mut room = in_call();
+    let step = room.handle(10, press(Button::Mute));
+    assert_eq!(
+        step.effects,
+        vec![
+            Effect::SetMicMuted(true),
+            Effect::Leds(LedState {
+                status: LedPattern::On,
+                mute: LedPattern::On
+            })
+        ]
+    );
+    let step = room.handle(20, press(Button::Mute));
+    assert_eq!(step.effects[0], Effect::SetMicMuted(false));
+    assert!(!room.status().mic_muted);
+}
+
+#[test]
+fn remote_may_mute_but_never_unmute() {
+    let mut room = in_call();
+    let step = room.handle(
+        10,
+        command(Origin::Remote, Command::SetMicMuted { muted: true }),
+    );
+    assert_eq!(step.effects[0], Effect::SetMicMuted(true));
+    let step = room.handle(
+        20,
+        command(Origin::Remote, Command::SetMicMuted { muted: false }),
+    );
+    assert!(step.effects.is_empty());
+    assert!(step.refused.unwrap().contains("only people in the room"));
+    assert!(room.status().mic_muted);
+    // The people in the room can.
+    room.handle(30, press(Button::Mute));
+    assert!(!room.status().mic_muted);
+}
+
+#[test]
+fn local_control_socket_counts_as_in_the_room() {
+    let mut room = in_call();
+    room.handle(10, command(Origin::Remote, Command::SetMicMuted { muted: true }));
+    let step = room.handle(
+        20,
+        command(Origin::InRoom, Command::SetMicMuted { muted: false }),
+    );
+    assert_eq!(step.effects[0], Effect::SetMicMuted(false));
+}
+
+#[test]
+fn remote_may_hide_the_camera_but_not_show_it() {
+    let mut room = in_call();
+    room.handle(10, command(Origin::Remote, Command::SetCameraOff { off: true }));
+    assert!(room.status().camera_off);
+    let step = room.handle(20, command(Origin::Remote, Command::SetCameraOff { off: false }));
+    assert!(step.refused.is_some());
+    assert!(room.status().camera_off);
+    room.handle(30, press(Button::CameraPrivacy));
+    assert!(!room.status().camera_off);
+}
+
+#[test]
+fn camera_privacy_button_toggles() {
+    let mut room = Room::new(settings(), 0);
+    let step = room.handle(0, press(Button::CameraPrivacy));
+    assert_eq!(step.effects, vec![Effect::SetCameraOff(true)]);
+    room.handle(0, press(Button::Join));
+    let step = room.handle(0, connected(1));
+    assert!(room.status().camera_off, "privacy survives joining");
+    assert!(!step.effects.contains(&Effect::SetCameraOff(false)));
+}
+
+#[test]
+fn join_muted_mutes_at_join_and_mute_persists_between_calls() {
+    let mut room = Room::new(
+        RoomSettings {
+            join_muted: true,
+            ..settings()
+        },
+        0,
+    );
+    assert!(room.status().mic_muted);
+    room.handle(0, press(Button::Mute)); // unmuted before joining
+    let step = room.handle(10, press(Button::Join));
+    assert_eq!(step.effects[0], Effect::SetMicMuted(true));
+    assert!(matches!(step.effects[1], Effect::Connect { mic_muted: true, .. }));
+}
+
+#[test]
+fn losing_the_camera_in_a_call_keeps_the_call_on_audio() {
+    let mut room = in_call();
+    let camera = DevicePresence {
+        present: true,
+        simulated: false,
+        name: Some("/dev/video0".into()),
+    };
+    room.handle(
+        0,
+        Input::Device {
+            kind: DeviceKind::Camera,
+            presence: camera.clone(),
+        },
+    );
+    let step = room.handle(
+        10,
+        Input::Device {
+            kind: DeviceKind::Camera,
+            presence: DevicePresence {
+                present: false,
+                ..camera.clone()
+            },
+        },
+    );
+    assert_eq!(step.effects, vec![Effect::CameraAvailable(false)]);
+    assert_eq!(state(&room), "in-call");
+    assert!(!room.status().devices.camera.present);
+    let step = room.handle(
+        20,
+        Input::Device {
+            kind: DeviceKind::Camera,
+            presence: camera,
+        },
+    );
+    assert_eq!(step.effects, vec![Effect::CameraAvailable(true)]);
+}
+
+#[test]
+fn media_failure_in_a_call_fails_the_call_and_is_only_noted_when_idle() {
+    let mut room = Room::new(settings(), 0);
+    room.handle(
+        0,
+        Input::Media(MediaEvent::Failed {
+            reason: "encoder".into(),
+        }),
+    );
+    assert_eq!(state(&room), "idle");
+    assert_eq!(room.status().last_error.as_deref(), Some("media: encoder"));
+    let mut room = in_call();
+    let step = room.handle(
+        0,
+        Input::Media(MediaEvent::Failed {
+            reason: "encoder".into(),
+        }),
+    );
+    assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
+    assert_eq!(state(&room), "failed");
+}
+
+#[test]
+fn failure_while_leaving_just_finishes_the_leave() {
+    let mut room = in_call();
+    room.handle(0, press(Button::Join));
+    room.handle(10, failed(1, "socket closed"));
+    assert_eq!(state(&room), "idle");
+    assert_eq!(room.status().last_error, None);
+}
+
+// ---- properties over long random sequences -------------------------------------------------
+
+fn any_input() -> impl Strategy<Value = Input> {
+    let button = prop_oneof![
+        Just(Button::Join),
+        Just(Button::Mute),
+        Just(Button::CameraPrivacy)
+    ];
+    let press = prop_oneof![Just(Press::Short), Just(Press::Long)];
+    let origin = prop_oneof![Just(Origin::InRoom), Just(Origin::Remote)];
+    let command = prop_oneof![
+        proptest::option::of(Just("whip+http://127.0.0.1:8080/whip".to_string()))
+            .prop_map(|url| Command::Join { url }),
+        Just(Command::Leave),
+        any::<bool>().prop_map(|muted| Command::SetMicMuted { muted }),
+        any::<bool>().prop_map(|off| Command::SetCameraOff { off }),
+    ];
+    let session = 0u64..6;
+    let kind = prop_oneof![
+        Just(DeviceKind::Camera),
+        Just(DeviceKind::Microphone),
+        Just(DeviceKind::Speaker)
+    ];
+    prop_oneof![
+        (button, press).prop_map(|(button, press)| Input::Button { button, press }),
+        (origin, command).prop_map(|(origin, command)| Input::Command { origin, command }),
+        session.clone().prop_map(connected),
+        session.clone().prop_map(ended),
+        session.prop_map(|s| failed(s, "boom")),
+        Just(Input::Media(MediaEvent::Failed {
+            reason: "pipeline".into()
+        })),
+        (kind, any::<bool>()).prop_map(|(kind, present)| Input::Device {
+            kind,
+            presence: DevicePresence {
+                present,
+                simulated: false,
+                name: None
+            }
+        }),
+        Just(Input::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_over_random_event_sequences(
+        steps in proptest::collection::vec((0u64..20_000, any_input()), 1..300)
+    ) {
+        let mut room = Room::new(settings(), 0);
+        let mut now = 0;
+        // The driver's view, rebuilt from effects only.
+        let mut open_session: Option<SessionId> = None;
+        let mut closed_session: Option<SessionId> = None;
+        let mut mic_muted = room.status().mic_muted;
+        let mut leds = room.status().leds;
+        for (advance, input) in steps {
+            now += advance;
+            let before = room.status();
+            let from_room = matches!(
+                input,
+                Input::Button { .. } | Input::Command { origin: Origin::InRoom, .. }
+            );
+            // A session that reports its own end or failure is closed on the driver's side.
+            if let Input::Session(SessionEvent::Ended { session } | SessionEvent::Failed { session, .. }) = &input {
+                if open_session == Some(*session) {
+                    closed_session = open_session.take();
+                }
+            }
+            let step = room.handle(now, input);
+            for effect in &step.effects {
+                match effect {
+                    Effect::Connect { session, .. } => {
+                        prop_assert!(open_session.is_none(), "two sessions at once");
+                        open_session = Some(*session);
+                    }
+                    Effect::Disconnect { session } => {
+                        // Either the open session, or cleanup of one that just closed itself.
+                        let known = open_session == Some(*session) || closed_session == Some(*session);
+                        prop_assert!(known, "disconnect of unknown session {}", session);
+                        closed_session = open_session.take().or(closed_session);
+                    }
+                    Effect::SetMicMuted(muted) => mic_muted = *muted,
+                    Effect::Leds(l) => leds = *l,
+                    _ => {}
+                }
+            }
+            let after = room.status();
+            // Only people in the room unmute.
+            if before.mic_muted && !after.mic_muted {
+                prop_assert!(from_room, "unmuted by something outside the room");
+            }
+            // Drivers always end up where the machine is.
+            prop_assert_eq!(mic_muted, after.mic_muted);
+            prop_assert_eq!(leds, after.leds);
+            prop_assert_eq!(after.leds.mute == LedPattern::On, after.mic_muted);
+            // A session is open exactly while joining or in a call.
+            let active = matches!(after.call, CallStatus::Joining { .. } | CallStatus::InCall { .. });
+            prop_assert_eq!(open_session.is_some(), active, "open session vs state");
+            // A failure always says why.
+            if let CallStatus::Failed { reason } = &after.call {
+                prop_assert!(!reason.is_empty());
+                prop_assert!(after.last_error.is_some());
+            }
+            // In a call only through a session that connected.
+            if matches!(after.call, CallStatus::InCall { .. }) {
+                let was_in_session =
+                    matches!(before.call, CallStatus::InCall { .. } | CallStatus::Joining { .. });
+                prop_assert!(was_in_session, "entered a call from {:?}", before.call);
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The room's status as the outside world sees it (`salle status`, management, the screen).
+
+use super::{DevicePresence, LedState, Millis};
+use serde::{Deserialize, Serialize};
+
+/// The call state, flattened for people and JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum CallStatus {
+    Idle,
+    Joining { url: String },
+    InCall { url: String },
+    Leaving,
+    Failed { reason: String },
+}
+
+impl CallStatus {
+    pub fn name(&self) -> &'static str {
+        match self {
+            CallStatus::Idle => "idle",
+            CallStatus::Joining { .. } => "joining",
+            CallStatus::InCall { .. } => "in-call",
+            CallStatus::Leaving => "leaving",
+            CallStatus::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// The devices in use, per kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceStatus {
+    pub camera: DevicePresence,
+    pub microphone: DevicePresence,
+    pub speaker: DevicePresence,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomStatus {
+    pub room: String,
+    pub call: CallStatus,
+    /// When the call state last changed, on the daemon's monotonic clock.
+    pub since_ms: Millis,
+    pub mic_muted: bool,
+    pub camera_off: bool,
+    /// The meeting the join button joins.
+    pub meeting_url: Option<String>,
+    pub devices: DeviceStatus,
+    pub leds: LedState,
+    /// The reason of the last failure, kept after the room returns to idle.
+    pub last_error: Option<String>,
+}
