@@ -3,4 +3,6 @@
 //! Layout (dependencies point one way): `room` decides, everything else drives hardware or
 //! talks to the outside world on its behalf. See the README for the tour.
 
+pub mod config;
 pub mod room;
+pub mod signal;

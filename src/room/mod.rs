@@ -67,10 +67,16 @@ pub enum Origin {
 #[serde(rename_all = "kebab-case", tag = "command")]
 pub enum Command {
     /// Join the given meeting, or the room's configured one.
-    Join { url: Option<String> },
+    Join {
+        url: Option<String>,
+    },
     Leave,
-    SetMicMuted { muted: bool },
-    SetCameraOff { off: bool },
+    SetMicMuted {
+        muted: bool,
+    },
+    SetCameraOff {
+        off: bool,
+    },
 }
 
 /// Identifies one attempt to be in a meeting. Events from an older session are stale and ignored.
@@ -104,7 +110,11 @@ pub enum DeviceKind {
 }
 
 impl DeviceKind {
-    pub const ALL: [DeviceKind; 3] = [DeviceKind::Camera, DeviceKind::Microphone, DeviceKind::Speaker];
+    pub const ALL: [DeviceKind; 3] = [
+        DeviceKind::Camera,
+        DeviceKind::Microphone,
+        DeviceKind::Speaker,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -129,11 +139,20 @@ pub struct DevicePresence {
 /// Everything the room reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    Button { button: Button, press: Press },
-    Command { origin: Origin, command: Command },
+    Button {
+        button: Button,
+        press: Press,
+    },
+    Command {
+        origin: Origin,
+        command: Command,
+    },
     Session(SessionEvent),
     Media(MediaEvent),
-    Device { kind: DeviceKind, presence: DevicePresence },
+    Device {
+        kind: DeviceKind,
+        presence: DevicePresence,
+    },
     /// Time passed; timeouts are checked.
     Tick,
 }

@@ -65,7 +65,9 @@ fn starts_idle_with_dim_status_led() {
     assert_eq!(state(&room), "idle");
     assert_eq!(room.status().leds.status, LedPattern::Dim);
     assert_eq!(room.status().leds.mute, LedPattern::Off);
-    assert!(room.initial_effects().contains(&Effect::Leds(room.status().leds)));
+    assert!(room
+        .initial_effects()
+        .contains(&Effect::Leds(room.status().leds)));
 }
 
 #[test]
@@ -187,7 +189,10 @@ fn join_button_from_failed_tries_again_and_clears_the_error() {
     let mut room = in_call();
     room.handle(100, failed(1, "ICE failed"));
     let step = room.handle(200, press(Button::Join));
-    assert!(matches!(step.effects[0], Effect::Connect { session: 2, .. }));
+    assert!(matches!(
+        step.effects[0],
+        Effect::Connect { session: 2, .. }
+    ));
     assert_eq!(room.status().last_error, None);
 }
 
@@ -224,7 +229,10 @@ fn no_meeting_configured_fails_with_a_reason() {
         0,
     );
     let step = room.handle(0, press(Button::Join));
-    assert!(!step.effects.iter().any(|e| matches!(e, Effect::Connect { .. })));
+    assert!(!step
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Connect { .. })));
     match room.status().call {
         CallStatus::Failed { reason } => assert!(reason.contains("[meeting] url"), "{reason}"),
         other => panic!("expected failed, got {other:?}"),
@@ -313,7 +321,10 @@ fn remote_may_mute_but_never_unmute() {
 #[test]
 fn local_control_socket_counts_as_in_the_room() {
     let mut room = in_call();
-    room.handle(10, command(Origin::Remote, Command::SetMicMuted { muted: true }));
+    room.handle(
+        10,
+        command(Origin::Remote, Command::SetMicMuted { muted: true }),
+    );
     let step = room.handle(
         20,
         command(Origin::InRoom, Command::SetMicMuted { muted: false }),
@@ -324,9 +335,15 @@ fn local_control_socket_counts_as_in_the_room() {
 #[test]
 fn remote_may_hide_the_camera_but_not_show_it() {
     let mut room = in_call();
-    room.handle(10, command(Origin::Remote, Command::SetCameraOff { off: true }));
+    room.handle(
+        10,
+        command(Origin::Remote, Command::SetCameraOff { off: true }),
+    );
     assert!(room.status().camera_off);
-    let step = room.handle(20, command(Origin::Remote, Command::SetCameraOff { off: false }));
+    let step = room.handle(
+        20,
+        command(Origin::Remote, Command::SetCameraOff { off: false }),
+    );
     assert!(step.refused.is_some());
     assert!(room.status().camera_off);
     room.handle(30, press(Button::CameraPrivacy));
@@ -357,7 +374,13 @@ fn join_muted_mutes_at_join_and_mute_persists_between_calls() {
     room.handle(0, press(Button::Mute)); // unmuted before joining
     let step = room.handle(10, press(Button::Join));
     assert_eq!(step.effects[0], Effect::SetMicMuted(true));
-    assert!(matches!(step.effects[1], Effect::Connect { mic_muted: true, .. }));
+    assert!(matches!(
+        step.effects[1],
+        Effect::Connect {
+            mic_muted: true,
+            ..
+        }
+    ));
 }
 
 #[test]

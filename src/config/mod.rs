@@ -1,0 +1,335 @@
+//! The daemon's configuration file (`/etc/salle/salle.toml`): its shape, its defaults, and
+//! loading with errors that name the file, line, column and field.
+//!
+//! Every field has a default, so an empty file (or no file) is a working simulated room.
+//! Unknown keys are errors: a typo must never pass silently.
+
+mod load;
+mod validate;
+
+pub use load::{load_file, parse, ConfigError};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where the daemon looks when `--config` is not given.
+pub const DEFAULT_PATH: &str = "/etc/salle/salle.toml";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub room: RoomConfig,
+    pub meeting: MeetingConfig,
+    pub camera: CameraConfig,
+    pub audio: AudioConfig,
+    pub buttons: ButtonsConfig,
+    pub leds: LedsConfig,
+    pub control: ControlConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomConfig {
+    /// How the room appears in meetings and in the fleet. Default: the host name.
+    pub name: String,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        let name = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "Salle".into());
+        RoomConfig { name }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeetingConfig {
+    /// The room's meeting (see the URL forms in the README). None: joins need a URL.
+    pub url: Option<String>,
+    /// Join the room's meeting as soon as the daemon starts.
+    pub auto_join: bool,
+    /// Join every meeting with the microphone muted.
+    pub join_muted: bool,
+    /// Give up a join that has not connected after this many seconds.
+    pub join_timeout_s: u64,
+}
+
+impl Default for MeetingConfig {
+    fn default() -> Self {
+        MeetingConfig {
+            url: None,
+            auto_join: false,
+            join_muted: false,
+            join_timeout_s: 60,
+        }
+    }
+}
+
+/// `"auto"` (the best device found, else simulated), `"test"` (simulated), or a device name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    #[default]
+    Auto,
+    Simulated,
+    Named(String),
+}
+
+impl Serialize for DeviceChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Simulated => "test",
+            DeviceChoice::Named(name) => name,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match text.as_str() {
+            "auto" => DeviceChoice::Auto,
+            "test" => DeviceChoice::Simulated,
+            _ => DeviceChoice::Named(text),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CameraConfig {
+    /// `"auto"`, `"test"` or a V4L2 device path such as `/dev/salle/camera0`.
+    pub device: DeviceChoice,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// V4L2 controls set when the camera is opened, by name as `salle devices` lists them
+    /// (e.g. `brightness = 128`, `power_line_frequency = 1`).
+    pub controls: BTreeMap<String, i64>,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        CameraConfig {
+            device: DeviceChoice::Auto,
+            width: 1280,
+            height: 720,
+            fps: 30,
+            controls: BTreeMap::new(),
+        }
+    }
+}
+
+/// Which capture channels to use from a multi-channel device.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ChannelSelection {
+    /// `"auto"`: a known mic array's processed channel, otherwise a downmix.
+    #[default]
+    Auto,
+    /// A list of channel indexes, mixed together, e.g. `[0]` for a ReSpeaker's processed output.
+    Channels(Vec<u32>),
+}
+
+impl Serialize for ChannelSelection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ChannelSelection::Auto => s.serialize_str("auto"),
+            ChannelSelection::Channels(list) => list.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelSelection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ChannelSelection;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"auto\" or a list of channel numbers such as [0]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "auto" => Ok(ChannelSelection::Auto),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut list = Vec::new();
+                while let Some(channel) = seq.next_element::<u32>()? {
+                    list.push(channel);
+                }
+                Ok(ChannelSelection::Channels(list))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AudioConfig {
+    /// `"auto"`, `"test"` (a tone) or an ALSA device name such as `hw:CARD=ArrayUAC10,DEV=0`.
+    pub capture: DeviceChoice,
+    /// `"auto"`, `"test"` (discarded) or an ALSA device name.
+    pub playback: DeviceChoice,
+    pub channels: ChannelSelection,
+    pub rate: u32,
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        AudioConfig {
+            capture: DeviceChoice::Auto,
+            playback: DeviceChoice::Auto,
+            channels: ChannelSelection::Auto,
+            rate: 48_000,
+        }
+    }
+}
+
+/// A GPIO line: `pin` (Raspberry Pi BCM number) or `line` (offset or name) on `chip`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum LineRef {
+    Offset(u32),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for LineRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = LineRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a line offset (a number) or a line name (a string)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                u32::try_from(v)
+                    .map(LineRef::Offset)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                u32::try_from(v)
+                    .map(LineRef::Offset)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LineRef::Name(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bias {
+    /// Leave the line's bias as the board set it (default; right for boards with resistors).
+    #[default]
+    AsIs,
+    PullUp,
+    PullDown,
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonConfig {
+    /// Raspberry Pi BCM pin number (uses the Pi's GPIO block directly).
+    pub pin: Option<u8>,
+    /// GPIO chip, e.g. `"gpiochip0"`, `"/dev/gpiochip0"` or a chip label. Default: search all.
+    pub chip: Option<String>,
+    /// Line offset on the chip, or the line's name.
+    pub line: Option<LineRef>,
+    /// The button pulls the line low when pressed (the usual wiring, with a pull-up).
+    #[serde(default = "yes")]
+    pub active_low: bool,
+    #[serde(default)]
+    pub bias: Bias,
+    /// Edges closer together than this are contact bounce.
+    #[serde(default = "default_debounce_ms")]
+    pub debounce_ms: u64,
+    /// Held this long, a press is a long press.
+    #[serde(default = "default_long_press_ms")]
+    pub long_press_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ButtonsConfig {
+    pub join: Option<ButtonConfig>,
+    pub mute: Option<ButtonConfig>,
+    pub camera_privacy: Option<ButtonConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedConfig {
+    pub pin: Option<u8>,
+    pub chip: Option<String>,
+    pub line: Option<LineRef>,
+    /// The LED lights when the line is low.
+    #[serde(default)]
+    pub active_low: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedsConfig {
+    /// The call-state LED.
+    pub status: Option<LedConfig>,
+    /// The microphone-muted LED.
+    pub mute: Option<LedConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// The control socket. Default: `/run/salle/control.sock` when that directory is usable,
+    /// else `$XDG_RUNTIME_DIR/salle/control.sock`, else `/tmp/salle-<uid>/control.sock`.
+    pub socket: Option<PathBuf>,
+    /// The group that may use the socket (mode 0660).
+    pub group: String,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            socket: None,
+            group: "salle".into(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_debounce_ms() -> u64 {
+    30
+}
+
+fn default_long_press_ms() -> u64 {
+    3_000
+}
+
+impl Config {
+    /// The room state machine's settings.
+    pub fn room_settings(&self) -> crate::room::RoomSettings {
+        crate::room::RoomSettings {
+            room_name: self.room.name.clone(),
+            meeting_url: self.meeting.url.clone(),
+            join_muted: self.meeting.join_muted,
+            join_timeout_ms: self.meeting.join_timeout_s * 1000,
+            ..crate::room::RoomSettings::default()
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Checks that serde cannot express: ranges, URL forms, consistent GPIO line choices.
+
+use super::{ButtonConfig, ChannelSelection, Config, DeviceChoice, LedConfig, LineRef};
+use crate::signal::MeetingTarget;
+
+/// A problem with one field.
+pub struct Problem {
+    pub field: Vec<String>,
+    pub message: String,
+}
+
+fn problem(field: &[&str], message: impl Into<String>) -> Problem {
+    Problem {
+        field: field.iter().map(|s| s.to_string()).collect(),
+        message: message.into(),
+    }
+}
+
+fn in_range(field: &[&str], value: u64, min: u64, max: u64) -> Result<(), Problem> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(problem(
+            field,
+            format!("{value} is out of range: {min} to {max}"),
+        ))
+    }
+}
+
+pub fn check(config: &Config) -> Result<(), Problem> {
+    if config.room.name.trim().is_empty() {
+        return Err(problem(&["room", "name"], "the room needs a name"));
+    }
+    if let Some(url) = &config.meeting.url {
+        MeetingTarget::parse(url).map_err(|e| problem(&["meeting", "url"], e.to_string()))?;
+    } else if config.meeting.auto_join {
+        return Err(problem(
+            &["meeting", "auto_join"],
+            "auto_join needs [meeting] url",
+        ));
+    }
+    in_range(
+        &["meeting", "join_timeout_s"],
+        config.meeting.join_timeout_s,
+        5,
+        600,
+    )?;
+
+    let camera = &config.camera;
+    if let DeviceChoice::Named(path) = &camera.device {
+        if !path.starts_with('/') {
+            return Err(problem(
+                &["camera", "device"],
+                format!(
+                    "\"{path}\" is not \"auto\", \"test\" or a device path such as /dev/video0"
+                ),
+            ));
+        }
+    }
+    in_range(&["camera", "width"], camera.width.into(), 16, 7680)?;
+    in_range(&["camera", "height"], camera.height.into(), 16, 4320)?;
+    in_range(&["camera", "fps"], camera.fps.into(), 1, 120)?;
+
+    let audio = &config.audio;
+    in_range(&["audio", "rate"], audio.rate.into(), 8_000, 192_000)?;
+    if let ChannelSelection::Channels(list) = &audio.channels {
+        if list.is_empty() {
+            return Err(problem(
+                &["audio", "channels"],
+                "list at least one channel, or \"auto\"",
+            ));
+        }
+        if let Some(bad) = list.iter().find(|&&c| c >= 32) {
+            return Err(problem(
+                &["audio", "channels"],
+                format!("channel {bad} does not exist (0 to 31)"),
+            ));
+        }
+    }
+
+    let mut used_lines: Vec<(String, Vec<&str>)> = Vec::new();
+    let buttons = [
+        ("join", &config.buttons.join),
+        ("mute", &config.buttons.mute),
+        ("camera_privacy", &config.buttons.camera_privacy),
+    ];
+    for (name, button) in buttons {
+        if let Some(button) = button {
+            let field = ["buttons", name];
+            check_line(&field, button.pin, &button.chip, &button.line)?;
+            check_button(&field, button)?;
+            claim_line(
+                &mut used_lines,
+                &field,
+                button.pin,
+                &button.chip,
+                &button.line,
+            )?;
+        }
+    }
+    let leds = [("status", &config.leds.status), ("mute", &config.leds.mute)];
+    for (name, led) in leds {
+        if let Some(LedConfig {
+            pin, chip, line, ..
+        }) = led
+        {
+            let field = ["leds", name];
+            check_line(&field, *pin, chip, line)?;
+            claim_line(&mut used_lines, &field, *pin, chip, line)?;
+        }
+    }
+
+    if let Some(socket) = &config.control.socket {
+        if !socket.is_absolute() {
+            return Err(problem(&["control", "socket"], "must be an absolute path"));
+        }
+    }
+    Ok(())
+}
+
+fn check_line(
+    field: &[&str; 2],
+    pin: Option<u8>,
+    chip: &Option<String>,
+    line: &Option<LineRef>,
+) -> Result<(), Problem> {
+    match (pin, chip, line) {
+        (Some(_), None, None) | (None, _, Some(_)) => Ok(()),
+        (Some(_), _, _) => Err(problem(field, "give either `pin` (Raspberry Pi BCM) or `chip`/`line`, not both")),
+        (None, _, None) => Err(problem(field, "which GPIO line? set `pin` (Raspberry Pi BCM) or `line` (offset or name, with optional `chip`)")),
+    }
+}
+
+fn check_button(field: &[&str; 2], button: &ButtonConfig) -> Result<(), Problem> {
+    let sub = |leaf: &'static str| [field[0], field[1], leaf];
+    in_range(&sub("debounce_ms"), button.debounce_ms, 0, 500)?;
+    in_range(&sub("long_press_ms"), button.long_press_ms, 300, 30_000)?;
+    if button.long_press_ms <= button.debounce_ms {
+        return Err(problem(
+            &sub("long_press_ms"),
+            "must be longer than debounce_ms",
+        ));
+    }
+    Ok(())
+}
+
+/// Two functions on one line is always a wiring mistake in the config.
+fn claim_line<'a>(
+    used: &mut Vec<(String, Vec<&'a str>)>,
+    field: &[&'a str; 2],
+    pin: Option<u8>,
+    chip: &Option<String>,
+    line: &Option<LineRef>,
+) -> Result<(), Problem> {
+    let key = match (pin, line) {
+        (Some(pin), _) => format!("BCM pin {pin}"),
+        (None, Some(LineRef::Offset(offset))) => {
+            format!("line {offset} of {}", chip.as_deref().unwrap_or("any chip"))
+        }
+        (None, Some(LineRef::Name(name))) => format!("line \"{name}\""),
+        (None, None) => return Ok(()),
+    };
+    if let Some((_, other)) = used.iter().find(|(k, _)| *k == key) {
+        return Err(problem(
+            field,
+            format!("{key} is already used by [{}]", other.join(".")),
+        ));
+    }
+    used.push((key, field.to_vec()));
+    Ok(())
+}

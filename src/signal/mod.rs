@@ -1,0 +1,9 @@
+//! Meeting services. Each service is an adapter behind the `MeetingSession` seam; this issue
+//! provides the meeting-URL forms and a simulated service, the real adapters (La Suite Meet /
+//! LiveKit, WHIP+WHEP, Janus) plug in behind the same seam.
+
+mod simulated;
+mod target;
+
+pub use simulated::SimulatedMeeting;
+pub use target::{MeetingTarget, TargetError};
