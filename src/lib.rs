@@ -4,5 +4,6 @@
 //! talks to the outside world on its behalf. See the README for the tour.
 
 pub mod config;
+pub mod hw;
 pub mod room;
 pub mod signal;

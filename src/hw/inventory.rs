@@ -1,0 +1,221 @@
+//! What hardware is there, and which devices the room uses: the `salle devices` report and the
+//! daemon's device selection, from one piece of logic.
+
+use super::audio::{self, AudioChoice, Direction, SoundCard};
+use super::camera::{self, CameraChoice, CameraInfo, Wanted};
+use super::gpio::{self, GpioChip};
+use crate::config::{Config, DeviceChoice};
+use crate::room::{DeviceKind, DevicePresence};
+use serde::{Deserialize, Serialize};
+
+/// Everything found on the system.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub cameras: Vec<CameraInfo>,
+    pub sound_cards: Vec<SoundCard>,
+    pub gpio_chips: Vec<GpioChip>,
+}
+
+impl Inventory {
+    /// Looks at every camera, sound card and GPIO chip.
+    pub fn scan() -> Inventory {
+        Inventory {
+            gpio_chips: gpio::list_chips(),
+            ..Inventory::scan_media()
+        }
+    }
+
+    /// Cameras and sound cards only (what hotplug changes).
+    pub fn scan_media() -> Inventory {
+        Inventory {
+            cameras: camera::v4l2::list_cameras(),
+            sound_cards: audio::alsa::list_cards(),
+            gpio_chips: Vec::new(),
+        }
+    }
+}
+
+/// The device the room uses for one kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "use")]
+pub enum Selected<T> {
+    Device(T),
+    /// The simulated stand-in (test pattern, tone, discard).
+    Simulated {
+        reason: String,
+    },
+    /// A configured device that is not there.
+    Missing {
+        reason: String,
+    },
+}
+
+impl<T> Selected<T> {
+    fn presence(&self, name: impl FnOnce(&T) -> String) -> DevicePresence {
+        match self {
+            Selected::Device(d) => DevicePresence {
+                present: true,
+                simulated: false,
+                name: Some(name(d)),
+            },
+            Selected::Simulated { .. } => DevicePresence {
+                present: true,
+                simulated: true,
+                name: Some("simulated".into()),
+            },
+            Selected::Missing { reason } => DevicePresence {
+                present: false,
+                simulated: false,
+                name: Some(reason.clone()),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Selection {
+    pub camera: Selected<CameraChoice>,
+    pub microphone: Selected<AudioChoice>,
+    pub speaker: Selected<AudioChoice>,
+}
+
+impl Selection {
+    pub fn presence(&self, kind: DeviceKind) -> DevicePresence {
+        match kind {
+            DeviceKind::Camera => self.camera.presence(|c| format!("{} ({})", c.path, c.mode)),
+            DeviceKind::Microphone => self
+                .microphone
+                .presence(|a| format!("{} ({})", a.card, a.pcm)),
+            DeviceKind::Speaker => self.speaker.presence(|a| format!("{} ({})", a.card, a.pcm)),
+        }
+    }
+
+    /// True when any device is simulated: the daemon says so in its log and status.
+    pub fn any_simulated(&self) -> bool {
+        DeviceKind::ALL.iter().any(|&k| self.presence(k).simulated)
+    }
+}
+
+/// Chooses the room's devices from the config and what was found.
+pub fn select(config: &Config, inventory: &Inventory) -> Selection {
+    let wanted = Wanted {
+        width: config.camera.width,
+        height: config.camera.height,
+        fps: config.camera.fps,
+    };
+    let camera = match &config.camera.device {
+        DeviceChoice::Simulated => Selected::Simulated {
+            reason: "configured \"test\": test pattern".into(),
+        },
+        DeviceChoice::Auto => match camera::choose_camera(&inventory.cameras, wanted) {
+            Some(choice) => Selected::Device(choice),
+            None => Selected::Simulated {
+                reason: "no camera found: test pattern".into(),
+            },
+        },
+        DeviceChoice::Named(path) => {
+            let real = std::fs::canonicalize(path)
+                .ok()
+                .map(|p| p.display().to_string());
+            let found = inventory
+                .cameras
+                .iter()
+                .find(|c| &c.path == path || Some(&c.path) == real.as_ref());
+            match found.and_then(|c| camera::choose_mode(c, wanted).map(|m| (c, m))) {
+                Some((c, mode)) => Selected::Device(CameraChoice {
+                    path: c.path.clone(),
+                    reason: format!("configured {path}: \"{}\" gives {mode}", c.card),
+                    mode,
+                }),
+                None => Selected::Missing {
+                    reason: format!("configured camera {path} is not there"),
+                },
+            }
+        }
+    };
+    let audio = |choice: &DeviceChoice, direction: Direction| -> Selected<AudioChoice> {
+        let what = match direction {
+            Direction::Capture => ("microphone", "tone"),
+            Direction::Playback => ("speaker", "discarded"),
+        };
+        match choice {
+            DeviceChoice::Simulated => Selected::Simulated {
+                reason: format!("configured \"test\": {}", what.1),
+            },
+            DeviceChoice::Auto => match audio::choose(&inventory.sound_cards, direction) {
+                Some(mut c) => {
+                    if direction == Direction::Capture {
+                        if let crate::config::ChannelSelection::Channels(list) =
+                            &config.audio.channels
+                        {
+                            c.channels = list.clone();
+                        }
+                    }
+                    Selected::Device(c)
+                }
+                None => Selected::Simulated {
+                    reason: format!("no {} found: {}", what.0, what.1),
+                },
+            },
+            DeviceChoice::Named(name) => {
+                named_audio(&inventory.sound_cards, name, direction, config)
+            }
+        }
+    };
+    Selection {
+        camera,
+        microphone: audio(&config.audio.capture, Direction::Capture),
+        speaker: audio(&config.audio.playback, Direction::Playback),
+    }
+}
+
+fn named_audio(
+    cards: &[SoundCard],
+    name: &str,
+    direction: Direction,
+    config: &Config,
+) -> Selected<AudioChoice> {
+    let found = cards.iter().find_map(|card| {
+        let pcms = if direction == Direction::Capture {
+            &card.capture
+        } else {
+            &card.playback
+        };
+        pcms.iter()
+            .find(|p| {
+                p.name == name
+                    || name == format!("hw:{},{}", card.index, p.device)
+                    || name == format!("hw:{}", card.id)
+            })
+            .map(|p| (card, p))
+    });
+    let channels = match &config.audio.channels {
+        crate::config::ChannelSelection::Channels(list) if direction == Direction::Capture => {
+            list.clone()
+        }
+        _ => Vec::new(),
+    };
+    match found {
+        Some((card, pcm)) => Selected::Device(AudioChoice {
+            pcm: pcm.name.clone(),
+            card: card.name.clone(),
+            kind: card.kind,
+            channels,
+            echo_cancelled_on_board: card.kind == audio::CardKind::Speakerphone
+                || card.processed_channel.is_some(),
+            reason: format!("configured {name}"),
+        }),
+        // A hardware name we can check is missing; other names are ALSA plugins we trust.
+        None if name.starts_with("hw:") || name.starts_with("plughw:") => Selected::Missing {
+            reason: format!("configured ALSA device {name} is not there"),
+        },
+        None => Selected::Device(AudioChoice {
+            pcm: name.to_string(),
+            card: name.to_string(),
+            kind: audio::CardKind::Onboard,
+            channels,
+            echo_cancelled_on_board: false,
+            reason: format!("configured ALSA device {name} (a plugin: not checked)"),
+        }),
+    }
+}

@@ -1,0 +1,8 @@
+//! The room's hardware: camera, sound, buttons and LEDs, hotplug. Each kind has plain-data
+//! descriptions, pure choice logic, a real backend and a simulated stand-in.
+
+pub mod audio;
+pub mod camera;
+pub mod gpio;
+pub mod hotplug;
+pub mod inventory;
