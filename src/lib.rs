@@ -3,7 +3,11 @@
 //! Layout (dependencies point one way): `room` decides, everything else drives hardware or
 //! talks to the outside world on its behalf. See the README for the tour.
 
+pub mod cli;
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod hw;
 pub mod room;
 pub mod signal;
+pub mod system;

@@ -51,6 +51,14 @@ pub enum Selected<T> {
 }
 
 impl<T> Selected<T> {
+    fn summary(&self, device: impl FnOnce(&T) -> String) -> String {
+        match self {
+            Selected::Device(d) => device(d),
+            Selected::Simulated { reason } => format!("simulated ({reason})"),
+            Selected::Missing { reason } => format!("missing ({reason})"),
+        }
+    }
+
     fn presence(&self, name: impl FnOnce(&T) -> String) -> DevicePresence {
         match self {
             Selected::Device(d) => DevicePresence {
@@ -87,6 +95,19 @@ impl Selection {
                 .microphone
                 .presence(|a| format!("{} ({})", a.card, a.pcm)),
             DeviceKind::Speaker => self.speaker.presence(|a| format!("{} ({})", a.card, a.pcm)),
+        }
+    }
+
+    /// One line for people: the device and why, or why not.
+    pub fn describe(&self, kind: DeviceKind) -> String {
+        match kind {
+            DeviceKind::Camera => self
+                .camera
+                .summary(|c| format!("{} {}: {}", c.path, c.mode, c.reason)),
+            DeviceKind::Microphone => self
+                .microphone
+                .summary(|a| format!("{}: {}", a.pcm, a.reason)),
+            DeviceKind::Speaker => self.speaker.summary(|a| format!("{}: {}", a.pcm, a.reason)),
         }
     }
 
@@ -216,6 +237,37 @@ fn named_audio(
             channels,
             echo_cancelled_on_board: false,
             reason: format!("configured ALSA device {name} (a plugin: not checked)"),
+        }),
+    }
+}
+
+/// Applies the rule for devices that go away: once the room has used a real device, losing it
+/// shows as lost (the room must not silently send a test pattern or a tone to a meeting);
+/// the simulated stand-ins are only for rooms that had no such hardware to begin with.
+pub fn keep_lost(previous: &Selection, next: Selection) -> Selection {
+    fn one<T: Clone>(
+        previous: &Selected<T>,
+        next: Selected<T>,
+        what: &str,
+        name: impl Fn(&T) -> String,
+    ) -> Selected<T> {
+        match (previous, next) {
+            (Selected::Device(old), Selected::Simulated { .. }) => Selected::Missing {
+                reason: format!("{what} {} was lost", name(old)),
+            },
+            (Selected::Missing { reason }, Selected::Simulated { .. }) => Selected::Missing {
+                reason: reason.clone(),
+            },
+            (_, next) => next,
+        }
+    }
+    Selection {
+        camera: one(&previous.camera, next.camera, "camera", |c| c.path.clone()),
+        microphone: one(&previous.microphone, next.microphone, "microphone", |a| {
+            a.pcm.clone()
+        }),
+        speaker: one(&previous.speaker, next.speaker, "speaker", |a| {
+            a.pcm.clone()
         }),
     }
 }

@@ -196,6 +196,39 @@ pub fn choose_camera(cameras: &[CameraInfo], wanted: Wanted) -> Option<CameraCho
     })
 }
 
+/// A control value to set, checked against what the camera offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlSetting {
+    pub id: u32,
+    pub boolean: bool,
+    pub value: i64,
+}
+
+/// Resolves the configured controls (by name) against the camera's controls: what to set, and
+/// one message per control that does not exist or is out of range.
+pub fn resolve_controls(
+    controls: &[CameraControl],
+    wanted: &std::collections::BTreeMap<String, i64>,
+) -> (Vec<ControlSetting>, Vec<String>) {
+    let mut settings = Vec::new();
+    let mut problems = Vec::new();
+    for (name, &value) in wanted {
+        match controls.iter().find(|c| &c.name == name) {
+            None => problems.push(format!("camera has no control named \"{name}\"")),
+            Some(c) if value < c.min || value > c.max => problems.push(format!(
+                "camera control {name} = {value} is outside {}..={}",
+                c.min, c.max
+            )),
+            Some(c) => settings.push(ControlSetting {
+                id: c.id,
+                boolean: c.kind == "boolean",
+                value,
+            }),
+        }
+    }
+    (settings, problems)
+}
+
 /// Turns a driver's control name ("Power Line Frequency") into the config's ("power_line_frequency").
 pub fn control_key(name: &str) -> String {
     let mut key = String::new();

@@ -247,32 +247,22 @@ pub fn apply_controls(
         Ok(d) => d,
         Err(e) => return vec![format!("{}: {e}", path.display())],
     };
-    let known = query_controls(&device);
-    let mut problems = Vec::new();
-    for (name, &value) in wanted {
-        let Some(control) = known.iter().find(|c| &c.name == name) else {
-            problems.push(format!("{}: no control named \"{name}\"", path.display()));
-            continue;
-        };
-        if value < control.min || value > control.max {
-            problems.push(format!(
-                "{}: {name} = {value} is outside {}..={}",
-                path.display(),
-                control.min,
-                control.max
-            ));
-            continue;
-        }
-        let value = if control.kind == "boolean" {
-            v4l::control::Value::Boolean(value != 0)
+    let (settings, mut problems) = super::resolve_controls(&query_controls(&device), wanted);
+    for setting in settings {
+        let value = if setting.boolean {
+            v4l::control::Value::Boolean(setting.value != 0)
         } else {
-            v4l::control::Value::Integer(value)
+            v4l::control::Value::Integer(setting.value)
         };
         if let Err(e) = device.set_control(v4l::Control {
-            id: control.id,
+            id: setting.id,
             value,
         }) {
-            problems.push(format!("{}: setting {name}: {e}", path.display()));
+            problems.push(format!(
+                "{}: setting control {:#x}: {e}",
+                path.display(),
+                setting.id
+            ));
         }
     }
     problems

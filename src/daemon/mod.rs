@@ -1,0 +1,213 @@
+//! The daemon: feeds the room state machine with everything that happens, and carries out
+//! what it decides. All decisions are in `room`; this module only wires inputs and drivers.
+
+mod devices;
+mod effects;
+mod gpio;
+
+use crate::config::Config;
+use crate::control::{self, ControlRequest, DaemonStatus, Request, Response};
+use crate::room::{Command, DeviceKind, Input, Origin, Press, Room};
+use crate::system::notify;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Everything that reaches the main loop.
+pub enum Event {
+    Room(Input),
+    Control(ControlRequest),
+    /// Devices may have changed (udev event).
+    Hotplug,
+    /// A driver hit a problem people must know about, without stopping the room.
+    Problem(String),
+}
+
+/// How the daemon was started.
+pub struct Options {
+    pub config: Config,
+    /// The file the config came from; None when running on defaults.
+    pub config_file: Option<PathBuf>,
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(options: Options) -> Result<(), String> {
+    let Options {
+        config,
+        config_file,
+    } = options;
+    let started = Instant::now();
+    let now_ms = move || started.elapsed().as_millis() as u64;
+    let (events, mut inbox) = mpsc::channel::<Event>(256);
+
+    match &config_file {
+        Some(path) => tracing::info!("configuration {}", path.display()),
+        None => tracing::info!("no configuration file: running on defaults"),
+    }
+    let mut room = Room::new(config.room_settings(), now_ms());
+    let mut devices = devices::Devices::start(&config, events.clone()).await;
+    if devices.selection().any_simulated() {
+        tracing::warn!(
+            "running with simulated devices: {}",
+            devices.simulated().join(", ")
+        );
+    }
+    let mut problems: Vec<String> = Vec::new();
+    let leds = gpio::start(&config, events.clone(), &mut problems);
+    let mut effects = effects::Effects::new(leds, events.clone());
+
+    let socket =
+        control::server_socket_path(&config).map_err(|e| format!("control socket: {e}"))?;
+    let listener = control::bind(&socket, &config.control.group)
+        .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
+    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(16);
+    let problem = events.clone();
+    tokio::spawn(async move {
+        if let Err(e) = control::serve(listener, control_tx).await {
+            let _ = problem
+                .send(Event::Problem(format!("control socket: {e}")))
+                .await;
+        }
+    });
+    let forward = events.clone();
+    tokio::spawn(async move {
+        while let Some(request) = control_rx.recv().await {
+            if forward.send(Event::Control(request)).await.is_err() {
+                return;
+            }
+        }
+    });
+
+    effects.apply(room.initial_effects());
+    for kind in DeviceKind::ALL {
+        let step = room.handle(
+            now_ms(),
+            Input::Device {
+                kind,
+                presence: devices.selection().presence(kind),
+            },
+        );
+        effects.apply(step.effects);
+    }
+    if config.meeting.auto_join {
+        let step = room.handle(
+            now_ms(),
+            Input::Command {
+                origin: Origin::InRoom,
+                command: Command::Join { url: None },
+            },
+        );
+        effects.apply(step.effects);
+    }
+
+    let status_line = |room: &Room| {
+        let s = room.status();
+        format!("{}: {}", s.room, s.call.name())
+    };
+    notify::ready(&status_line(&room));
+    tracing::info!("room \"{}\" ready", config.room.name);
+
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let watchdog_every = notify::watchdog_interval().unwrap_or(Duration::from_secs(3600));
+    let mut watchdog = tokio::time::interval(watchdog_every);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| e.to_string())?;
+    let mut last_status = status_line(&room);
+
+    loop {
+        let event = tokio::select! {
+            event = inbox.recv() => match event { Some(e) => e, None => break },
+            _ = tick.tick() => Event::Room(Input::Tick),
+            // Fed from the main loop itself: if the loop hangs, systemd restarts us.
+            _ = watchdog.tick() => { notify::watchdog(); continue; }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        };
+        match event {
+            Event::Room(input) => {
+                let step = room.handle(now_ms(), input);
+                effects.apply(step.effects);
+            }
+            Event::Control(ControlRequest { request, reply }) => {
+                let refused = control_input(request).and_then(|input| {
+                    let step = room.handle(now_ms(), input);
+                    effects.apply(step.effects);
+                    step.refused
+                });
+                let response = match refused {
+                    Some(reason) => Response::error(reason),
+                    None => Response::status(DaemonStatus {
+                        room: room.status(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        config_file: config_file.as_ref().map(|p| p.display().to_string()),
+                        simulated: devices.simulated(),
+                        problems: problems.clone(),
+                        selection: devices.selection().clone(),
+                        uptime_ms: now_ms(),
+                    }),
+                };
+                let _ = reply.send(response);
+            }
+            Event::Hotplug => {
+                for (kind, presence) in devices.rescan(&events).await {
+                    tracing::info!(
+                        "{}: {}",
+                        kind.name(),
+                        if presence.present { "present" } else { "lost" }
+                    );
+                    let step = room.handle(now_ms(), Input::Device { kind, presence });
+                    effects.apply(step.effects);
+                }
+            }
+            Event::Problem(problem) => {
+                tracing::warn!("{problem}");
+                if !problems.contains(&problem) {
+                    problems.push(problem);
+                }
+            }
+        }
+        let line = status_line(&room);
+        if line != last_status {
+            tracing::info!("{line}");
+            notify::status(&line);
+            last_status = line;
+        }
+    }
+
+    notify::stopping();
+    tracing::info!("stopping");
+    let step = room.handle(
+        now_ms(),
+        Input::Command {
+            origin: Origin::InRoom,
+            command: Command::Leave,
+        },
+    );
+    effects.apply(step.effects);
+    effects.shutdown().await;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+/// The room input for a control request; None for a plain status query.
+fn control_input(request: Request) -> Option<Input> {
+    let command = |command| {
+        Some(Input::Command {
+            origin: Origin::InRoom,
+            command,
+        })
+    };
+    match request {
+        Request::Status => None,
+        Request::Join { url } => command(Command::Join { url }),
+        Request::Leave => command(Command::Leave),
+        Request::Mute { muted } => command(Command::SetMicMuted { muted }),
+        Request::Camera { off } => command(Command::SetCameraOff { off }),
+        Request::Press { button, long } => Some(Input::Button {
+            button,
+            press: if long { Press::Long } else { Press::Short },
+        }),
+    }
+}

@@ -1,0 +1,4 @@
+//! Living under systemd: readiness, watchdog and status notifications, logging.
+
+pub mod logging;
+pub mod notify;

@@ -1,0 +1,62 @@
+#!/bin/bash
+# Stage 2 of the QEMU test guest. initramfs-init.sh runs it as root, chrooted into the host's root
+# (read-only 9p), with fd 3/4 = the command's stdout/stderr (streamed to the host by
+# run-in-guest.sh). It starts udevd, loads the test drivers, waits for udev, then runs
+# /run/salle-qemu/cmd (written by run-in-guest.sh) and exits with its status.
+#
+# Environment from the host (via /ctl/params): SALLE_QEMU_WORK, SALLE_QEMU_KROOT (extracted
+# kernel tree, for `modprobe -d`), SALLE_QEMU_GST_REGISTRY, SALLE_QEMU_CWD, and optionally
+#   SALLE_QEMU_VIVID_OPTS  (default "n_devs=1 node_types=0x1": one capture node, /dev/video0)
+#   SALLE_QEMU_ALOOP_OPTS  (default "index=0 id=Loopback pcm_substreams=2")
+#   SALLE_QEMU_DUMMY_OPTS  (default "index=1 id=Dummy")
+set -euo pipefail
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp/home LANG=C.UTF-8 XDG_RUNTIME_DIR=/run/user/0 SALLE_QEMU_GUEST=1
+unset PWD OLDPWD
+
+log() { echo "salle-qemu-stage2: $*"; }
+setup_fail() {
+  log "FATAL: $*"
+  echo "run-in-guest: guest setup failed: $*" >&4
+  exit 125
+}
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+chmod 0700 "$XDG_RUNTIME_DIR"
+
+# GStreamer: use the registry prepare.sh generated on the host (a private copy, so that a guest
+# update never writes into the host's cache).
+if [ -n "${SALLE_QEMU_GST_REGISTRY:-}" ] && [ -f "$SALLE_QEMU_GST_REGISTRY" ]; then
+  cp "$SALLE_QEMU_GST_REGISTRY" /run/salle-qemu/gst-registry.bin
+  export GST_REGISTRY=/run/salle-qemu/gst-registry.bin
+else
+  log "WARNING: no prebuilt GStreamer registry; the first GStreamer use will scan plugins (~40 s)"
+  export GST_REGISTRY=/run/salle-qemu/gst-registry.bin
+fi
+
+# udevd first, so that the drivers' devices get udev database entries and monitors see events.
+UDEVD=/lib/systemd/systemd-udevd
+[ -x "$UDEVD" ] || setup_fail "$UDEVD missing on the host (apt-get install udev)"
+"$UDEVD" --daemon || setup_fail "systemd-udevd --daemon failed"
+
+KROOT=${SALLE_QEMU_KROOT:?}
+mp() { modprobe -d "$KROOT" "$@" || setup_fail "modprobe -d $KROOT $*"; }
+# shellcheck disable=SC2086
+mp vivid ${SALLE_QEMU_VIVID_OPTS-n_devs=1 node_types=0x1}
+# shellcheck disable=SC2086
+mp snd-aloop ${SALLE_QEMU_ALOOP_OPTS-index=0 id=Loopback pcm_substreams=2}
+# shellcheck disable=SC2086
+mp snd-dummy ${SALLE_QEMU_DUMMY_OPTS-index=1 id=Dummy}
+mp gpio-sim
+
+udevadm trigger --action=add || setup_fail "udevadm trigger failed"
+udevadm settle --timeout=120 || setup_fail "udevadm settle timed out"
+
+cd "${SALLE_QEMU_CWD:-/}" 2>/dev/null || cd "$SALLE_QEMU_WORK"
+log "running the command at $(uptime_s) s (cwd $PWD)"
+rc=0
+bash /run/salle-qemu/cmd </dev/null >&3 2>&4 3>&- 4>&- || rc=$?
+log "command status $rc at $(uptime_s) s"
+exit "$rc"

@@ -1,0 +1,78 @@
+#!/bin/busybox sh
+# PID 1 of the QEMU test guest: copied into the busybox initramfs by prepare.sh as /init.
+#
+# Loads virtio-pci + 9p + configfs (from the initramfs), mounts three 9p shares given by
+# run-in-guest.sh:
+#   hostroot  the host's / (read-only)          -> /newroot
+#   work      the work dir (read-write)          -> /newroot$SALLE_QEMU_WORK (same path as on the host)
+#   ctl       this run's control dir (read-write) -> /ctl (never visible to the command)
+# mounts proc/sys/dev/configfs/tmpfs into /newroot, then chroots into it and runs
+# guest-stage2.sh (udevd, drivers, then the command) with the command's stdout/stderr on fds 3/4
+# (files in /ctl that the host streams), writes the exit status to /ctl/status and powers off.
+
+/bin/busybox mkdir -p /proc /sys /dev /newroot /ctl
+/bin/busybox --install -s
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+
+log() { echo "salle-qemu-init: $*"; }
+fail() {
+  log "FATAL: $*"
+  if mountpoint -q /ctl; then echo "guest init: $*" >> /ctl/init-error; sync; fi
+  poweroff -f
+  sleep 10
+}
+
+KABI=$(cat /kabi)
+while read -r m; do
+  insmod "/lib/modules/$KABI/$m" || fail "insmod $m failed"
+done < /modules.list
+
+# The virtio devices are probed when virtio_pci loads; wait until the 9p channels show up.
+want="hostroot work ctl"
+i=0
+while :; do
+  have=$(cat /sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag 2>/dev/null | tr '\0' ' ')
+  ok=1
+  for t in $want; do case " $have " in *" $t "*) ;; *) ok=0 ;; esac; done
+  [ $ok = 1 ] && break
+  i=$((i + 1))
+  [ $i -gt 100 ] && fail "9p mount tags did not appear (have: $have, want: $want)"
+  sleep 0.1
+done
+
+P9="trans=virtio,version=9p2000.L,msize=262144"
+mount -t 9p -o "$P9" ctl /ctl || fail "cannot mount the ctl share"
+[ -f /ctl/params ] || fail "no /ctl/params"
+. /ctl/params
+# Host root read-only; its page cache may be kept (cache=loose): the host does not change
+# system files under a running test, and the work dir is a separate, uncached share.
+mount -t 9p -o "$P9,ro,cache=loose" hostroot /newroot || fail "cannot mount hostroot"
+[ -d "/newroot$SALLE_QEMU_WORK" ] || fail "work dir $SALLE_QEMU_WORK not visible in the host root"
+mount -t 9p -o "$P9" work "/newroot$SALLE_QEMU_WORK" || fail "cannot mount the work share"
+
+R=/newroot
+mount -t proc proc $R/proc || fail "mount proc"
+mount -t sysfs sysfs $R/sys || fail "mount sysfs"
+mount -t configfs configfs $R/sys/kernel/config || fail "mount configfs"
+mount -t devtmpfs devtmpfs $R/dev || fail "mount devtmpfs"
+mkdir -p $R/dev/pts $R/dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $R/dev/pts || fail "mount devpts"
+mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm || fail "mount /dev/shm"
+mount -t tmpfs -o mode=1777 tmpfs $R/tmp || fail "mount /tmp"
+mount -t tmpfs -o mode=0755 tmpfs $R/run || fail "mount /run"
+if [ -d $R/var/tmp ]; then mount -t tmpfs -o mode=1777 tmpfs $R/var/tmp || fail "mount /var/tmp"; fi
+mkdir -p $R/run/salle-qemu
+cp /ctl/cmd $R/run/salle-qemu/cmd || fail "cannot copy the command"
+
+log "starting stage 2 at $(cut -d' ' -f1 /proc/uptime) s"
+chroot $R /bin/bash "$SALLE_QEMU_STAGE2" 3>>/ctl/stdout 4>>/ctl/stderr </dev/null
+rc=$?
+echo $rc > /ctl/status.tmp && mv /ctl/status.tmp /ctl/status
+sync
+log "command exited with status $rc at $(cut -d' ' -f1 /proc/uptime) s; powering off"
+poweroff -f
+sleep 10
