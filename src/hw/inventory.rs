@@ -271,3 +271,91 @@ pub fn keep_lost(previous: &Selection, next: Selection) -> Selection {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn c920() -> CameraInfo {
+        let path = format!(
+            "{}/tests/data/cameras/logitech-c920.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn config(text: &str) -> Config {
+        crate::config::parse(text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn nothing_found_means_simulated_and_flagged() {
+        let selection = select(&Config::default(), &Inventory::default());
+        assert!(matches!(selection.camera, Selected::Simulated { .. }));
+        assert!(selection.any_simulated());
+        assert!(selection.presence(DeviceKind::Microphone).simulated);
+        assert!(selection
+            .describe(DeviceKind::Camera)
+            .starts_with("simulated (no camera found"));
+    }
+
+    #[test]
+    fn auto_picks_the_real_camera() {
+        let inventory = Inventory {
+            cameras: vec![c920()],
+            ..Inventory::default()
+        };
+        let selection = select(&Config::default(), &inventory);
+        let presence = selection.presence(DeviceKind::Camera);
+        assert!(presence.present && !presence.simulated);
+        assert_eq!(
+            presence.name.as_deref(),
+            Some("/dev/video0 (H264 1280x720@30)")
+        );
+    }
+
+    #[test]
+    fn a_configured_camera_that_is_absent_is_missing_not_simulated() {
+        let selection = select(
+            &config("[camera]\ndevice = \"/dev/video9\"\n"),
+            &Inventory::default(),
+        );
+        assert_eq!(selection.presence(DeviceKind::Camera).present, false);
+        assert!(selection
+            .describe(DeviceKind::Camera)
+            .contains("/dev/video9 is not there"));
+    }
+
+    #[test]
+    fn test_devices_are_simulated_even_when_hardware_exists() {
+        let inventory = Inventory {
+            cameras: vec![c920()],
+            ..Inventory::default()
+        };
+        let selection = select(&config("[camera]\ndevice = \"test\"\n"), &inventory);
+        assert!(selection.presence(DeviceKind::Camera).simulated);
+    }
+
+    #[test]
+    fn a_lost_camera_is_lost_not_replaced_by_the_test_pattern_and_comes_back() {
+        let config = Config::default();
+        let with = Inventory {
+            cameras: vec![c920()],
+            ..Inventory::default()
+        };
+        let before = select(&config, &with);
+        let after = keep_lost(&before, select(&config, &Inventory::default()));
+        assert_eq!(after.presence(DeviceKind::Camera).present, false);
+        assert!(after
+            .describe(DeviceKind::Camera)
+            .contains("camera /dev/video0 was lost"));
+        // Still lost on the next unrelated event, back when it returns.
+        let still = keep_lost(&after, select(&config, &Inventory::default()));
+        assert_eq!(still.presence(DeviceKind::Camera).present, false);
+        let back = keep_lost(&still, select(&config, &with));
+        assert!(back.presence(DeviceKind::Camera).present);
+        // A room that never had a microphone keeps its simulated one.
+        assert!(back.presence(DeviceKind::Microphone).simulated);
+    }
+}

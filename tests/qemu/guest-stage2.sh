@@ -40,6 +40,7 @@ fi
 UDEVD=/lib/systemd/systemd-udevd
 [ -x "$UDEVD" ] || setup_fail "$UDEVD missing on the host (apt-get install udev)"
 "$UDEVD" --daemon || setup_fail "systemd-udevd --daemon failed"
+log "udevd started at $(uptime_s) s"
 
 KROOT=${SALLE_QEMU_KROOT:?}
 mp() { modprobe -d "$KROOT" "$@" || setup_fail "modprobe -d $KROOT $*"; }
@@ -50,9 +51,12 @@ mp snd-aloop ${SALLE_QEMU_ALOOP_OPTS-index=0 id=Loopback pcm_substreams=2}
 # shellcheck disable=SC2086
 mp snd-dummy ${SALLE_QEMU_DUMMY_OPTS-index=1 id=Dummy}
 mp gpio-sim
+log "drivers loaded at $(uptime_s) s"
 
 udevadm trigger --action=add || setup_fail "udevadm trigger failed"
+log "udev triggered at $(uptime_s) s"
 udevadm settle --timeout=120 || setup_fail "udevadm settle timed out"
+log "udev settled at $(uptime_s) s"
 
 cd "${SALLE_QEMU_CWD:-/}" 2>/dev/null || cd "$SALLE_QEMU_WORK"
 log "running the command at $(uptime_s) s (cwd $PWD)"

@@ -6,7 +6,7 @@
 #   hostroot  the host's / (read-only)          -> /newroot
 #   work      the work dir (read-write)          -> /newroot$SALLE_QEMU_WORK (same path as on the host)
 #   ctl       this run's control dir (read-write) -> /ctl (never visible to the command)
-# mounts proc/sys/dev/configfs/tmpfs into /newroot, then chroots into it and runs
+# mounts proc/sys/dev/configfs/tmpfs into /newroot, then becomes (exec) a chroot into it running
 # guest-stage2.sh (udevd, drivers, then the command) with the command's stdout/stderr on fds 3/4
 # (files in /ctl that the host streams), writes the exit status to /ctl/status and powers off.
 
@@ -67,12 +67,21 @@ mount -t tmpfs -o mode=0755 tmpfs $R/run || fail "mount /run"
 if [ -d $R/var/tmp ]; then mount -t tmpfs -o mode=1777 tmpfs $R/var/tmp || fail "mount /var/tmp"; fi
 mkdir -p $R/run/salle-qemu
 cp /ctl/cmd $R/run/salle-qemu/cmd || fail "cannot copy the command"
+cp /bin/busybox $R/run/salle-qemu/busybox || fail "cannot copy busybox"
+cat > $R/run/salle-qemu/init2 <<'EOF2'
+# PID 1 after the chroot (see initramfs-init.sh); fds 3/4/5 = command stdout/stderr/status.
+/bin/bash "$SALLE_QEMU_STAGE2" </dev/null 5>&-
+rc=$?
+echo "$rc" >&5
+exec 3>&- 4>&- 5>&-
+/run/salle-qemu/busybox sync
+echo "salle-qemu-init: exit status $rc at $(/run/salle-qemu/busybox cut -d' ' -f1 /proc/uptime) s; powering off"
+/run/salle-qemu/busybox poweroff -f
+/run/salle-qemu/busybox sleep 10
+EOF2
 
 log "starting stage 2 at $(cut -d' ' -f1 /proc/uptime) s"
-chroot $R /bin/bash "$SALLE_QEMU_STAGE2" 3>>/ctl/stdout 4>>/ctl/stderr </dev/null
-rc=$?
-echo $rc > /ctl/status.tmp && mv /ctl/status.tmp /ctl/status
-sync
-log "command exited with status $rc at $(cut -d' ' -f1 /proc/uptime) s; powering off"
-poweroff -f
-sleep 10
+# exec, so that PID 1 itself lives in the new root: systemd tools (udevadm trigger/settle) refuse
+# to act when PID 1's root differs from theirs ("Running in chroot, ignoring request").
+exec chroot $R /run/salle-qemu/busybox sh /run/salle-qemu/init2 3>>/ctl/stdout 4>>/ctl/stderr 5>/ctl/status
+fail "cannot exec chroot"

@@ -120,7 +120,6 @@ case "$KABI" in *-amd64) ;; *) die "unexpected kernel ABI '$KABI' (want e.g. 6.1
 
 KDIR=$CACHE/kernel/$KABI
 KROOT=$KDIR/root
-KERNEL=$KROOT/boot/vmlinuz-$KABI
 INITRD=$KDIR/initramfs.cpio.gz
 GST_REG=$CACHE/gst-registry-x86_64.bin
 MODDIR=$KROOT/lib/modules/$KABI
@@ -164,7 +163,7 @@ if [ "$FAST" = 0 ]; then
     rm -rf "$KDIR"; mkdir -p "$KROOT"
     for deb in "$DL"/*.deb; do dpkg-deb -x "$deb" "$KROOT"; done
     rm -rf "$DL"
-    [ -f "$KERNEL" ] || die "no $KERNEL in $IMG"
+    [ -f "$KROOT/boot/vmlinuz-$KABI" ] || die "no /boot/vmlinuz-$KABI in $IMG"
     HDIR=$KROOT/usr/src/linux-headers-$KABI
     # The headers' Makefile includes the -common one by absolute path: point it into the cache.
     sed -i "s#^include /usr/src/#include $KROOT/usr/src/#" "$HDIR/Makefile"
@@ -176,6 +175,20 @@ if [ "$FAST" = 0 ]; then
   # shellcheck disable=SC1091
   . "$KDIR/kver.env"
   HDIR=$KROOT/usr/src/linux-headers-$KABI
+
+  # QEMU boots an uncompressed ELF vmlinux through its PVH entry point directly; that skips the
+  # bzImage's xz decompression, which takes ~3.5 s under TCG.
+  if [ ! -f "$KDIR/vmlinux" ] && grep -q '^CONFIG_PVH=y' "$KROOT/boot/config-$KABI"; then
+    off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$KROOT/boot/vmlinuz-$KABI" | head -n1 | cut -d: -f1 || true)
+    if [ -n "$off" ] && xz -dc --single-stream > "$KDIR/vmlinux.tmp" 2>/dev/null \
+         < <(tail -c +$((off + 1)) "$KROOT/boot/vmlinuz-$KABI") \
+       && [ "$(head -c4 "$KDIR/vmlinux.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+      mv "$KDIR/vmlinux.tmp" "$KDIR/vmlinux"
+    else
+      rm -f "$KDIR/vmlinux.tmp"
+      say "WARNING: could not extract vmlinux (booting the bzImage, ~3.5 s slower)"
+    fi
+  fi
 
   # --- 2. gpio-sim sources from linux-source-<major.minor> ------------------------------------
   MM=$(echo "$KABI" | cut -d. -f1,2)          # 6.1
@@ -279,6 +292,8 @@ if command -v gst-inspect-1.0 >/dev/null 2>&1; then
   fi
 fi
 
+KERNEL=$KROOT/boot/vmlinuz-$KABI
+[ -f "$KDIR/vmlinux" ] && KERNEL=$KDIR/vmlinux
 cat > "$CACHE/current.env.tmp" <<EOF
 # written by tests/qemu/prepare.sh; read by run-in-guest.sh
 SCRIPT_ID='$SCRIPT_ID'

@@ -54,7 +54,7 @@ case "$TIMEOUT" in ''|*[!0-9]*) die "--timeout wants whole seconds, got '$TIMEOU
 WORK=$(cd "$WORK" && pwd -P)
 [ "$WORK" != / ] || die "the work dir cannot be /"
 
-"$HERE/prepare.sh" >&2 || die "prepare.sh failed"
+SALLE_QEMU_QUIET=1 "$HERE/prepare.sh" >&2 || die "prepare.sh failed"
 # shellcheck disable=SC1091
 . "$CACHE/current.env"
 
@@ -102,7 +102,7 @@ sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }   # single-q
 } > "$RUN/params"
 : > "$RUN/stdout"; : > "$RUN/stderr"; : > "$RUN/console.log"
 
-APPEND="console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check"
+APPEND="console=ttyS0 quiet panic=-1 edd=off mitigations=off tsc=reliable no_timer_check"
 APPEND+=" i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd 8250.nr_uarts=1"
 QEMU=(qemu-system-x86_64
   -accel tcg -cpu max -m 2048 -smp 2
@@ -137,7 +137,7 @@ console_tail() {
   echo "run-in-guest: ----" >&2
 }
 
-if [ -f "$RUN/status" ]; then
+if [ -s "$RUN/status" ]; then
   RC=$(cat "$RUN/status")
   case "$RC" in ''|*[!0-9]*) console_tail; die "unreadable guest status '$RC'" ;; esac
   [ "$RC" = 125 ] && grep -q 'guest setup failed' "$RUN/stderr" && console_tail

@@ -1,0 +1,160 @@
+//! Running the real `salle` binary in tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn salle() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_salle"))
+}
+
+/// Runs `salle ARGS` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    salle().args(args).output().expect("run salle")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Polls `check` every 50 ms until it gives Some, or panics after `limit` with `what`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A daemon on its own config and socket in a temporary directory; killed when dropped.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Writes `extra` after a [control] section pointing at the temp socket, and starts.
+    pub fn start(extra: &str) -> Daemon {
+        Self::start_with(extra, |_| {})
+    }
+
+    pub fn start_with(extra: &str, customise: impl FnOnce(&mut Command)) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("control.sock");
+        let config = dir.path().join("salle.toml");
+        std::fs::write(
+            &config,
+            format!("[control]\nsocket = \"{}\"\n\n{extra}", socket.display()),
+        )
+        .unwrap();
+        let log = dir.path().join("daemon.log");
+        let mut command = salle();
+        command
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("SALLE_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        customise(&mut command);
+        let child = command.spawn().expect("start the daemon");
+        let daemon = Daemon {
+            dir,
+            config,
+            socket,
+            child: Some(child),
+            log,
+        };
+        daemon.wait_ready();
+        daemon
+    }
+
+    fn wait_ready(&self) {
+        wait_for("the control socket", Duration::from_secs(20), || {
+            UnixStream::connect(&self.socket).ok()
+        });
+    }
+
+    /// Runs a client subcommand against this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        salle()
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap()
+    }
+
+    /// `salle status --json`, parsed.
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.cli(&["status", "--json"]);
+        assert!(out.status.success(), "status failed: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn state(&self) -> String {
+        self.status()["call"]["state"].as_str().unwrap().to_string()
+    }
+
+    /// Waits until the call state is `state`.
+    pub fn wait_state(&self, state: &str, limit: Duration) -> serde_json::Value {
+        wait_for(&format!("state {state}"), limit, || {
+            let status = self.status();
+            (status["call"]["state"] == state).then_some(status)
+        })
+    }
+
+    /// Sends a raw line on the control socket and returns the raw answer.
+    pub fn raw(&self, line: &str) -> String {
+        let mut stream = UnixStream::connect(&self.socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(line.as_bytes()).unwrap();
+        let mut answer = String::new();
+        BufReader::new(stream).read_line(&mut answer).unwrap();
+        answer
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        wait_for("the daemon to exit", Duration::from_secs(10), || {
+            child.try_wait().unwrap()
+        })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
