@@ -89,7 +89,7 @@ fn config_check_names_file_line_column_and_field_with_status_2() {
     assert_eq!(out.status.code(), Some(2));
     let message = text(&out.stderr);
     assert!(
-        message.contains(":4:1: field `leds.status`: BCM pin 17 is already used by [buttons.join]"),
+        message.contains(":3:1: field `leds.status`: BCM pin 17 is already used by [buttons.join]"),
         "{message}"
     );
 }
