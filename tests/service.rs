@@ -9,7 +9,9 @@ fn unit() -> String {
 }
 
 fn setting<'a>(unit: &'a str, key: &str) -> Vec<&'a str> {
-    unit.lines().filter_map(|l| l.strip_prefix(key)?.strip_prefix('=')).collect()
+    unit.lines()
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .collect()
 }
 
 #[test]
@@ -26,7 +28,10 @@ fn unit_runs_unprivileged_as_a_notify_service_with_watchdog() {
     // The daemon's default socket directory is the unit's RuntimeDirectory.
     assert_eq!(setting(&unit, "RuntimeDirectory"), ["salle"]);
     let exec = setting(&unit, "ExecStart")[0];
-    assert!(exec.ends_with("salle run --config /etc/salle/salle.toml"), "{exec}");
+    assert!(
+        exec.ends_with("salle run --config /etc/salle/salle.toml"),
+        "{exec}"
+    );
 }
 
 #[test]
@@ -39,7 +44,12 @@ fn systemd_analyze_security_exposure_is_at_most_2() {
     let line = report
         .lines()
         .find(|l| l.contains("Overall exposure level"))
-        .unwrap_or_else(|| panic!("no exposure line in:\n{report}\n{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no exposure line in:\n{report}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     println!("{line}");
     let level: f64 = line
         .split(':')
@@ -52,8 +62,21 @@ fn systemd_analyze_security_exposure_is_at_most_2() {
 
 #[test]
 fn sysusers_creates_the_user_in_the_device_groups() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/salle.sysusers")).unwrap();
-    for line in ["u salle", "m salle video", "m salle audio", "m salle gpio", "g gpio"] {
-        assert!(text.lines().any(|l| l.starts_with(line)), "missing {line:?}");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/salle.sysusers"
+    ))
+    .unwrap();
+    for line in [
+        "u salle",
+        "m salle video",
+        "m salle audio",
+        "m salle gpio",
+        "g gpio",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(line)),
+            "missing {line:?}"
+        );
     }
 }

@@ -321,7 +321,7 @@ mod tests {
             &config("[camera]\ndevice = \"/dev/video9\"\n"),
             &Inventory::default(),
         );
-        assert_eq!(selection.presence(DeviceKind::Camera).present, false);
+        assert!(!selection.presence(DeviceKind::Camera).present);
         assert!(selection
             .describe(DeviceKind::Camera)
             .contains("/dev/video9 is not there"));
@@ -346,13 +346,13 @@ mod tests {
         };
         let before = select(&config, &with);
         let after = keep_lost(&before, select(&config, &Inventory::default()));
-        assert_eq!(after.presence(DeviceKind::Camera).present, false);
+        assert!(!after.presence(DeviceKind::Camera).present);
         assert!(after
             .describe(DeviceKind::Camera)
             .contains("camera /dev/video0 was lost"));
         // Still lost on the next unrelated event, back when it returns.
         let still = keep_lost(&after, select(&config, &Inventory::default()));
-        assert_eq!(still.presence(DeviceKind::Camera).present, false);
+        assert!(!still.presence(DeviceKind::Camera).present);
         let back = keep_lost(&still, select(&config, &with));
         assert!(back.presence(DeviceKind::Camera).present);
         // A room that never had a microphone keeps its simulated one.

@@ -36,7 +36,9 @@ impl Default for RoomSettings {
     }
 }
 
+/// Where the room is with its meeting. (`InCall` reads better than the lint's suggestion.)
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
 enum Call {
     Idle,
     Joining { session: SessionId, url: String },

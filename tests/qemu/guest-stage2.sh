@@ -1,16 +1,19 @@
 #!/bin/bash
 # Stage 2 of the QEMU test guest. initramfs-init.sh runs it as root, chrooted into the host's root
 # (read-only 9p), with fd 3/4 = the command's stdout/stderr (streamed to the host by
-# run-in-guest.sh). It starts udevd, loads the test drivers, waits for udev, then runs
+# run-in-guest.sh). The test drivers are already loaded (by the initramfs). It starts udevd, has it
+# process the existing devices (udevadm trigger + settle), then runs
 # /run/salle-qemu/cmd (written by run-in-guest.sh) and exits with its status.
 #
 # Environment from the host (via /ctl/params): SALLE_QEMU_WORK, SALLE_QEMU_KROOT (extracted
 # kernel tree, for `modprobe -d`), SALLE_QEMU_GST_REGISTRY, SALLE_QEMU_CWD, and optionally
-#   SALLE_QEMU_VIVID_OPTS  (default "n_devs=1 node_types=0x1": one capture node, /dev/video0)
-#   SALLE_QEMU_ALOOP_OPTS  (default "index=0 id=Loopback pcm_substreams=2")
-#   SALLE_QEMU_DUMMY_OPTS  (default "index=1 id=Dummy")
+# SALLE_QEMU_UDEV_TRIGGER=all.
 set -euo pipefail
 
+# A clean environment: drop what the kernel and init left (TERM=linux, unknown boot parameters...).
+for v in $(compgen -e); do
+  case "$v" in SALLE_QEMU_*) ;; *) unset "$v" 2>/dev/null || true ;; esac
+done
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp/home LANG=C.UTF-8 XDG_RUNTIME_DIR=/run/user/0 SALLE_QEMU_GUEST=1
 unset PWD OLDPWD
@@ -36,24 +39,22 @@ else
   export GST_REGISTRY=/run/salle-qemu/gst-registry.bin
 fi
 
-# udevd first, so that the drivers' devices get udev database entries and monitors see events.
+# Start udevd and replay "add" for the devices that exist (the drivers loaded before udevd), so
+# that they have udev database entries; later hotplug (unbind/bind) is seen live by monitors.
 UDEVD=/lib/systemd/systemd-udevd
 [ -x "$UDEVD" ] || setup_fail "$UDEVD missing on the host (apt-get install udev)"
 "$UDEVD" --daemon || setup_fail "systemd-udevd --daemon failed"
 log "udevd started at $(uptime_s) s"
 
-KROOT=${SALLE_QEMU_KROOT:?}
-mp() { modprobe -d "$KROOT" "$@" || setup_fail "modprobe -d $KROOT $*"; }
-# shellcheck disable=SC2086
-mp vivid ${SALLE_QEMU_VIVID_OPTS-n_devs=1 node_types=0x1}
-# shellcheck disable=SC2086
-mp snd-aloop ${SALLE_QEMU_ALOOP_OPTS-index=0 id=Loopback pcm_substreams=2}
-# shellcheck disable=SC2086
-mp snd-dummy ${SALLE_QEMU_DUMMY_OPTS-index=1 id=Dummy}
-mp gpio-sim
-log "drivers loaded at $(uptime_s) s"
-
-udevadm trigger --action=add || setup_fail "udevadm trigger failed"
+# By default only the subsystems of the test devices (a full trigger adds ~2 s of boot under TCG);
+# SALLE_QEMU_UDEV_TRIGGER=all replays every device.
+if [ "${SALLE_QEMU_UDEV_TRIGGER:-}" = all ]; then
+  trigger_args=()
+else
+  trigger_args=(--subsystem-match=video4linux --subsystem-match=media --subsystem-match=sound
+                --subsystem-match=gpio)
+fi
+udevadm trigger --action=add "${trigger_args[@]}" || setup_fail "udevadm trigger failed"
 log "udev triggered at $(uptime_s) s"
 udevadm settle --timeout=120 || setup_fail "udevadm settle timed out"
 log "udev settled at $(uptime_s) s"

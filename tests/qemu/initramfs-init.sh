@@ -1,11 +1,11 @@
 #!/bin/busybox sh
 # PID 1 of the QEMU test guest: copied into the busybox initramfs by prepare.sh as /init.
 #
-# Loads virtio-pci + 9p + configfs (from the initramfs), mounts three 9p shares given by
-# run-in-guest.sh:
+# Loads virtio-pci + 9p (from the initramfs), mounts three 9p shares given by run-in-guest.sh:
 #   hostroot  the host's / (read-only)          -> /newroot
 #   work      the work dir (read-write)          -> /newroot$SALLE_QEMU_WORK (same path as on the host)
 #   ctl       this run's control dir (read-write) -> /ctl (never visible to the command)
+# loads the test drivers (configfs, vivid, snd-aloop, snd-dummy, gpio-sim; from the initramfs),
 # mounts proc/sys/dev/configfs/tmpfs into /newroot, then becomes (exec) a chroot into it running
 # guest-stage2.sh (udevd, drivers, then the command) with the command's stdout/stderr on fds 3/4
 # (files in /ctl that the host streams), writes the exit status to /ctl/status and powers off.
@@ -26,10 +26,11 @@ fail() {
   sleep 10
 }
 
+log "init at $(cut -d' ' -f1 /proc/uptime) s"
 KABI=$(cat /kabi)
 while read -r m; do
   insmod "/lib/modules/$KABI/$m" || fail "insmod $m failed"
-done < /modules.list
+done < /modules.base
 
 # The virtio devices are probed when virtio_pci loads; wait until the 9p channels show up.
 want="hostroot work ctl"
@@ -44,10 +45,23 @@ while :; do
   sleep 0.1
 done
 
-P9="trans=virtio,version=9p2000.L,msize=262144"
+P9="trans=virtio,version=9p2000.L,msize=512000"
 mount -t 9p -o "$P9" ctl /ctl || fail "cannot mount the ctl share"
 [ -f /ctl/params ] || fail "no /ctl/params"
 . /ctl/params
+
+# The test drivers (deps first). Options can be overridden from the host, see run-in-guest.sh.
+while read -r m; do
+  name=${m##*/}; name=${name%.ko}
+  case "$name" in
+    vivid) opts=${SALLE_QEMU_VIVID_OPTS-n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0} ;;
+    snd-aloop) opts=${SALLE_QEMU_ALOOP_OPTS-index=0 id=Loopback pcm_substreams=2} ;;
+    snd-dummy) opts=${SALLE_QEMU_DUMMY_OPTS-index=1 id=Dummy} ;;
+    *) opts= ;;
+  esac
+  insmod "/lib/modules/$KABI/$m" $opts || fail "insmod $m $opts failed"
+done < /modules.drivers
+log "drivers loaded at $(cut -d' ' -f1 /proc/uptime) s"
 # Host root read-only; its page cache may be kept (cache=loose): the host does not change
 # system files under a running test, and the work dir is a separate, uncached share.
 mount -t 9p -o "$P9,ro,cache=loose" hostroot /newroot || fail "cannot mount hostroot"

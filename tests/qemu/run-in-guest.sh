@@ -96,13 +96,13 @@ sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }   # single-q
   echo "export SALLE_QEMU_KROOT=$(sq "$KROOT")"
   echo "export SALLE_QEMU_GST_REGISTRY=$(sq "$GST_REG")"
   echo "export SALLE_QEMU_CWD=$(sq "$(pwd -P)")"
-  for v in SALLE_QEMU_VIVID_OPTS SALLE_QEMU_ALOOP_OPTS SALLE_QEMU_DUMMY_OPTS; do
+  for v in SALLE_QEMU_VIVID_OPTS SALLE_QEMU_ALOOP_OPTS SALLE_QEMU_DUMMY_OPTS SALLE_QEMU_UDEV_TRIGGER; do
     [ -n "${!v+x}" ] && echo "export $v=$(sq "${!v}")"
   done
 } > "$RUN/params"
 : > "$RUN/stdout"; : > "$RUN/stderr"; : > "$RUN/console.log"
 
-APPEND="console=ttyS0 quiet panic=-1 edd=off mitigations=off tsc=reliable no_timer_check"
+APPEND="console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check"
 APPEND+=" i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd 8250.nr_uarts=1"
 QEMU=(qemu-system-x86_64
   -accel tcg -cpu max -m 2048 -smp 2

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Salle needs on Debian 12 (bookworm).
+# Quick when everything is there already. Uses sudo when not run as root.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  pkg-config clang libclang-dev libasound2-dev libudev-dev libv4l-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  # media at run time
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice gstreamer1.0-alsa gstreamer1.0-tools
+  # tests: systemd-analyze, udev, the QEMU tier with real kernel drivers
+  systemd udev kmod qemu-system-x86 busybox-static cpio v4l-utils alsa-utils gpiod
+  build-essential bc flex bison libelf-dev xz-utils
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The group that owns GPIO chips on a room device (udev/70-salle.rules); tests check it.
+getent group gpio >/dev/null || $SUDO groupadd --system gpio
+
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: no Rust toolchain: install Rust 1.92 or newer with rustup, then run this again" >&2
+  exit 1
+fi
