@@ -11,8 +11,8 @@ PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice gstreamer1.0-alsa gstreamer1.0-tools
   # tests: systemd-analyze, udev, the QEMU tier with real kernel drivers
-  systemd udev kmod qemu-system-x86 busybox-static cpio v4l-utils alsa-utils gpiod
-  build-essential bc flex bison libelf-dev xz-utils
+  systemd udev kmod qemu-system-x86 busybox-static cpio gzip xz-utils v4l-utils alsa-utils gpiod
+  make gcc-12 binutils libelf1 zlib1g coreutils util-linux
 )
 
 SUDO=""

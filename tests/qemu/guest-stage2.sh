@@ -6,8 +6,7 @@
 # /run/salle-qemu/cmd (written by run-in-guest.sh) and exits with its status.
 #
 # Environment from the host (via /ctl/params): SALLE_QEMU_WORK, SALLE_QEMU_KROOT (extracted
-# kernel tree, for `modprobe -d`), SALLE_QEMU_GST_REGISTRY, SALLE_QEMU_CWD, and optionally
-# SALLE_QEMU_UDEV_TRIGGER=all.
+# kernel tree, for `modprobe -d`), SALLE_QEMU_CWD, and optionally SALLE_QEMU_UDEV_TRIGGER=all.
 set -euo pipefail
 
 # A clean environment: drop what the kernel and init left (TERM=linux, unknown boot parameters...).
@@ -29,14 +28,11 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 chmod 0700 "$XDG_RUNTIME_DIR"
 
-# GStreamer: use the registry prepare.sh generated on the host (a private copy, so that a guest
-# update never writes into the host's cache).
-if [ -n "${SALLE_QEMU_GST_REGISTRY:-}" ] && [ -f "$SALLE_QEMU_GST_REGISTRY" ]; then
-  cp "$SALLE_QEMU_GST_REGISTRY" /run/salle-qemu/gst-registry.bin
-  export GST_REGISTRY=/run/salle-qemu/gst-registry.bin
-else
+# GStreamer: use the registry that prepare.sh generated on the host (initramfs-init.sh copied it
+# here from the ctl share; writable, so a guest-side update stays in the guest).
+export GST_REGISTRY=/run/salle-qemu/gst-registry.bin
+if [ ! -f "$GST_REGISTRY" ]; then
   log "WARNING: no prebuilt GStreamer registry; the first GStreamer use will scan plugins (~40 s)"
-  export GST_REGISTRY=/run/salle-qemu/gst-registry.bin
 fi
 
 # Start udevd and replay "add" for the devices that exist (the drivers loaded before udevd), so

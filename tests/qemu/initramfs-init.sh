@@ -7,7 +7,7 @@
 #   ctl       this run's control dir (read-write) -> /ctl (never visible to the command)
 # loads the test drivers (configfs, vivid, snd-aloop, snd-dummy, gpio-sim; from the initramfs),
 # mounts proc/sys/dev/configfs/tmpfs into /newroot, then becomes (exec) a chroot into it running
-# guest-stage2.sh (udevd, drivers, then the command) with the command's stdout/stderr on fds 3/4
+# guest-stage2.sh (udevd, then the command) with the command's stdout/stderr on fds 3/4
 # (files in /ctl that the host streams), writes the exit status to /ctl/status and powers off.
 
 /bin/busybox mkdir -p /proc /sys /dev /newroot /ctl
@@ -48,6 +48,7 @@ done
 P9="trans=virtio,version=9p2000.L,msize=512000"
 mount -t 9p -o "$P9" ctl /ctl || fail "cannot mount the ctl share"
 [ -f /ctl/params ] || fail "no /ctl/params"
+# shellcheck disable=SC1091  # written by run-in-guest.sh
 . /ctl/params
 
 # The test drivers (deps first). Options can be overridden from the host, see run-in-guest.sh.
@@ -59,14 +60,13 @@ while read -r m; do
     snd-dummy) opts=${SALLE_QEMU_DUMMY_OPTS-index=1 id=Dummy} ;;
     *) opts= ;;
   esac
+  # shellcheck disable=SC2086  # opts is a list of key=value words
   insmod "/lib/modules/$KABI/$m" $opts || fail "insmod $m $opts failed"
 done < /modules.drivers
 log "drivers loaded at $(cut -d' ' -f1 /proc/uptime) s"
 # Host root read-only; its page cache may be kept (cache=loose): the host does not change
 # system files under a running test, and the work dir is a separate, uncached share.
 mount -t 9p -o "$P9,ro,cache=loose" hostroot /newroot || fail "cannot mount hostroot"
-[ -d "/newroot$SALLE_QEMU_WORK" ] || fail "work dir $SALLE_QEMU_WORK not visible in the host root"
-mount -t 9p -o "$P9" work "/newroot$SALLE_QEMU_WORK" || fail "cannot mount the work share"
 
 R=/newroot
 mount -t proc proc $R/proc || fail "mount proc"
@@ -79,12 +79,25 @@ mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm || fail "mount /dev/shm"
 mount -t tmpfs -o mode=1777 tmpfs $R/tmp || fail "mount /tmp"
 mount -t tmpfs -o mode=0755 tmpfs $R/run || fail "mount /run"
 if [ -d $R/var/tmp ]; then mount -t tmpfs -o mode=1777 tmpfs $R/var/tmp || fail "mount /var/tmp"; fi
+# The work share last, so that a work dir under /tmp or /run is not hidden by their tmpfs (its
+# mount point is then created in the tmpfs).
+[ -d "$R$SALLE_QEMU_WORK" ] || mkdir -p "$R$SALLE_QEMU_WORK" 2>/dev/null \
+  || fail "work dir $SALLE_QEMU_WORK has no mount point in the guest"
+mount -t 9p -o "$P9" work "$R$SALLE_QEMU_WORK" || fail "cannot mount the work share"
+
+# What the chroot needs from the ctl share (which it does not see): the command, stage 2, the
+# GStreamer registry, and a static busybox for PID 1.
 mkdir -p $R/run/salle-qemu
-cp /ctl/cmd $R/run/salle-qemu/cmd || fail "cannot copy the command"
+for f in cmd guest-stage2.sh; do
+  cp "/ctl/$f" "$R/run/salle-qemu/$f" || fail "cannot copy $f from the ctl share"
+done
+if [ -f /ctl/gst-registry.bin ]; then
+  cp /ctl/gst-registry.bin $R/run/salle-qemu/gst-registry.bin || fail "cannot copy the GStreamer registry"
+fi
 cp /bin/busybox $R/run/salle-qemu/busybox || fail "cannot copy busybox"
 cat > $R/run/salle-qemu/init2 <<'EOF2'
 # PID 1 after the chroot (see initramfs-init.sh); fds 3/4/5 = command stdout/stderr/status.
-/bin/bash "$SALLE_QEMU_STAGE2" </dev/null 5>&-
+/bin/bash /run/salle-qemu/guest-stage2.sh </dev/null 5>&-
 rc=$?
 echo "$rc" >&5
 exec 3>&- 4>&- 5>&-
@@ -97,5 +110,6 @@ EOF2
 log "starting stage 2 at $(cut -d' ' -f1 /proc/uptime) s"
 # exec, so that PID 1 itself lives in the new root: systemd tools (udevadm trigger/settle) refuse
 # to act when PID 1's root differs from theirs ("Running in chroot, ignoring request").
+# shellcheck disable=SC2093
 exec chroot $R /run/salle-qemu/busybox sh /run/salle-qemu/init2 3>>/ctl/stdout 4>>/ctl/stderr 5>/ctl/status
 fail "cannot exec chroot"

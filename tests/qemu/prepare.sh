@@ -22,6 +22,7 @@
 #   SALLE_QEMU_QUIET    =1: print nothing when everything is already prepared
 set -euo pipefail
 
+export LC_ALL=C   # apt-cache output is parsed below
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${SALLE_QEMU_CACHE:-$REPO/.cache/qemu}
@@ -151,7 +152,7 @@ if [ "$FAST" = 0 ]; then
     [ -n "$KVER" ] || die "no installable linux-headers-$KABI"
     IMG=linux-image-$KABI-unsigned
     [ "$(candidate "$IMG")" = "$KVER" ] || IMG=linux-image-$KABI
-    [ "$(candidate "$IMG")" = "$KVER" ] || die "no linux-image-$KABI[-unsigned] at version $KVER"
+    [ "$(candidate "$IMG")" = "$KVER" ] || die "no linux-image-${KABI}[-unsigned] at version $KVER"
     # linux-headers-<abi> depends on linux-headers-<x>-common and linux-kbuild-<mm>: take both
     # at the same version (they come from the same source package).
     mapfile -t HDEPS < <(apt-cache show "linux-headers-$KABI=$KVER" | sed -n 's/^Depends: //p' \
@@ -316,4 +317,4 @@ INITRD='$INITRD'
 GST_REG='$GST_REG'
 EOF
 mv "$CACHE/current.env.tmp" "$CACHE/current.env"
-[ "$FAST" = 1 ] && log "up to date ($KABI, cache $CACHE)" || say "ready: kernel $KABI, cache $CACHE"
+if [ "$FAST" = 1 ]; then log "up to date ($KABI, cache $CACHE)"; else say "ready: kernel $KABI, cache $CACHE"; fi

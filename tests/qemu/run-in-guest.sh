@@ -13,6 +13,18 @@
 #   --console        also stream the guest's serial console (kernel, init) to stderr
 #   --keep           keep the run dir (console log, command output) and print its path
 #
+# Environment (host side):
+#   SALLE_QEMU_CACHE       cache dir (default <repo>/.cache/qemu), see prepare.sh
+#   SALLE_QEMU_TIMEOUT, SALLE_QEMU_CONSOLE=1, SALLE_QEMU_KEEP=1: as --timeout/--console/--keep
+#   SALLE_QEMU_VIVID_OPTS  vivid module options (default
+#                          "n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0": one webcam-like
+#                          capture node, /dev/video0)
+#   SALLE_QEMU_ALOOP_OPTS  snd-aloop options (default "index=0 id=Loopback pcm_substreams=2")
+#   SALLE_QEMU_DUMMY_OPTS  snd-dummy options (default "index=1 id=Dummy")
+#   SALLE_QEMU_UDEV_TRIGGER=all  replay udev "add" for all devices, not only video4linux, media,
+#                          sound and gpio (~2 s slower boot)
+#   SALLE_QEMU_ACCEL       QEMU accelerator (default tcg; kvm where /dev/kvm exists)
+#
 # CMD's stdout/stderr are streamed to this script's stdout/stderr and its exit status is this
 # script's. Other statuses: 124 = timeout, 125 = the guest failed (kernel panic, setup failure)
 # with a message on stderr. CMD runs in the host's current directory when the guest has it
@@ -61,9 +73,10 @@ SALLE_QEMU_QUIET=1 "$HERE/prepare.sh" >&2 || die "prepare.sh failed"
 mkdir -p "$CACHE/runs"
 RUN=$(mktemp -d "$CACHE/runs/run.XXXXXX")
 QPID='' ; TAILS=()
+# shellcheck disable=SC2317  # (called from the EXIT trap)
 cleanup() {
   local p
-  [ -n "$QPID" ] && kill "$QPID" 2>/dev/null || true
+  if [ -n "$QPID" ]; then kill "$QPID" 2>/dev/null || true; fi
   for p in "${TAILS[@]}"; do kill "$p" 2>/dev/null || true; done
   if [ "$KEEP" = 1 ]; then echo "run-in-guest: run dir kept: $RUN" >&2; else rm -rf "$RUN"; fi
 }
@@ -92,26 +105,26 @@ sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }   # single-q
 
 {
   echo "export SALLE_QEMU_WORK=$(sq "$WORK")"
-  echo "export SALLE_QEMU_STAGE2=$(sq "$HERE/guest-stage2.sh")"
   echo "export SALLE_QEMU_KROOT=$(sq "$KROOT")"
-  echo "export SALLE_QEMU_GST_REGISTRY=$(sq "$GST_REG")"
   echo "export SALLE_QEMU_CWD=$(sq "$(pwd -P)")"
   for v in SALLE_QEMU_VIVID_OPTS SALLE_QEMU_ALOOP_OPTS SALLE_QEMU_DUMMY_OPTS SALLE_QEMU_UDEV_TRIGGER; do
-    [ -n "${!v+x}" ] && echo "export $v=$(sq "${!v}")"
+    if [ -n "${!v+x}" ]; then echo "export $v=$(sq "${!v}")"; fi
   done
 } > "$RUN/params"
+cp "$HERE/guest-stage2.sh" "$RUN/guest-stage2.sh"
+if [ -f "$GST_REG" ]; then cp "$GST_REG" "$RUN/gst-registry.bin"; fi
 : > "$RUN/stdout"; : > "$RUN/stderr"; : > "$RUN/console.log"
 
 APPEND="console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check"
 APPEND+=" i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd 8250.nr_uarts=1"
 QEMU=(qemu-system-x86_64
-  -accel tcg -cpu max -m 2048 -smp 2
+  -accel "${SALLE_QEMU_ACCEL:-tcg}" -cpu max -m 2048 -smp 2
   -nographic -nodefaults -no-user-config -no-reboot -monitor none
   -serial "file:$RUN/console.log"
   -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
-  -virtfs "local,path=$WORK,mount_tag=work,security_model=none,multidevs=remap"
-  -virtfs "local,path=$RUN,mount_tag=ctl,security_model=none"
+  -virtfs "local,path=${WORK//,/,,},mount_tag=work,security_model=none,multidevs=remap"
+  -virtfs "local,path=${RUN//,/,,},mount_tag=ctl,security_model=none"
 )
 
 START=$SECONDS
@@ -129,6 +142,7 @@ for p in "${TAILS[@]}"; do wait "$p" || true; done
 TAILS=()
 
 console_tail() {
+  KEEP=1   # keep the run dir (console log, outputs) of a failed guest for inspection
   echo "run-in-guest: ---- last lines of the guest console ($RUN/console.log) ----" >&2
   tail -n "${1:-40}" "$RUN/console.log" >&2 || true
   if [ -s "$RUN/qemu.log" ]; then
