@@ -23,16 +23,28 @@ fn kernel_drivers_under_qemu() {
     let out = Command::new(&runner)
         .args(["--timeout", "1200", "--", "env", "RUST_BACKTRACE=1"])
         .arg(&exe)
-        .args(["--include-ignored", "--test-threads=1", "--nocapture", "guest_"])
+        .args([
+            "--include-ignored",
+            "--test-threads=1",
+            "--nocapture",
+            "guest_",
+        ])
         .output()
         .expect("run tests/qemu/run-in-guest.sh");
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
-    assert!(out.status.success(), "the guest tests failed (status {:?})", out.status);
+    assert!(
+        out.status.success(),
+        "the guest tests failed (status {:?})",
+        out.status
+    );
     let summary = format!("test result: ok. {GUEST_TESTS} passed");
-    assert!(stdout.contains(&summary), "expected `{summary}` from the guest");
+    assert!(
+        stdout.contains(&summary),
+        "expected `{summary}` from the guest"
+    );
 }
 
 // ---- inside the guest -------------------------------------------------------------------
@@ -53,7 +65,8 @@ fn sh(command: &str) -> String {
 
 fn write_sysfs(path: impl AsRef<Path>, value: &str) {
     let path = path.as_ref();
-    std::fs::write(path, value).unwrap_or_else(|e| panic!("write {value:?} to {}: {e}", path.display()));
+    std::fs::write(path, value)
+        .unwrap_or_else(|e| panic!("write {value:?} to {}: {e}", path.display()));
 }
 
 /// The simulated GPIO chip: 8 lines, the first four named for the room.
@@ -64,7 +77,12 @@ struct SimChip {
     sysfs: PathBuf,
 }
 
-const LINES: [&str; 4] = ["salle-join", "salle-mute", "salle-led-status", "salle-led-mute"];
+const LINES: [&str; 4] = [
+    "salle-join",
+    "salle-mute",
+    "salle-led-status",
+    "salle-led-mute",
+];
 
 fn sim_chip() -> &'static SimChip {
     static CHIP: OnceLock<SimChip> = OnceLock::new();
@@ -78,8 +96,14 @@ fn sim_chip() -> &'static SimChip {
             write_sysfs(line.join("name"), name);
         }
         write_sysfs(root.join("live"), "1");
-        let device = std::fs::read_to_string(root.join("dev_name")).unwrap().trim().to_string();
-        let chip = std::fs::read_to_string(root.join("bank0/chip_name")).unwrap().trim().to_string();
+        let device = std::fs::read_to_string(root.join("dev_name"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let chip = std::fs::read_to_string(root.join("bank0/chip_name"))
+            .unwrap()
+            .trim()
+            .to_string();
         let sysfs = Path::new("/sys/devices/platform").join(&device).join(&chip);
         // Buttons are wired active-low: released reads high.
         for offset in 0..2 {
@@ -102,7 +126,10 @@ impl SimChip {
     }
 
     fn value(&self, offset: u32) -> bool {
-        std::fs::read_to_string(self.sysfs.join(format!("sim_gpio{offset}/value"))).unwrap().trim() == "1"
+        std::fs::read_to_string(self.sysfs.join(format!("sim_gpio{offset}/value")))
+            .unwrap()
+            .trim()
+            == "1"
     }
 
     /// Samples an output line every 20 ms for `span`.
@@ -132,43 +159,126 @@ fn guest_devices_lists_vivid_alsa_cards_and_gpio_sim() {
     if let Ok(dir) = std::env::var("SALLE_CAPTURE_DEVICES") {
         // Refresh the captured descriptions the unit tests use (tests/data/cameras).
         let camera = &report["inventory"]["cameras"][0];
-        std::fs::write(Path::new(&dir).join("vivid.json"), serde_json::to_string_pretty(camera).unwrap()).unwrap();
+        std::fs::write(
+            Path::new(&dir).join("vivid.json"),
+            serde_json::to_string_pretty(camera).unwrap(),
+        )
+        .unwrap();
     }
 
     let cameras = report["inventory"]["cameras"].as_array().unwrap();
-    let vivid = cameras.iter().find(|c| c["driver"] == "vivid").expect("vivid is listed");
-    let formats: Vec<&str> = vivid["formats"].as_array().unwrap().iter().map(|f| f["fourcc"].as_str().unwrap()).collect();
+    let vivid = cameras
+        .iter()
+        .find(|c| c["driver"] == "vivid")
+        .expect("vivid is listed");
+    let formats: Vec<&str> = vivid["formats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["fourcc"].as_str().unwrap())
+        .collect();
     assert!(formats.contains(&"YUYV"), "{formats:?}");
-    let yuyv = vivid["formats"].as_array().unwrap().iter().find(|f| f["fourcc"] == "YUYV").unwrap();
-    assert!(yuyv["sizes"].as_array().unwrap().iter().any(|s| s["width"] == 1280 && s["height"] == 720), "{yuyv}");
-    let controls: Vec<&str> = vivid["controls"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert!(controls.contains(&"brightness") && controls.contains(&"contrast"), "{controls:?}");
-    let brightness = vivid["controls"].as_array().unwrap().iter().find(|c| c["name"] == "brightness").unwrap();
-    assert_eq!((brightness["min"].as_i64(), brightness["max"].as_i64()), (Some(0), Some(255)));
+    let yuyv = vivid["formats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fourcc"] == "YUYV")
+        .unwrap();
+    assert!(
+        yuyv["sizes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["width"] == 1280 && s["height"] == 720),
+        "{yuyv}"
+    );
+    let controls: Vec<&str> = vivid["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        controls.contains(&"brightness") && controls.contains(&"contrast"),
+        "{controls:?}"
+    );
+    let brightness = vivid["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "brightness")
+        .unwrap();
+    assert_eq!(
+        (brightness["min"].as_i64(), brightness["max"].as_i64()),
+        (Some(0), Some(255))
+    );
 
     let cards = report["inventory"]["sound_cards"].as_array().unwrap();
-    let aloop = cards.iter().find(|c| c["driver"] == "Loopback").expect("snd-aloop is listed");
+    let aloop = cards
+        .iter()
+        .find(|c| c["driver"] == "Loopback")
+        .expect("snd-aloop is listed");
     assert_eq!(aloop["kind"], "virtual");
     let capture = &aloop["capture"][0];
-    assert_eq!((capture["channels_min"].as_u64(), capture["channels_max"].as_u64()), (Some(1), Some(32)), "{capture}");
+    assert_eq!(
+        (
+            capture["channels_min"].as_u64(),
+            capture["channels_max"].as_u64()
+        ),
+        (Some(1), Some(32)),
+        "{capture}"
+    );
     assert_eq!(capture["rate_max"].as_u64(), Some(192_000));
-    let dummy = cards.iter().find(|c| c["driver"] == "Dummy").expect("snd-dummy is listed");
-    let mixer: Vec<&str> = dummy["mixer"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    let dummy = cards
+        .iter()
+        .find(|c| c["driver"] == "Dummy")
+        .expect("snd-dummy is listed");
+    let mixer: Vec<&str> = dummy["mixer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
     assert!(mixer.contains(&"Master"), "{mixer:?}");
 
     let chips = report["inventory"]["gpio_chips"].as_array().unwrap();
-    let sim = chips.iter().find(|c| c["name"] == chip.chip.as_str()).expect("the gpio-sim chip is listed");
-    let names: Vec<&str> = sim["lines"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let sim = chips
+        .iter()
+        .find(|c| c["name"] == chip.chip.as_str())
+        .expect("the gpio-sim chip is listed");
+    let names: Vec<&str> = sim["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
     assert_eq!(&names[..4], LINES);
 
     // `auto` takes vivid (the only camera) and says why; sound falls back to the virtual cards.
     let camera = &report["selection"]["camera"];
     assert_eq!(camera["use"], "device", "{camera}");
-    assert!(camera["reason"].as_str().unwrap().starts_with("non-USB camera \"vivid"), "{camera}");
+    assert!(
+        camera["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("non-USB camera \"vivid"),
+        "{camera}"
+    );
     let microphone = &report["selection"]["microphone"];
-    assert!(microphone["reason"].as_str().unwrap().contains("virtual card"), "{microphone}");
+    assert!(
+        microphone["reason"]
+            .as_str()
+            .unwrap()
+            .contains("virtual card"),
+        "{microphone}"
+    );
     let human = text(&run(&["devices"]).stdout);
-    assert!(human.contains("driver vivid") && human.contains("Loopback") && human.contains("salle-join"), "{human}");
+    assert!(
+        human.contains("driver vivid")
+            && human.contains("Loopback")
+            && human.contains("salle-join"),
+        "{human}"
+    );
 }
 
 fn room_config(chip: &SimChip, extra: &str) -> String {
@@ -205,27 +315,40 @@ fn guest_gpio_buttons_drive_the_room_and_leds_follow() {
     assert_eq!(status["call"]["state"], "idle");
     // Idle: dim, a short pulse: mostly off, never steadily on.
     let idle = chip.samples(2, Duration::from_millis(600));
-    assert!(idle.iter().filter(|&&on| on).count() * 2 < idle.len(), "idle LED should be dim: {idle:?}");
+    assert!(
+        idle.iter().filter(|&&on| on).count() * 2 < idle.len(),
+        "idle LED should be dim: {idle:?}"
+    );
 
     // A short press of the join button joins.
     chip.press(0, Duration::from_millis(150));
     let status = daemon.wait_state("joining", Duration::from_secs(5));
     assert_eq!(status["leds"]["status"], "blink");
     let blink = chip.samples(2, Duration::from_millis(2500));
-    assert!(transitions(&blink) >= 3, "joining LED should blink: {blink:?}");
+    assert!(
+        transitions(&blink) >= 3,
+        "joining LED should blink: {blink:?}"
+    );
 
     // Mute toggles the microphone and its LED.
     assert!(!chip.value(3));
     chip.press(1, Duration::from_millis(150));
-    wait_for("muted", Duration::from_secs(5), || (daemon.status()["mic_muted"] == true).then_some(()));
-    wait_for("mute LED on", Duration::from_secs(2), || chip.value(3).then_some(()));
+    wait_for("muted", Duration::from_secs(5), || {
+        (daemon.status()["mic_muted"] == true).then_some(())
+    });
+    wait_for("mute LED on", Duration::from_secs(2), || {
+        chip.value(3).then_some(())
+    });
 
     // Holding join for more than 3 s is a long press: it cancels the stuck join while held.
     chip.pull(0, "pull-down");
     std::thread::sleep(Duration::from_millis(4500));
     let held = daemon.state();
     chip.pull(0, "pull-up");
-    assert_ne!(held, "joining", "a long press is reported while the button is still held");
+    assert_ne!(
+        held, "joining",
+        "a long press is reported while the button is still held"
+    );
     daemon.wait_state("idle", Duration::from_secs(10));
     let log = daemon.log();
     assert!(log.contains("press=Long"), "{log}");
@@ -239,10 +362,18 @@ fn guest_gpio_buttons_drive_the_room_and_leds_follow() {
 fn guest_unbinding_vivid_loses_the_camera_and_binding_brings_it_back() {
     in_guest();
     let chip = sim_chip();
-    let daemon = Daemon::start(&room_config(chip, "").replace("connect_ms=600000", "connect_ms=100"));
+    let daemon =
+        Daemon::start(&room_config(chip, "").replace("connect_ms=600000", "connect_ms=100"));
     let camera = daemon.status()["devices"]["camera"].clone();
-    assert_eq!((camera["present"].as_bool(), camera["simulated"].as_bool()), (Some(true), Some(false)), "{camera}");
-    assert!(camera["name"].as_str().unwrap().starts_with("/dev/video"), "{camera}");
+    assert_eq!(
+        (camera["present"].as_bool(), camera["simulated"].as_bool()),
+        (Some(true), Some(false)),
+        "{camera}"
+    );
+    assert!(
+        camera["name"].as_str().unwrap().starts_with("/dev/video"),
+        "{camera}"
+    );
 
     daemon.cli(&["join"]);
     daemon.wait_state("in-call", Duration::from_secs(5));
@@ -253,8 +384,17 @@ fn guest_unbinding_vivid_loses_the_camera_and_binding_brings_it_back() {
         let status = daemon.status();
         (status["devices"]["camera"]["present"] == false).then_some(status)
     });
-    assert!(status["devices"]["camera"]["name"].as_str().unwrap().contains("was lost"), "{status}");
-    assert_eq!(status["call"]["state"], "in-call", "the call goes on without the camera");
+    assert!(
+        status["devices"]["camera"]["name"]
+            .as_str()
+            .unwrap()
+            .contains("was lost"),
+        "{status}"
+    );
+    assert_eq!(
+        status["call"]["state"], "in-call",
+        "the call goes on without the camera"
+    );
 
     write_sysfs(driver.join("bind"), "vivid.0");
     let status = wait_for("camera back", Duration::from_secs(20), || {
@@ -268,18 +408,35 @@ fn guest_unbinding_vivid_loses_the_camera_and_binding_brings_it_back() {
 #[test]
 #[ignore = "runs in the QEMU guest: see kernel_drivers_under_qemu"]
 fn guest_alsa_level_meter_and_mixer_on_real_cards() {
-    use salle::hw::audio::{Direction, alsa};
+    use salle::hw::audio::{alsa, Direction};
     in_guest();
     // Silence: nothing plays into the loopback.
-    let quiet = alsa::measure_input_level("hw:CARD=Loopback,DEV=1", 2, 48_000, Duration::from_millis(300)).unwrap();
+    let quiet = alsa::measure_input_level(
+        "hw:CARD=Loopback,DEV=1",
+        2,
+        48_000,
+        Duration::from_millis(300),
+    )
+    .unwrap();
     assert!(quiet < -90.0, "silence measured {quiet} dBFS");
 
     // A half-scale 1 kHz sine played into the loopback is measured at about -9 dBFS.
-    let player = std::thread::spawn(|| play_sine("hw:CARD=Loopback,DEV=0", 0.5, Duration::from_millis(2500)));
+    let player = std::thread::spawn(|| {
+        play_sine("hw:CARD=Loopback,DEV=0", 0.5, Duration::from_millis(2500))
+    });
     std::thread::sleep(Duration::from_millis(300));
-    let level = alsa::measure_input_level("hw:CARD=Loopback,DEV=1", 2, 48_000, Duration::from_millis(800)).unwrap();
+    let level = alsa::measure_input_level(
+        "hw:CARD=Loopback,DEV=1",
+        2,
+        48_000,
+        Duration::from_millis(800),
+    )
+    .unwrap();
     player.join().unwrap();
-    assert!((level - -9.03).abs() < 1.0, "sine measured {level} dBFS, expected -9.03");
+    assert!(
+        (level - -9.03).abs() < 1.0,
+        "sine measured {level} dBFS, expected -9.03"
+    );
 
     // Mixer volume and switch on snd-dummy.
     let card = "hw:CARD=Dummy";
@@ -287,11 +444,17 @@ fn guest_alsa_level_meter_and_mixer_on_real_cards() {
     let volume = alsa::volume(card, "Master", Direction::Playback).unwrap();
     assert!((49..=51).contains(&volume), "volume {volume}");
     alsa::set_volume(card, "Master", Direction::Playback, 100).unwrap();
-    assert_eq!(alsa::volume(card, "Master", Direction::Playback).unwrap(), 100);
-    alsa::set_switch(card, "Master", Direction::Playback, false).unwrap();
-    assert!(!alsa::switch(card, "Master", Direction::Playback).unwrap());
-    alsa::set_switch(card, "Master", Direction::Playback, true).unwrap();
-    assert!(alsa::switch(card, "Master", Direction::Playback).unwrap());
+    assert_eq!(
+        alsa::volume(card, "Master", Direction::Playback).unwrap(),
+        100
+    );
+    // snd-dummy's "Master" has a capture switch and no playback switch.
+    alsa::set_switch(card, "Master", Direction::Capture, false).unwrap();
+    assert!(!alsa::switch(card, "Master", Direction::Capture).unwrap());
+    alsa::set_switch(card, "Master", Direction::Capture, true).unwrap();
+    assert!(alsa::switch(card, "Master", Direction::Capture).unwrap());
+    let no_switch = alsa::set_switch(card, "Master", Direction::Playback, false).unwrap_err();
+    assert!(no_switch.contains("has no playback switch"), "{no_switch}");
     let missing = alsa::set_volume(card, "Nope", Direction::Playback, 1).unwrap_err();
     assert!(missing.contains("no mixer control \"Nope\""), "{missing}");
 }
@@ -312,7 +475,10 @@ fn play_sine(device: &str, amplitude: f64, span: Duration) {
     let frames = (span.as_secs_f64() * 48_000.0) as usize;
     let mut buffer = Vec::with_capacity(frames * 2);
     for i in 0..frames {
-        let s = (amplitude * 32767.0 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 48_000.0).sin()) as i16;
+        let s = (amplitude
+            * 32767.0
+            * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 48_000.0).sin())
+            as i16;
         buffer.extend([s, s]);
     }
     for chunk in buffer.chunks(2048) {
@@ -339,8 +505,18 @@ fn guest_udev_rules_give_gpio_to_group_gpio_and_tag_devices() {
     let stat = sh(&format!("stat -c '%g %a' {node}"));
     assert_eq!(stat, format!("{gpio_gid} 660"), "{node}");
     let info = sh("udevadm info --query=property --name=/dev/video0");
-    let tags = info.lines().find(|l| l.starts_with("TAGS=")).unwrap_or_default();
-    assert!(tags.contains(":salle:") && tags.contains(":systemd:"), "{info}");
+    let tags = info
+        .lines()
+        .find(|l| l.starts_with("TAGS="))
+        .unwrap_or_default();
+    assert!(
+        tags.contains(":salle:") && tags.contains(":systemd:"),
+        "{info}"
+    );
     let info = sh("udevadm info --query=property --path=/sys/class/sound/card0");
-    assert!(info.lines().any(|l| l.starts_with("TAGS=") && l.contains(":salle:")), "{info}");
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("TAGS=") && l.contains(":salle:")),
+        "{info}"
+    );
 }

@@ -174,6 +174,13 @@ pub fn volume(card: &str, control: &str, direction: Direction) -> Result<u8, Str
 pub fn set_switch(card: &str, control: &str, direction: Direction, on: bool) -> Result<(), String> {
     let mixer = alsa::Mixer::new(card, false).map_err(|e| format!("{card}: {e}"))?;
     let selem = find_selem(&mixer, control).map_err(|e| format!("{card}: {e}"))?;
+    let has_switch = match direction {
+        Direction::Capture => selem.has_capture_switch(),
+        Direction::Playback => selem.has_playback_switch(),
+    };
+    if !has_switch {
+        return Err(format!("{card}: {control} has no {direction:?} switch").to_lowercase());
+    }
     let result = match direction {
         Direction::Capture => selem.set_capture_switch_all(i32::from(on)),
         Direction::Playback => selem.set_playback_switch_all(i32::from(on)),

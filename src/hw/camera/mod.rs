@@ -110,8 +110,8 @@ impl std::fmt::Display for Mode {
 
 /// The best mode for `wanted`: among modes that give at least the wanted size and rate, the
 /// smallest such size (no 4K capture for a 720p call), then H.264 over MJPEG over raw, then the
-/// rate closest to the wanted one. When nothing is big or fast enough, the mode that comes
-/// closest (largest pixel rate), with the same preferences.
+/// rate closest to the wanted one. When nothing is big enough at that rate, the largest mode that
+/// keeps the rate (a call needs motion more than pixels), else the fastest mode.
 pub fn choose_mode(camera: &CameraInfo, wanted: Wanted) -> Option<Mode> {
     let candidates = camera
         .formats
@@ -132,16 +132,19 @@ pub fn choose_mode(camera: &CameraInfo, wanted: Wanted) -> Option<Mode> {
     let rank = |m: &Mode| {
         let big_enough = m.width >= wanted.width && m.height >= wanted.height;
         let fast_enough = m.fps + 0.5 >= wanted_fps;
-        let satisfies = big_enough && fast_enough;
         let pixels = u64::from(m.width) * u64::from(m.height);
-        // Lower ranks better, compared lexicographically.
+        // Lower ranks better, compared lexicographically. A satisfying mode: the smallest.
+        // Otherwise motion matters more than size in a call: the largest mode that keeps the
+        // rate, and failing that the fastest one.
+        let size_rank = match (big_enough && fast_enough, fast_enough) {
+            (true, _) => pixels,
+            (false, true) => u64::MAX - pixels,
+            (false, false) => u64::MAX - (m.fps * 1000.0) as u64,
+        };
         (
-            !satisfies,
-            if satisfies {
-                pixels
-            } else {
-                u64::MAX - pixels * m.fps.min(wanted_fps) as u64
-            },
+            !(big_enough && fast_enough),
+            !fast_enough,
+            size_rank,
             m.encoding,
             ((m.fps - wanted_fps).abs() * 1000.0) as u64,
         )

@@ -157,3 +157,28 @@ fn configured_controls_are_checked_by_name_and_range() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn vivid_captured_in_the_qemu_tier_keeps_the_frame_rate_over_the_size() {
+    // vivid limits the rate by bandwidth: 720p only reaches 12.5 fps, 4K 2 fps.
+    let vivid = camera("vivid.json");
+    assert_eq!(vivid.driver, "vivid");
+    let mode = choose_mode(&vivid, P720).unwrap();
+    assert_eq!(mode.to_string(), "YUYV 640x360@30");
+    let slow = choose_mode(
+        &vivid,
+        Wanted {
+            width: 320,
+            height: 180,
+            fps: 120,
+        },
+    )
+    .unwrap();
+    assert_eq!((slow.width, slow.fps), (320, 60.0));
+    let choice = choose_camera(&[vivid], P720).unwrap();
+    assert!(
+        choice.reason.starts_with("non-USB camera \"vivid"),
+        "{}",
+        choice.reason
+    );
+}
