@@ -118,10 +118,17 @@ pub fn mixer_controls(card: &str) -> alsa::Result<Vec<MixerControl>> {
         .collect())
 }
 
-fn find_selem<'a>(mixer: &'a alsa::Mixer, control: &str) -> Result<alsa::mixer::Selem<'a>, String> {
-    mixer
+/// Runs `f` on a card's simple mixer control; errors name the card and the control.
+fn with_selem<T>(
+    card: &str,
+    control: &str,
+    f: impl FnOnce(&alsa::mixer::Selem) -> Result<T, String>,
+) -> Result<T, String> {
+    let mixer = alsa::Mixer::new(card, false).map_err(|e| format!("{card}: {e}"))?;
+    let selem = mixer
         .find_selem(&alsa::mixer::SelemId::new(control, 0))
-        .ok_or_else(|| format!("no mixer control \"{control}\""))
+        .ok_or_else(|| format!("{card}: no mixer control \"{control}\""))?;
+    f(&selem).map_err(|e| format!("{card}: {control}: {e}"))
 }
 
 /// Sets a mixer control's volume as a percentage of its range, in `direction`.
@@ -131,75 +138,76 @@ pub fn set_volume(
     direction: Direction,
     percent: u8,
 ) -> Result<(), String> {
-    let mixer = alsa::Mixer::new(card, false).map_err(|e| format!("{card}: {e}"))?;
-    let selem = find_selem(&mixer, control).map_err(|e| format!("{card}: {e}"))?;
     let percent = i64::from(percent.min(100));
-    let result = match direction {
-        Direction::Capture => {
-            let (min, max) = selem.get_capture_volume_range();
-            selem.set_capture_volume_all(min + (max - min) * percent / 100)
-        }
-        Direction::Playback => {
-            let (min, max) = selem.get_playback_volume_range();
-            selem.set_playback_volume_all(min + (max - min) * percent / 100)
-        }
-    };
-    result.map_err(|e| format!("{card}: {control}: {e}"))
+    with_selem(card, control, |selem| {
+        let result = match direction {
+            Direction::Capture => {
+                let (min, max) = selem.get_capture_volume_range();
+                selem.set_capture_volume_all(min + (max - min) * percent / 100)
+            }
+            Direction::Playback => {
+                let (min, max) = selem.get_playback_volume_range();
+                selem.set_playback_volume_all(min + (max - min) * percent / 100)
+            }
+        };
+        result.map_err(|e| e.to_string())
+    })
 }
 
 /// Reads a mixer control's volume as a percentage of its range (first channel).
 pub fn volume(card: &str, control: &str, direction: Direction) -> Result<u8, String> {
-    let mixer = alsa::Mixer::new(card, false).map_err(|e| format!("{card}: {e}"))?;
-    let selem = find_selem(&mixer, control).map_err(|e| format!("{card}: {e}"))?;
-    let channel = alsa::mixer::SelemChannelId::FrontLeft;
-    let ((min, max), value) = match direction {
-        Direction::Capture => (
-            selem.get_capture_volume_range(),
-            selem.get_capture_volume(channel),
-        ),
-        Direction::Playback => (
-            selem.get_playback_volume_range(),
-            selem.get_playback_volume(channel),
-        ),
-    };
-    let value = value.map_err(|e| format!("{card}: {control}: {e}"))?;
-    Ok(if max > min {
-        ((value - min) * 100 / (max - min)) as u8
-    } else {
-        0
+    with_selem(card, control, |selem| {
+        let channel = alsa::mixer::SelemChannelId::FrontLeft;
+        let ((min, max), value) = match direction {
+            Direction::Capture => (
+                selem.get_capture_volume_range(),
+                selem.get_capture_volume(channel),
+            ),
+            Direction::Playback => (
+                selem.get_playback_volume_range(),
+                selem.get_playback_volume(channel),
+            ),
+        };
+        let value = value.map_err(|e| e.to_string())?;
+        Ok(if max > min {
+            ((value - min) * 100 / (max - min)) as u8
+        } else {
+            0
+        })
     })
 }
 
 /// Turns a mixer control's switch on (sound passes) or off (muted), in `direction`.
 pub fn set_switch(card: &str, control: &str, direction: Direction, on: bool) -> Result<(), String> {
-    let mixer = alsa::Mixer::new(card, false).map_err(|e| format!("{card}: {e}"))?;
-    let selem = find_selem(&mixer, control).map_err(|e| format!("{card}: {e}"))?;
-    let has_switch = match direction {
-        Direction::Capture => selem.has_capture_switch(),
-        Direction::Playback => selem.has_playback_switch(),
-    };
-    if !has_switch {
-        return Err(format!("{card}: {control} has no {direction:?} switch").to_lowercase());
-    }
-    let result = match direction {
-        Direction::Capture => selem.set_capture_switch_all(i32::from(on)),
-        Direction::Playback => selem.set_playback_switch_all(i32::from(on)),
-    };
-    result.map_err(|e| format!("{card}: {control}: {e}"))
+    with_selem(card, control, |selem| {
+        let has_switch = match direction {
+            Direction::Capture => selem.has_capture_switch(),
+            Direction::Playback => selem.has_playback_switch(),
+        };
+        if !has_switch {
+            return Err(format!(
+                "has no {} switch",
+                format!("{direction:?}").to_lowercase()
+            ));
+        }
+        let result = match direction {
+            Direction::Capture => selem.set_capture_switch_all(i32::from(on)),
+            Direction::Playback => selem.set_playback_switch_all(i32::from(on)),
+        };
+        result.map_err(|e| e.to_string())
+    })
 }
 
 /// Reads a mixer control's switch (first channel).
 pub fn switch(card: &str, control: &str, direction: Direction) -> Result<bool, String> {
-    let mixer = alsa::Mixer::new(card, false).map_err(|e| format!("{card}: {e}"))?;
-    let selem = find_selem(&mixer, control).map_err(|e| format!("{card}: {e}"))?;
-    let channel = alsa::mixer::SelemChannelId::FrontLeft;
-    let value = match direction {
-        Direction::Capture => selem.get_capture_switch(channel),
-        Direction::Playback => selem.get_playback_switch(channel),
-    };
-    value
-        .map(|v| v != 0)
-        .map_err(|e| format!("{card}: {control}: {e}"))
+    with_selem(card, control, |selem| {
+        let channel = alsa::mixer::SelemChannelId::FrontLeft;
+        let value = match direction {
+            Direction::Capture => selem.get_capture_switch(channel),
+            Direction::Playback => selem.get_playback_switch(channel),
+        };
+        value.map(|v| v != 0).map_err(|e| e.to_string())
+    })
 }
 
 /// The input level meter: captures `duration` from `pcm` (16-bit, `channels` interleaved, at

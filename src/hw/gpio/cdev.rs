@@ -80,27 +80,41 @@ struct CdevButton {
     offset: u32,
 }
 
+/// Requests one line for us, set up by `configure` (direction, edges, bias).
+fn request_line(
+    chip: Option<&str>,
+    line: &LineRef,
+    active_low: bool,
+    configure: impl FnOnce(&mut gpiocdev::request::Builder),
+) -> io::Result<(Request, u32, PathBuf)> {
+    let (path, offset) = resolve(chip, line)?;
+    let mut builder = Request::builder();
+    builder
+        .on_chip(&path)
+        .with_consumer(CONSUMER)
+        .with_line(offset);
+    configure(&mut builder);
+    if active_low {
+        builder.as_active_low();
+    }
+    let request = builder.request().map_err(to_io)?;
+    Ok((request, offset, path))
+}
+
 pub fn button(
     chip: Option<&str>,
     line: &LineRef,
     active_low: bool,
     b: Bias,
 ) -> io::Result<Box<dyn ButtonLine>> {
-    let (path, offset) = resolve(chip, line)?;
-    let mut builder = Request::builder();
-    builder
-        .on_chip(&path)
-        .with_consumer(CONSUMER)
-        .with_line(offset)
-        .as_input()
-        .with_edge_detection(EdgeDetection::BothEdges);
-    if active_low {
-        builder.as_active_low();
-    }
-    if let Some(b) = bias(b) {
-        builder.with_bias(b);
-    }
-    let request = builder.request().map_err(to_io)?;
+    let (request, offset, path) = request_line(chip, line, active_low, |builder| {
+        builder
+            .as_input()
+            .with_edge_detection(EdgeDetection::BothEdges);
+        if let Some(b) = bias(b) {
+            builder.with_bias(b);
+        }
+    })?;
     tracing::info!(
         "button on {} line {offset} (bias {})",
         path.display(),
@@ -111,7 +125,8 @@ pub fn button(
 
 impl ButtonLine for CdevButton {
     fn wait(&mut self, timeout: Option<Duration>) -> io::Result<Option<Edge>> {
-        // No timeout: wait in long slices so a blocked thread still notices nothing odd.
+        // gpiocdev always takes a timeout: an hour stands for "until the next edge", since
+        // the caller goes straight back to waiting.
         let ready = self
             .request
             .wait_edge_event(timeout.unwrap_or(Duration::from_secs(3600)))
@@ -137,17 +152,9 @@ struct CdevLed {
 }
 
 pub fn led(chip: Option<&str>, line: &LineRef, active_low: bool) -> io::Result<Box<dyn LedLine>> {
-    let (path, offset) = resolve(chip, line)?;
-    let mut builder = Request::builder();
-    builder
-        .on_chip(&path)
-        .with_consumer(CONSUMER)
-        .with_line(offset)
-        .as_output(Value::Inactive);
-    if active_low {
-        builder.as_active_low();
-    }
-    let request = builder.request().map_err(to_io)?;
+    let (request, offset, _) = request_line(chip, line, active_low, |builder| {
+        builder.as_output(Value::Inactive);
+    })?;
     Ok(Box::new(CdevLed { request, offset }))
 }
 
