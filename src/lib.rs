@@ -8,6 +8,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod hw;
+pub mod media;
 pub mod room;
 pub mod signal;
 pub mod system;

@@ -1,0 +1,1 @@
+//! See media/mod.rs.
