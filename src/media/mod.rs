@@ -17,6 +17,7 @@ pub mod receive;
 pub mod send_audio;
 pub mod send_video;
 
+use gstreamer::prelude::*;
 use std::time::Duration;
 
 /// Initialises GStreamer once for the process.
