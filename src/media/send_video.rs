@@ -1,1 +1,433 @@
-//! See media/mod.rs.
+//! The send-video pipeline: camera -> (MJPEG decode) -> scale -> encoder -> H.264 access units.
+//!
+//! ```text
+//! source ! convert/scale/rate ! capsfilter(step) ! tee ─ queue ! valve(gate) ! encoder ! caps
+//!                                                   │          ! h264parse ! appsink(out)
+//!                                                   └ queue ! scale ! selector ! appsink(preview)
+//!                                  "camera off" card ─────────────────┘
+//! ```
+//! With a camera that encodes H.264 itself the encoder is skipped (pass-through) and only the
+//! preview branch decodes. Raw video never reaches Rust: the appsink hands out access units
+//! (Annex B, SPS/PPS in front of every keyframe) and small preview frames.
+
+use super::encoder::{Encoder, Step};
+use super::{bus_error, pts_of, EncodedFrame};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Where pictures come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoSource {
+    /// The simulated camera: a test pattern (`videotestsrc` pattern name, e.g. "ball";
+    /// "snow" is noise, which makes encoders work as hard as a busy room).
+    TestPattern(String),
+    /// A simulated camera that encodes H.264 itself (for pass-through tests).
+    TestH264,
+    /// A V4L2 camera in one of its modes.
+    V4l2 {
+        device: String,
+        format: CaptureFormat,
+    },
+}
+
+/// The camera mode's pixel format, as the mode choice picked it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureFormat {
+    Raw,
+    Mjpeg,
+    H264,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoSettings {
+    pub source: VideoSource,
+    /// The capture mode (what the camera delivers).
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// None: the best on the ladder.
+    pub encoder: Option<Encoder>,
+    /// Starting bitrate; None: the step's default.
+    pub kbps: Option<u32>,
+    /// Preview (self-view) size.
+    pub preview: (u32, u32),
+}
+
+impl Default for VideoSettings {
+    fn default() -> Self {
+        VideoSettings {
+            source: VideoSource::TestPattern("ball".into()),
+            width: 1280,
+            height: 720,
+            fps: 30,
+            encoder: None,
+            kbps: None,
+            preview: (320, 180),
+        }
+    }
+}
+
+/// Counters the room's status and the tests read.
+#[derive(Debug, Default)]
+pub struct VideoStats {
+    pub frames: AtomicU64,
+    pub keyframes: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Frames the consumer was too slow to take.
+    pub dropped: AtomicU64,
+}
+
+pub struct SendVideo {
+    pipeline: gst::Pipeline,
+    encoder: Encoder,
+    encoder_element: Option<gst::Element>,
+    size_filter: Option<gst::Element>,
+    gate: gst::Element,
+    out_pad: gst::Pad,
+    selector: gst::Element,
+    camera_pad: gst::Pad,
+    privacy_pad: gst::Pad,
+    preview: gst_app::AppSink,
+    step: Step,
+    max_step: Step,
+    kbps: u32,
+    gop: u32,
+    camera_off: bool,
+    pub stats: Arc<VideoStats>,
+}
+
+impl SendVideo {
+    /// Builds and starts the pipeline. Access units go to `frames`; pipeline errors (with the
+    /// element that raised them) to `errors`.
+    pub fn start(
+        settings: &VideoSettings,
+        frames: mpsc::Sender<EncodedFrame>,
+        errors: mpsc::UnboundedSender<String>,
+    ) -> Result<SendVideo, String> {
+        let gives_h264 = matches!(
+            settings.source,
+            VideoSource::TestH264
+                | VideoSource::V4l2 {
+                    format: CaptureFormat::H264,
+                    ..
+                }
+        );
+        let encoder = Encoder::choose(settings.encoder, gives_h264)?;
+        if gives_h264 && encoder != Encoder::Camera {
+            return Err(
+                "re-encoding a camera's H.264 is not supported: use the camera's stream".into(),
+            );
+        }
+        let max_step = Step::fitting(settings.width, settings.height);
+        let step = max_step;
+        let kbps = settings.kbps.unwrap_or(step.default_kbps());
+        let gop = settings.fps * 2;
+        let (pw, ph) = settings.preview;
+        let preview_caps =
+            format!("video/x-raw,format=I420,width={pw},height={ph},pixel-aspect-ratio=1/1");
+
+        // The description is built in one place so the whole graph reads at a glance.
+        let camera = source_description(settings);
+        let description = if encoder == Encoder::Camera {
+            format!(
+                "{camera} ! h264parse ! tee name=t \
+                 t. ! queue max-size-buffers=30 ! valve name=gate ! h264parse name=outparse config-interval=-1 \
+                    ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=out sync=false \
+                 t. ! queue leaky=downstream max-size-buffers=2 ! avdec_h264 ! videoconvert ! videoscale \
+                    ! {preview_caps} ! selector.sink_0 \
+                 {privacy} ! selector.sink_1 \
+                 input-selector name=selector ! appsink name=preview sync=false drop=true max-buffers=1",
+                privacy = privacy_card(settings.preview, settings.fps),
+            )
+        } else {
+            let (w, h, fps) = step.size();
+            format!(
+                "{camera} ! videoconvert ! videoscale ! videorate \
+                 ! capsfilter name=size caps=video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 \
+                 ! tee name=t \
+                 t. ! queue leaky=downstream max-size-buffers=2 ! valve name=gate \
+                 t. ! queue leaky=downstream max-size-buffers=2 ! videoscale ! {preview_caps} ! selector.sink_0 \
+                 {privacy} ! selector.sink_1 \
+                 input-selector name=selector ! appsink name=preview sync=false drop=true max-buffers=1",
+                privacy = privacy_card(settings.preview, settings.fps),
+            )
+        };
+        let pipeline = gst::parse::launch(&description)
+            .map_err(|e| format!("video pipeline: {e}"))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| "video pipeline: not a pipeline")?;
+        let by_name = |name: &str| {
+            pipeline
+                .by_name(name)
+                .ok_or_else(|| format!("video pipeline: no element {name}"))
+        };
+
+        let gate = by_name("gate")?;
+        let (encoder_element, out) = if encoder == Encoder::Camera {
+            (None, by_name("out")?)
+        } else {
+            let element = encoder.make(kbps, gop)?;
+            let caps = gst::ElementFactory::make("capsfilter")
+                .property("caps", encoder.output_caps())
+                .build()
+                .map_err(|e| e.to_string())?;
+            let parse = gst::ElementFactory::make("h264parse")
+                .property("config-interval", -1i32)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let au = gst::ElementFactory::make("capsfilter")
+                .property(
+                    "caps",
+                    gst::Caps::builder("video/x-h264")
+                        .field("stream-format", "byte-stream")
+                        .field("alignment", "au")
+                        .build(),
+                )
+                .build()
+                .map_err(|e| e.to_string())?;
+            let out = gst::ElementFactory::make("appsink")
+                .name("out")
+                .property("sync", false)
+                .build()
+                .map_err(|e| e.to_string())?;
+            pipeline
+                .add_many([&element, &caps, &parse, &au, &out])
+                .map_err(|e| e.to_string())?;
+            gst::Element::link_many([&gate, &element, &caps, &parse, &au, &out])
+                .map_err(|e| format!("video pipeline: {e}"))?;
+            (Some(element), out)
+        };
+        let out = out
+            .downcast::<gst_app::AppSink>()
+            .map_err(|_| "out is not an appsink")?;
+        let stats = Arc::new(VideoStats::default());
+        out.set_callbacks(access_unit_callbacks(frames, stats.clone()));
+
+        let selector = by_name("selector")?;
+        let camera_pad = selector
+            .static_pad("sink_0")
+            .ok_or("selector has no sink_0")?;
+        let privacy_pad = selector
+            .static_pad("sink_1")
+            .ok_or("selector has no sink_1")?;
+        selector.set_property("active-pad", &camera_pad);
+        let preview = by_name("preview")?
+            .downcast::<gst_app::AppSink>()
+            .map_err(|_| "preview is not an appsink")?;
+
+        let last_error = watch_errors(&pipeline, errors);
+        pipeline.set_state(gst::State::Playing).map_err(|_| {
+            let _ = pipeline.set_state(gst::State::Null);
+            let reason = last_error.lock().ok().and_then(|e| e.clone());
+            format!(
+                "video pipeline: {}",
+                reason.unwrap_or_else(|| "cannot start".into())
+            )
+        })?;
+        let size_filter = pipeline.by_name("size");
+        let out_pad = out.static_pad("sink").ok_or("appsink without sink pad")?;
+        Ok(SendVideo {
+            pipeline,
+            encoder,
+            encoder_element,
+            size_filter,
+            gate,
+            out_pad,
+            selector,
+            camera_pad,
+            privacy_pad,
+            preview,
+            step,
+            max_step,
+            kbps,
+            gop,
+            camera_off: false,
+            stats,
+        })
+    }
+
+    pub fn encoder(&self) -> Encoder {
+        self.encoder
+    }
+
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    pub fn kbps(&self) -> u32 {
+        self.kbps
+    }
+
+    /// Sets the target bitrate, live (congestion control calls this often).
+    pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
+        let element = self
+            .encoder_element
+            .as_ref()
+            .ok_or("the camera's own H.264 has a fixed bitrate")?;
+        self.kbps = kbps.clamp(50, 20_000);
+        self.encoder.apply_bitrate(element, self.kbps, self.gop);
+        Ok(())
+    }
+
+    /// Asks for a keyframe now (a receiver lost pictures: PLI/FIR).
+    pub fn force_keyframe(&self) {
+        let event = gstreamer_video::UpstreamForceKeyUnitEvent::builder()
+            .all_headers(true)
+            .build();
+        // Pushed from the appsink's sink pad, it travels upstream to the encoder.
+        self.out_pad.push_event(event);
+    }
+
+    /// Changes the picture size and rate, live; never above what the camera captures.
+    pub fn set_step(&mut self, step: Step) -> Result<Step, String> {
+        let filter = self
+            .size_filter
+            .as_ref()
+            .ok_or("the camera's own H.264 cannot change size live")?;
+        let step = step.min(self.max_step);
+        let (w, h, fps) = step.size();
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", w as i32)
+            .field("height", h as i32)
+            .field("framerate", gst::Fraction::new(fps as i32, 1))
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build();
+        filter.set_property("caps", caps);
+        self.step = step;
+        Ok(step)
+    }
+
+    /// Camera privacy: nothing is encoded or sent, and the preview shows the "camera off" card.
+    pub fn set_camera_off(&mut self, off: bool) {
+        if self.camera_off == off {
+            return;
+        }
+        self.camera_off = off;
+        self.gate.set_property("drop", off);
+        let pad = if off {
+            &self.privacy_pad
+        } else {
+            &self.camera_pad
+        };
+        self.selector.set_property("active-pad", pad);
+        if !off {
+            // Receivers need a fresh keyframe to show the picture again at once.
+            self.force_keyframe();
+        }
+    }
+
+    /// The latest preview frame (I420 at the preview size), for the self-view.
+    pub fn preview_frame(&self, timeout: std::time::Duration) -> Option<gst::Sample> {
+        self.preview
+            .try_pull_sample(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64))
+    }
+
+    pub fn stop(&self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+impl Drop for SendVideo {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(bus) = self.pipeline.bus() {
+            bus.unset_sync_handler();
+        }
+    }
+}
+
+fn source_description(settings: &VideoSettings) -> String {
+    let (w, h, fps) = (settings.width, settings.height, settings.fps);
+    let size = format!("width={w},height={h},framerate={fps}/1");
+    match &settings.source {
+        VideoSource::TestPattern(pattern) => {
+            format!("videotestsrc is-live=true pattern={pattern} ! video/x-raw,{size}")
+        }
+        VideoSource::TestH264 => format!(
+            "videotestsrc is-live=true pattern=ball ! video/x-raw,{size} \
+             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} ! video/x-h264,profile=constrained-baseline",
+            gop = fps * 2
+        ),
+        VideoSource::V4l2 { device, format } => {
+            let device = device.replace('"', "");
+            match format {
+                CaptureFormat::Raw => format!("v4l2src device=\"{device}\" ! video/x-raw,{size}"),
+                CaptureFormat::Mjpeg => {
+                    // The hardware JPEG decoder where the board has one (its element only exists then).
+                    let decoder = if super::has_element("v4l2jpegdec") { "v4l2jpegdec" } else { "jpegdec" };
+                    format!("v4l2src device=\"{device}\" ! image/jpeg,{size} ! jpegparse ! {decoder}")
+                }
+                CaptureFormat::H264 => format!("v4l2src device=\"{device}\" ! video/x-h264,{size}"),
+            }
+        }
+    }
+}
+
+/// The card the self-view shows while the camera is off.
+fn privacy_card((w, h): (u32, u32), fps: u32) -> String {
+    format!(
+        "videotestsrc is-live=true pattern=black ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 \
+         ! textoverlay text=\"Camera off\" valignment=center halignment=center font-desc=\"Sans Bold 20\""
+    )
+}
+
+fn access_unit_callbacks(
+    frames: mpsc::Sender<EncodedFrame>,
+    stats: Arc<VideoStats>,
+) -> gst_app::AppSinkCallbacks {
+    gst_app::AppSinkCallbacks::builder()
+        .new_sample(move |sink| {
+            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+            let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+            let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+            let frame = EncodedFrame {
+                data: map.as_slice().to_vec(),
+                pts: pts_of(buffer),
+                duration: buffer
+                    .duration()
+                    .map(|d| std::time::Duration::from_nanos(d.nseconds())),
+                keyframe,
+            };
+            stats.frames.fetch_add(1, Ordering::Relaxed);
+            stats
+                .bytes
+                .fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+            if keyframe {
+                stats.keyframes.fetch_add(1, Ordering::Relaxed);
+            }
+            // Never block the streaming thread on a slow consumer: a late frame is a lost frame.
+            if let Err(mpsc::error::TrySendError::Full(_)) = frames.try_send(frame) {
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(gst::FlowSuccess::Ok)
+        })
+        .build()
+}
+
+/// Forwards pipeline errors as they are posted (no extra thread, no main loop) and keeps the
+/// last one for a failed start. Other messages are dropped so the bus never fills up.
+pub(crate) fn watch_errors(
+    pipeline: &gst::Pipeline,
+    errors: mpsc::UnboundedSender<String>,
+) -> Arc<std::sync::Mutex<Option<String>>> {
+    let last = Arc::new(std::sync::Mutex::new(None));
+    if let Some(bus) = pipeline.bus() {
+        let keep = last.clone();
+        bus.set_sync_handler(move |_, message| {
+            if let Some(error) = bus_error(message) {
+                if let Ok(mut slot) = keep.lock() {
+                    *slot = Some(error.clone());
+                }
+                let _ = errors.send(error);
+            }
+            gst::BusSyncReply::Drop
+        });
+    }
+    last
+}
