@@ -79,6 +79,19 @@ pub struct VideoStats {
     pub bytes: AtomicU64,
     /// Frames the consumer was too slow to take.
     pub dropped: AtomicU64,
+    /// Capture-to-appsink latency of recent frames, in microseconds (the last 4096).
+    pub latency_us: std::sync::Mutex<std::collections::VecDeque<u32>>,
+}
+
+impl VideoStats {
+    fn record_latency(&self, latency: gst::ClockTime) {
+        if let Ok(mut list) = self.latency_us.lock() {
+            if list.len() == 4096 {
+                list.pop_front();
+            }
+            list.push_back(latency.useconds().min(u64::from(u32::MAX)) as u32);
+        }
+    }
 }
 
 pub struct SendVideo {
@@ -386,9 +399,20 @@ fn access_unit_callbacks(
             let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
             let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
             let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+            // Encoders shift timestamps (x264 by 1000 h, to keep DTS positive): the segment
+            // maps them back to the pipeline's running time, which is the capture time.
+            let captured = sample
+                .segment()
+                .and_then(|s| s.downcast_ref::<gst::ClockTime>())
+                .and_then(|s| s.to_running_time(buffer.pts()));
+            if let (Some(now), Some(captured)) = (sink.current_running_time(), captured) {
+                stats.record_latency(now.saturating_sub(captured));
+            }
             let frame = EncodedFrame {
                 data: map.as_slice().to_vec(),
-                pts: pts_of(buffer),
+                pts: captured
+                    .map(|t| std::time::Duration::from_nanos(t.nseconds()))
+                    .unwrap_or_else(|| pts_of(buffer)),
                 duration: buffer
                     .duration()
                     .map(|d| std::time::Duration::from_nanos(d.nseconds())),
