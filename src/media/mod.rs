@@ -48,7 +48,9 @@ pub fn bus_error(message: &gstreamer::Message) -> Option<String> {
     match message.view() {
         gstreamer::MessageView::Error(e) => Some(format!(
             "{}: {}{}",
-            e.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "pipeline".into()),
+            e.src()
+                .map(|s| s.path_string().to_string())
+                .unwrap_or_else(|| "pipeline".into()),
             e.error(),
             e.debug().map(|d| format!(" ({d})")).unwrap_or_default()
         )),
@@ -58,5 +60,8 @@ pub fn bus_error(message: &gstreamer::Message) -> Option<String> {
 
 /// The duration of a buffer's pts, or zero.
 pub fn pts_of(buffer: &gstreamer::BufferRef) -> Duration {
-    buffer.pts().map(|t| Duration::from_nanos(t.nseconds())).unwrap_or_default()
+    buffer
+        .pts()
+        .map(|t| Duration::from_nanos(t.nseconds()))
+        .unwrap_or_default()
 }
