@@ -338,3 +338,39 @@ fn systemd_notify_ready_and_watchdog() {
         seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
     }
 }
+
+#[test]
+fn in_a_call_media_flows_and_follows_mute_and_privacy() {
+    let daemon = Daemon::start(SIMULATED);
+    assert_eq!(daemon.status()["media"]["video"], serde_json::Value::Null);
+    daemon.cli(&["join"]);
+    daemon.wait_state("in-call", Duration::from_secs(5));
+    let status = wait_for("video and audio frames", Duration::from_secs(15), || {
+        let status = daemon.status();
+        let media = &status["media"];
+        (media["video"]["frames"].as_u64() > Some(20) && media["audio"]["packets"].as_u64() > Some(20)).then_some(status)
+    });
+    let media = &status["media"];
+    assert_eq!((media["video"]["width"].as_u64(), media["video"]["height"].as_u64()), (Some(1280), Some(720)), "{media}");
+    assert!(media["video"]["keyframes"].as_u64() >= Some(1), "{media}");
+    // The simulated microphone is a tone: the level meter sees it.
+    let level = media["audio"]["level_dbfs"].as_f64().unwrap();
+    assert!(level > -30.0, "level {level} dBFS");
+
+    daemon.cli(&["mute", "on"]);
+    let before = daemon.status()["media"]["audio"]["packets"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let status = daemon.status();
+    assert_eq!(status["media"]["audio"]["packets"].as_u64().unwrap(), before, "no audio leaves while muted");
+    assert!(status["media"]["audio"]["level_dbfs"].as_f64().unwrap() > -30.0, "the meter still hears the room");
+
+    daemon.cli(&["camera", "off"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = daemon.status()["media"]["video"]["frames"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(daemon.status()["media"]["video"]["frames"].as_u64().unwrap(), before, "no video while the camera is off");
+
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(5));
+    assert_eq!(daemon.status()["media"]["video"], serde_json::Value::Null);
+}

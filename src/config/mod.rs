@@ -25,7 +25,18 @@ pub struct Config {
     pub audio: AudioConfig,
     pub buttons: ButtonsConfig,
     pub leds: LedsConfig,
+    pub media: MediaConfig,
     pub control: ControlConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// The H.264 encoder: "camera", "v4l2", "va", "vaapi", "x264", "openh264"; unset: the best
+    /// one found (hardware first).
+    pub encoder: Option<crate::media::encoder::Encoder>,
+    /// Starting video bitrate in kbit/s; unset: suited to the picture size.
+    pub video_kbps: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

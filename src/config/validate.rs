@@ -110,6 +110,9 @@ pub fn check(config: &Config) -> Result<(), Problem> {
         }
     }
 
+    if let Some(kbps) = config.media.video_kbps {
+        in_range(&["media", "video_kbps"], kbps.into(), 50, 20_000)?;
+    }
     if let Some(socket) = &config.control.socket {
         if !socket.is_absolute() {
             return Err(problem(&["control", "socket"], "must be an absolute path"));

@@ -41,6 +41,8 @@ pub struct DaemonStatus {
     pub problems: Vec<String>,
     /// Which device is used for each kind, and why.
     pub selection: Selection,
+    /// The running media pipelines (while in a meeting).
+    pub media: crate::daemon::MediaStatus,
     pub uptime_ms: u64,
 }
 

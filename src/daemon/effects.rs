@@ -1,7 +1,9 @@
 //! Carrying out the room's effects: meeting sessions, LEDs, media switches.
 
 use super::gpio::Leds;
+use super::media::{Media, MediaStatus};
 use super::Event;
+use crate::hw::inventory::Selection;
 use crate::room::{Effect, Input, SessionEvent, SessionId};
 use crate::signal::{MeetingTarget, SimulatedMeeting};
 use std::collections::HashMap;
@@ -10,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub struct Effects {
     leds: Leds,
+    media: Media,
     events: mpsc::Sender<Event>,
     /// Running sessions, by id: dropping or firing the sender makes the session leave.
     sessions: HashMap<SessionId, oneshot::Sender<()>>,
@@ -17,16 +20,25 @@ pub struct Effects {
 }
 
 impl Effects {
-    pub fn new(leds: Leds, events: mpsc::Sender<Event>) -> Effects {
+    pub fn new(leds: Leds, media: Media, events: mpsc::Sender<Event>) -> Effects {
         Effects {
             leds,
+            media,
             events,
             sessions: HashMap::new(),
             sessions_done: Vec::new(),
         }
     }
 
-    pub fn apply(&mut self, effects: Vec<Effect>) {
+    pub fn media_status(&self) -> MediaStatus {
+        self.media.status()
+    }
+
+    pub fn video_failed(&mut self) {
+        self.media.video_failed();
+    }
+
+    pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {
         for effect in effects {
             match effect {
                 Effect::Connect {
@@ -37,19 +49,29 @@ impl Effects {
                 } => {
                     tracing::info!(session, %url, mic_muted, camera_off, "joining");
                     self.connect(session, &url);
+                    // Capture and encoding warm up while the session is set up.
+                    self.media.start(selection, mic_muted, camera_off);
                 }
                 Effect::Disconnect { session } => {
                     tracing::info!(session, "leaving");
+                    self.media.stop();
                     if let Some(leave) = self.sessions.remove(&session) {
                         let _ = leave.send(());
                     }
                 }
                 Effect::Leds(state) => self.leds.show(state),
-                // The media engine (capture, encode, send) plugs in here; until then the room's
-                // state is the whole truth and status shows it.
-                Effect::SetMicMuted(muted) => tracing::info!(muted, "microphone"),
-                Effect::SetCameraOff(off) => tracing::info!(off, "camera privacy"),
-                Effect::CameraAvailable(available) => tracing::info!(available, "camera"),
+                Effect::SetMicMuted(muted) => {
+                    tracing::info!(muted, "microphone");
+                    self.media.set_mic_muted(muted);
+                }
+                Effect::SetCameraOff(off) => {
+                    tracing::info!(off, "camera privacy");
+                    self.media.set_camera_off(off);
+                }
+                Effect::CameraAvailable(available) => {
+                    tracing::info!(available, "camera");
+                    self.media.camera_available(available, selection);
+                }
             }
         }
         self.sessions_done.retain(|t| !t.is_finished());
@@ -110,6 +132,7 @@ impl Effects {
     /// Lets sessions that were told to leave finish, for a short while.
     pub async fn shutdown(&mut self) {
         self.sessions.clear();
+        self.media.stop();
         self.leds.show(crate::room::LedState {
             status: crate::room::LedPattern::Off,
             mute: crate::room::LedPattern::Off,

@@ -4,10 +4,13 @@
 mod devices;
 mod effects;
 mod gpio;
+mod media;
+
+pub use media::{AudioStatus, MediaStatus, VideoStatus};
 
 use crate::config::Config;
 use crate::control::{self, ControlRequest, DaemonStatus, Request, Response};
-use crate::room::{Command, DeviceKind, Input, Origin, Press, Room};
+use crate::room::{Command, DeviceKind, Input, MediaEvent, Origin, Press, Room};
 use crate::system::notify;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,6 +24,11 @@ pub enum Event {
     Hotplug,
     /// A driver hit a problem people must know about, without stopping the room.
     Problem(String),
+    /// A media pipeline failed or could not start.
+    MediaProblem {
+        video: bool,
+        reason: String,
+    },
 }
 
 /// How the daemon was started.
@@ -54,7 +62,11 @@ pub async fn run(options: Options) -> Result<(), String> {
     }
     let mut problems: Vec<String> = Vec::new();
     let leds = gpio::start(&config, events.clone(), &mut problems);
-    let mut effects = effects::Effects::new(leds, events.clone());
+    let mut effects = effects::Effects::new(
+        leds,
+        media::Media::new(&config, events.clone()),
+        events.clone(),
+    );
 
     let socket =
         control::server_socket_path(&config).map_err(|e| format!("control socket: {e}"))?;
@@ -78,7 +90,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         }
     });
 
-    effects.apply(room.initial_effects());
+    effects.apply(room.initial_effects(), devices.selection());
     for kind in DeviceKind::ALL {
         let step = room.handle(
             now_ms(),
@@ -87,7 +99,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                 presence: devices.selection().presence(kind),
             },
         );
-        effects.apply(step.effects);
+        effects.apply(step.effects, devices.selection());
     }
     if config.meeting.auto_join {
         let step = room.handle(
@@ -97,7 +109,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                 command: Command::Join { url: None },
             },
         );
-        effects.apply(step.effects);
+        effects.apply(step.effects, devices.selection());
     }
 
     let status_line = |room: &Room| {
@@ -128,12 +140,12 @@ pub async fn run(options: Options) -> Result<(), String> {
         match event {
             Event::Room(input) => {
                 let step = room.handle(now_ms(), input);
-                effects.apply(step.effects);
+                effects.apply(step.effects, devices.selection());
             }
             Event::Control(ControlRequest { request, reply }) => {
                 let refused = control_input(request).and_then(|input| {
                     let step = room.handle(now_ms(), input);
-                    effects.apply(step.effects);
+                    effects.apply(step.effects, devices.selection());
                     step.refused
                 });
                 let response = match refused {
@@ -145,6 +157,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                         simulated: devices.simulated(),
                         problems: problems.clone(),
                         selection: devices.selection().clone(),
+                        media: effects.media_status(),
                         uptime_ms: now_ms(),
                     }),
                 };
@@ -158,7 +171,21 @@ pub async fn run(options: Options) -> Result<(), String> {
                         if presence.present { "present" } else { "lost" }
                     );
                     let step = room.handle(now_ms(), Input::Device { kind, presence });
-                    effects.apply(step.effects);
+                    effects.apply(step.effects, devices.selection());
+                }
+            }
+            Event::MediaProblem { video, reason } => {
+                tracing::warn!("media: {reason}");
+                if video {
+                    // The call goes on without video, as with a lost camera.
+                    effects.video_failed();
+                    let problem = format!("video: {reason}");
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
+                } else {
+                    let step = room.handle(now_ms(), Input::Media(MediaEvent::Failed { reason }));
+                    effects.apply(step.effects, devices.selection());
                 }
             }
             Event::Problem(problem) => {
@@ -185,7 +212,7 @@ pub async fn run(options: Options) -> Result<(), String> {
             command: Command::Leave,
         },
     );
-    effects.apply(step.effects);
+    effects.apply(step.effects, devices.selection());
     effects.shutdown().await;
     let _ = std::fs::remove_file(&socket);
     Ok(())

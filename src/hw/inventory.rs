@@ -222,6 +222,7 @@ fn named_audio(
             card: card.name.clone(),
             kind: card.kind,
             channels,
+            device_channels: pcm.channels_max.max(1),
             echo_cancelled_on_board: card.kind == audio::CardKind::Speakerphone
                 || card.processed_channel.is_some(),
             reason: format!("configured {name}"),
@@ -235,6 +236,7 @@ fn named_audio(
             card: name.to_string(),
             kind: audio::CardKind::Onboard,
             channels,
+            device_channels: 2,
             echo_cancelled_on_board: false,
             reason: format!("configured ALSA device {name} (a plugin: not checked)"),
         }),

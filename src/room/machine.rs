@@ -204,7 +204,11 @@ impl Room {
             }
             (Call::Leaving { .. }, _) => self.enter(now, Call::Idle),
             (_, Ok(true)) => {}
-            (_, Ok(false)) => self.enter(now, Call::Idle),
+            (_, Ok(false)) => {
+                // The meeting ended on its own: drivers still release what they hold.
+                step.effects.push(Effect::Disconnect { session });
+                self.enter(now, Call::Idle)
+            }
             (_, Err(reason)) => self.fail(now, reason, step),
         }
     }

@@ -145,6 +145,9 @@ pub struct AudioChoice {
     /// Channels to take from the device (capture only), already resolved from "auto".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub channels: Vec<u32>,
+    /// Channels to open the device with (capture): all of a mic array's, else one or two.
+    #[serde(default)]
+    pub device_channels: u32,
     /// The device cancels echo itself: the room's own echo canceller stays off.
     pub echo_cancelled_on_board: bool,
     pub reason: String,
@@ -196,11 +199,16 @@ pub fn choose(cards: &[SoundCard], direction: Direction) -> Option<AudioChoice> 
             reason.push_str(&format!(", processed channel {ch}"));
         }
     }
+    let device_channels = match card.kind {
+        CardKind::MicArray => pcm.channels_max.max(1),
+        _ => pcm.channels_max.clamp(1, 2),
+    };
     Some(AudioChoice {
         pcm: pcm.name.clone(),
         card: card.name.clone(),
         kind: card.kind,
         channels,
+        device_channels,
         echo_cancelled_on_board: card.kind == CardKind::Speakerphone
             || card.processed_channel.is_some(),
         reason,

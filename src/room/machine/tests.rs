@@ -199,7 +199,12 @@ fn join_button_from_failed_tries_again_and_clears_the_error() {
 #[test]
 fn meeting_ending_returns_to_idle() {
     let mut room = in_call();
-    room.handle(100, ended(1));
+    let step = room.handle(100, ended(1));
+    assert_eq!(
+        step.effects[0],
+        Effect::Disconnect { session: 1 },
+        "drivers release media"
+    );
     assert_eq!(state(&room), "idle");
     assert_eq!(room.status().last_error, None);
 }
