@@ -348,27 +348,53 @@ fn in_a_call_media_flows_and_follows_mute_and_privacy() {
     let status = wait_for("video and audio frames", Duration::from_secs(15), || {
         let status = daemon.status();
         let media = &status["media"];
-        (media["video"]["frames"].as_u64() > Some(20) && media["audio"]["packets"].as_u64() > Some(20)).then_some(status)
+        (media["video"]["frames"].as_u64() > Some(20)
+            && media["audio"]["packets"].as_u64() > Some(20))
+        .then_some(status)
     });
     let media = &status["media"];
-    assert_eq!((media["video"]["width"].as_u64(), media["video"]["height"].as_u64()), (Some(1280), Some(720)), "{media}");
+    assert_eq!(
+        (
+            media["video"]["width"].as_u64(),
+            media["video"]["height"].as_u64()
+        ),
+        (Some(1280), Some(720)),
+        "{media}"
+    );
     assert!(media["video"]["keyframes"].as_u64() >= Some(1), "{media}");
     // The simulated microphone is a tone: the level meter sees it.
     let level = media["audio"]["level_dbfs"].as_f64().unwrap();
     assert!(level > -30.0, "level {level} dBFS");
 
     daemon.cli(&["mute", "on"]);
-    let before = daemon.status()["media"]["audio"]["packets"].as_u64().unwrap();
+    let before = daemon.status()["media"]["audio"]["packets"]
+        .as_u64()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(600));
     let status = daemon.status();
-    assert_eq!(status["media"]["audio"]["packets"].as_u64().unwrap(), before, "no audio leaves while muted");
-    assert!(status["media"]["audio"]["level_dbfs"].as_f64().unwrap() > -30.0, "the meter still hears the room");
+    assert_eq!(
+        status["media"]["audio"]["packets"].as_u64().unwrap(),
+        before,
+        "no audio leaves while muted"
+    );
+    assert!(
+        status["media"]["audio"]["level_dbfs"].as_f64().unwrap() > -30.0,
+        "the meter still hears the room"
+    );
 
     daemon.cli(&["camera", "off"]);
     std::thread::sleep(Duration::from_millis(300));
-    let before = daemon.status()["media"]["video"]["frames"].as_u64().unwrap();
+    let before = daemon.status()["media"]["video"]["frames"]
+        .as_u64()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(daemon.status()["media"]["video"]["frames"].as_u64().unwrap(), before, "no video while the camera is off");
+    assert_eq!(
+        daemon.status()["media"]["video"]["frames"]
+            .as_u64()
+            .unwrap(),
+        before,
+        "no video while the camera is off"
+    );
 
     daemon.cli(&["leave"]);
     daemon.wait_state("idle", Duration::from_secs(5));

@@ -11,11 +11,14 @@
 //! drops any packet that was already on its way when mute was pressed. The level meter sits in
 //! front of the valve so the room can say "you are muted but speaking".
 //!
-//! Echo cancellation: `webrtcdsp` reads the far-end audio from a `webrtcechoprobe` that sits on the
-//! playback path (the receive pipeline), found by name. The probe must exist before this pipeline
-//! starts, and only one send pipeline can use a probe at a time. The two pipelines are separate,
-//! so their running times cannot be compared: the DSP runs delay-agnostic (it estimates the
-//! echo path's delay itself from the signals) instead of trusting timestamps.
+//! Echo cancellation: `webrtcdsp` reads the far-end audio from a `webrtcechoprobe` on the
+//! playback path (the receive pipeline), found by its name. What the receive pipeline must do:
+//! - create the probe (48 kHz) before this pipeline starts (else: "No echo probe with name ...");
+//! - call [`share_echo_timeline`] on its pipeline before PLAYING: the DSP matches microphone and
+//!   far-end samples by running time, which only means the same thing across two pipelines
+//!   that share clock and base time.
+//!
+//! A probe serves one send pipeline at a time; it is released when this pipeline stops.
 
 use super::{bus_error, pts_of, EncodedFrame};
 use gstreamer as gst;
@@ -121,6 +124,7 @@ impl SendAudio {
         let context = |e: String| format!("send audio from the {}: {e}", settings.source);
         let pipeline = gst::Pipeline::with_name("send-audio");
         let valve = build(&pipeline, settings).map_err(context)?;
+        share_echo_timeline(&pipeline);
 
         let muted = Arc::new(Mutex::new(settings.muted));
         let level = Arc::new(AtomicU64::new(SILENCE_DBFS.to_bits()));
@@ -190,6 +194,22 @@ impl Drop for SendAudio {
             bus.unset_sync_handler();
         }
     }
+}
+
+/// Puts `pipeline` on the process' echo timeline: the system's monotonic clock and one base
+/// time shared by every pipeline that calls this, so that their running times are the same
+/// time. webrtcdsp lines the microphone up with the far-end audio its probe saw by comparing
+/// running times, so **the pipeline holding the `webrtcechoprobe` must call this before it goes
+/// to PLAYING** (the send pipeline always does). Without it the canceller compares unrelated
+/// times and cancels nothing (measured: 0 dB).
+pub fn share_echo_timeline(pipeline: &gst::Pipeline) {
+    static BASE: std::sync::OnceLock<gst::ClockTime> = std::sync::OnceLock::new();
+    let clock = gst::SystemClock::obtain();
+    let base = *BASE.get_or_init(|| clock.time());
+    pipeline.use_clock(Some(&clock));
+    // No start time: the pipeline keeps the base time we give it across state changes.
+    pipeline.set_start_time(gst::ClockTime::NONE);
+    pipeline.set_base_time(base);
 }
 
 /// The `audioconvert` mix matrix: one row per output channel, one column per input channel.
@@ -317,13 +337,17 @@ fn build(pipeline: &gst::Pipeline, settings: &AudioSettings) -> Result<gst::Elem
         match &settings.probe {
             Some(probe) => {
                 dsp.set_property("probe", probe);
-                // Our probe lives in another pipeline: timestamps from the two cannot be
-                // compared, so the canceller finds the echo delay itself.
-                dsp.set_property("delay-agnostic", true);
+                // Align by timestamps (see share_echo_timeline), not by the canceller's own
+                // delay estimate: on the snd-aloop loop, delay-agnostic mode gave 5-9 dB with
+                // gain control on (16-23 dB without) and failed once the playback buffer
+                // passed ~60 ms; timestamps gave 24-37 dB whatever the playback buffer.
+                dsp.set_property("delay-agnostic", false);
             }
             None => dsp.set_property("echo-cancel", false),
         }
         dsp.set_property("noise-suppression", true);
+        // Gain control also raises what echo is left: with timestamps the residual stays far
+        // enough down (the echo test runs with it on).
         dsp.set_property("gain-control", true);
         Some(dsp)
     } else {

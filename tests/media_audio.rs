@@ -1,0 +1,438 @@
+//! The send-audio pipeline with real GStreamer, on the simulated tone microphone: packets are
+//! decoded back and measured; mute, the level meter, webrtcdsp with an echo probe, errors and
+//! restarts. The ALSA paths (snd-aloop, echo cancellation) are in media_audio_hardware.rs.
+
+use salle::media::send_audio::{AudioSettings, AudioSource, SendAudio, RATE};
+use salle::media::{self, EncodedFrame};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+/// The restart test counts the process' threads and descriptors: it runs alone (write), the
+/// others side by side (read).
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Running {
+    audio: SendAudio,
+    frames: mpsc::Receiver<EncodedFrame>,
+    errors: mpsc::UnboundedReceiver<String>,
+}
+
+fn start(settings: AudioSettings) -> Running {
+    let (tx, frames) = mpsc::channel(1024);
+    let (etx, errors) = mpsc::unbounded_channel();
+    let audio =
+        SendAudio::start(&settings, tx, etx).unwrap_or_else(|e| panic!("{settings:?}: {e}"));
+    Running {
+        audio,
+        frames,
+        errors,
+    }
+}
+
+fn tone(freq: f64) -> AudioSettings {
+    AudioSettings {
+        source: AudioSource::Tone { freq },
+        ..AudioSettings::default()
+    }
+}
+
+impl Running {
+    fn collect(&mut self, span: Duration) -> Vec<EncodedFrame> {
+        let deadline = Instant::now() + span;
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            match self.frames.try_recv() {
+                Ok(f) => out.push(f),
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        self.no_errors();
+        out
+    }
+
+    /// Waits for the next frame; None after `limit`.
+    fn next_within(&mut self, limit: Duration) -> Option<EncodedFrame> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(f) = self.frames.try_recv() {
+                return Some(f);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        None
+    }
+
+    fn drain(&mut self) {
+        while self.frames.try_recv().is_ok() {}
+    }
+
+    fn no_errors(&mut self) {
+        if let Ok(e) = self.errors.try_recv() {
+            panic!("pipeline error: {e}");
+        }
+    }
+}
+
+/// Decodes Opus packets back to mono S16 samples at 48 kHz with a small appsrc ! opusdec
+/// pipeline, as a receiver would.
+fn decode(frames: &[EncodedFrame]) -> Vec<i16> {
+    let pipeline = gst::parse::launch(
+        "appsrc name=in format=time caps=audio/x-opus,channel-mapping-family=0,channels=1,rate=48000 \
+         ! opusdec ! audioconvert ! audio/x-raw,format=S16LE,channels=1,rate=48000 \
+         ! appsink name=out sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let src = pipeline
+        .by_name("in")
+        .and_downcast::<gst_app::AppSrc>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .and_downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for frame in frames {
+        let mut buffer = gst::Buffer::from_slice(frame.data.clone());
+        {
+            let buffer = buffer.get_mut().unwrap();
+            buffer.set_pts(gst::ClockTime::from_nseconds(frame.pts.as_nanos() as u64));
+            if let Some(d) = frame.duration {
+                buffer.set_duration(gst::ClockTime::from_nseconds(d.as_nanos() as u64));
+            }
+        }
+        src.push_buffer(buffer).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let mut samples = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let map = sample.buffer().unwrap().map_readable().unwrap();
+        samples.extend(
+            map.as_slice()
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]])),
+        );
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    samples
+}
+
+fn rms_dbfs(samples: &[i16]) -> f64 {
+    let sum: f64 = samples.iter().map(|&s| (s as f64 / 32768.0).powi(2)).sum();
+    10.0 * (sum / samples.len().max(1) as f64).log10()
+}
+
+/// The strongest frequency between 100 Hz and 2 kHz, in 2 Hz steps (Goertzel over 0.5 s).
+fn dominant_frequency(samples: &[i16]) -> f64 {
+    let window = &samples[..samples.len().min(RATE as usize / 2)];
+    let power = |freq: f64| {
+        let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / RATE as f64).cos();
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &x in window {
+            let s0 = x as f64 + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - coeff * s1 * s2
+    };
+    (50..=1000)
+        .map(|step| step as f64 * 2.0)
+        .map(|freq| (freq, power(freq)))
+        .fold(
+            (0.0, f64::MIN),
+            |best, f| if f.1 > best.1 { f } else { best },
+        )
+        .0
+}
+
+#[test]
+fn unmuted_tone_decodes_to_its_energy_and_frequency() {
+    let _guard = shared();
+    let mut run = start(tone(440.0));
+    let frames = run.collect(Duration::from_secs(2));
+    assert!(
+        (85..=105).contains(&frames.len()),
+        "about 100 packets of 20 ms in 2 s, got {}",
+        frames.len()
+    );
+    assert!(frames.iter().all(|f| f.keyframe && !f.data.is_empty()));
+    // The first packet is shorter: the encoder's look-ahead (6.5 ms) is trimmed from it.
+    for pair in frames[1..].windows(2) {
+        let step = pair[1].pts.saturating_sub(pair[0].pts);
+        assert_eq!(step, Duration::from_millis(20), "packets are 20 ms apart");
+    }
+    assert_eq!(frames[1].duration, Some(Duration::from_millis(20)));
+
+    let samples = decode(&frames);
+    // ~1.9 s of audio at 48 kHz (the encoder's look-ahead trims a few ms).
+    assert!(
+        samples.len() as f64 > 0.9 * frames.len() as f64 * 960.0,
+        "{} samples from {} packets",
+        samples.len(),
+        frames.len()
+    );
+    let steady = &samples[RATE as usize / 5..];
+    let level = rms_dbfs(steady);
+    let freq = dominant_frequency(steady);
+    println!("decoded: {level:.1} dBFS, {freq} Hz");
+    assert!(level > -30.0, "decoded tone at {level:.1} dBFS");
+    assert!((freq - 440.0).abs() <= 10.0, "dominant frequency {freq} Hz");
+    // And a different tone is told apart, so the check is not a coincidence.
+    drop(run);
+    let mut run = start(tone(1000.0));
+    let samples = decode(&run.collect(Duration::from_millis(800)));
+    let freq = dominant_frequency(&samples[RATE as usize / 5..]);
+    assert!(
+        (freq - 1000.0).abs() <= 10.0,
+        "dominant frequency {freq} Hz"
+    );
+}
+
+#[test]
+fn muted_sends_nothing_and_unmute_resumes_at_once() {
+    let _guard = shared();
+    let mut run = start(AudioSettings {
+        muted: true,
+        ..tone(440.0)
+    });
+    assert!(run.audio.is_muted());
+    let frames = run.collect(Duration::from_secs(1));
+    assert_eq!(frames.len(), 0, "muted from the start: no packet at all");
+
+    let unmuted = Instant::now();
+    run.audio.set_muted(false);
+    let first = run.next_within(Duration::from_secs(2));
+    let delay = unmuted.elapsed();
+    assert!(first.is_some(), "no packet after unmuting");
+    println!("first packet {delay:?} after unmuting");
+    assert!(
+        delay < Duration::from_millis(200),
+        "first packet after {delay:?}"
+    );
+    assert!(run.collect(Duration::from_millis(500)).len() >= 20);
+
+    run.audio.set_muted(true);
+    // What is in the channel was handed over before set_muted returned; nothing may follow.
+    run.drain();
+    let frames = run.collect(Duration::from_secs(1));
+    assert_eq!(frames.len(), 0, "muted again: no packet");
+
+    // Quick toggles keep working.
+    run.audio.set_muted(false);
+    assert!(run.next_within(Duration::from_millis(200)).is_some());
+    run.audio.set_muted(true);
+    run.drain();
+    assert_eq!(run.collect(Duration::from_millis(300)).len(), 0);
+}
+
+#[test]
+fn level_meter_measures_the_tone_while_muted() {
+    let _guard = shared();
+    let mut run = start(AudioSettings {
+        muted: true,
+        ..tone(440.0)
+    });
+    // A sine of amplitude 0.5 has an RMS of 0.354: -9.0 dBFS.
+    let level = wait_for_level(&run, Duration::from_secs(2));
+    println!("level while muted: {level:.2} dBFS");
+    assert!((-10.5..=-7.5).contains(&level), "level {level:.1} dBFS");
+    std::thread::sleep(Duration::from_millis(300));
+    let again = run.audio.level_dbfs();
+    assert!((again - level).abs() < 1.0, "{level} then {again}");
+    assert_eq!(
+        run.collect(Duration::from_millis(200)).len(),
+        0,
+        "still muted"
+    );
+}
+
+fn wait_for_level(run: &Running, limit: Duration) -> f64 {
+    let deadline = Instant::now() + limit;
+    loop {
+        let level = run.audio.level_dbfs();
+        if level.is_finite() {
+            return level;
+        }
+        assert!(Instant::now() < deadline, "no level measurement");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The playback side of echo cancellation: far-end audio through a webrtcechoprobe.
+fn playback_with_probe(probe: &str) -> gst::Element {
+    let pipeline = gst::parse::launch(&format!(
+        "audiotestsrc is-live=true wave=pink-noise volume=0.2 samplesperbuffer=480 \
+         ! audio/x-raw,format=S16LE,rate=48000,channels=1 \
+         ! webrtcechoprobe name={probe} ! fakesink sync=true"
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    pipeline
+}
+
+#[test]
+fn echo_processing_with_a_probe_runs_and_sends() {
+    let _guard = shared();
+    media::init().unwrap();
+    let playback = playback_with_probe("probe-dsp-test");
+    let mut run = start(AudioSettings {
+        echo_processing: true,
+        probe: Some("probe-dsp-test".into()),
+        ..tone(440.0)
+    });
+    let dsp = run
+        .audio
+        .pipeline()
+        .by_name("dsp")
+        .expect("webrtcdsp in the pipeline");
+    assert!(dsp.property::<bool>("echo-cancel"));
+    assert_eq!(dsp.property::<String>("probe"), "probe-dsp-test");
+    let frames = run.collect(Duration::from_millis(1500));
+    assert!(frames.len() >= 60, "{} packets in 1.5 s", frames.len());
+    let samples = decode(&frames);
+    assert!(rms_dbfs(&samples[RATE as usize / 2..]) > -40.0);
+    drop(run);
+    playback.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn echo_processing_without_its_probe_is_a_clear_error() {
+    let _guard = shared();
+    let (tx, _frames) = mpsc::channel(16);
+    let (etx, _errors) = mpsc::unbounded_channel();
+    let settings = AudioSettings {
+        echo_processing: true,
+        probe: Some("no-such-probe".into()),
+        ..tone(440.0)
+    };
+    let error = SendAudio::start(&settings, tx, etx)
+        .err()
+        .expect("must fail");
+    println!("{error}");
+    assert!(
+        error.contains("no-such-probe") && error.contains("dsp"),
+        "{error}"
+    );
+}
+
+#[test]
+fn noise_suppression_alone_needs_no_probe() {
+    let _guard = shared();
+    let mut run = start(AudioSettings {
+        echo_processing: true,
+        probe: None,
+        ..tone(440.0)
+    });
+    let dsp = run.audio.pipeline().by_name("dsp").unwrap();
+    assert!(!dsp.property::<bool>("echo-cancel"));
+    assert!(run.collect(Duration::from_millis(600)).len() >= 20);
+}
+
+#[test]
+fn a_missing_alsa_device_is_an_error_naming_it() {
+    let _guard = shared();
+    let (tx, _frames) = mpsc::channel(16);
+    let (etx, _errors) = mpsc::unbounded_channel();
+    let settings = AudioSettings {
+        source: AudioSource::Alsa {
+            device: "hw:NoSuchCard,0".into(),
+            channels_in: 1,
+        },
+        ..AudioSettings::default()
+    };
+    let error = SendAudio::start(&settings, tx, etx)
+        .err()
+        .expect("must fail");
+    println!("{error}");
+    assert!(error.contains("hw:NoSuchCard,0"), "{error}");
+    assert!(error.contains("mic"), "the element is named: {error}");
+}
+
+#[test]
+fn a_bad_channel_selection_is_refused_before_starting() {
+    let _guard = shared();
+    let (tx, _frames) = mpsc::channel(16);
+    let (etx, _errors) = mpsc::unbounded_channel();
+    let settings = AudioSettings {
+        source: AudioSource::Alsa {
+            device: "hw:Whatever".into(),
+            channels_in: 6,
+        },
+        channels: vec![0, 7],
+        ..AudioSettings::default()
+    };
+    let error = SendAudio::start(&settings, tx, etx)
+        .err()
+        .expect("must fail");
+    assert!(error.contains("channel 7"), "{error}");
+}
+
+#[test]
+fn stopping_closes_the_error_channel() {
+    let _guard = shared();
+    let mut run = start(tone(440.0));
+    assert!(run.next_within(Duration::from_secs(2)).is_some());
+    run.audio.stop();
+    run.audio.stop(); // idempotent
+    let Running {
+        audio, mut errors, ..
+    } = run;
+    drop(audio);
+    assert!(matches!(
+        errors.try_recv(),
+        Err(mpsc::error::TryRecvError::Disconnected)
+    ));
+}
+
+fn count_entries(dir: &str) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[test]
+fn a_hundred_restarts_leak_no_threads_or_descriptors() {
+    let _alone = EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner());
+    media::init().unwrap();
+    let cycle = |n: usize| {
+        for _ in 0..n {
+            let mut run = start(AudioSettings {
+                echo_processing: true,
+                ..tone(440.0)
+            });
+            assert!(run.next_within(Duration::from_secs(2)).is_some());
+            run.audio.stop();
+        }
+    };
+    // Warm up: GStreamer's first use creates long-lived things (registry, thread pools).
+    cycle(5);
+    std::thread::sleep(Duration::from_millis(200));
+    let (threads, fds) = (
+        count_entries("/proc/self/task"),
+        count_entries("/proc/self/fd"),
+    );
+    let started = Instant::now();
+    cycle(100);
+    std::thread::sleep(Duration::from_millis(200));
+    let (threads_after, fds_after) = (
+        count_entries("/proc/self/task"),
+        count_entries("/proc/self/fd"),
+    );
+    println!(
+        "100 restarts in {:?}: threads {threads} -> {threads_after}, fds {fds} -> {fds_after}",
+        started.elapsed()
+    );
+    assert!(
+        threads_after <= threads + 3,
+        "threads {threads} -> {threads_after}"
+    );
+    assert!(fds_after <= fds + 3, "fds {fds} -> {fds_after}");
+}
