@@ -2,7 +2,7 @@
 //! decoded back and measured; mute, the level meter, webrtcdsp with an echo probe, errors and
 //! restarts. The ALSA paths (snd-aloop, echo cancellation) are in media_audio_hardware.rs.
 
-use salle::media::send_audio::{AudioSettings, AudioSource, SendAudio, RATE};
+use salle::media::send_audio::{share_echo_timeline, AudioSettings, AudioSource, SendAudio, RATE};
 use salle::media::{self, EncodedFrame};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -208,6 +208,11 @@ fn muted_sends_nothing_and_unmute_resumes_at_once() {
     assert!(run.audio.is_muted());
     let frames = run.collect(Duration::from_secs(1));
     assert_eq!(frames.len(), 0, "muted from the start: no packet at all");
+    let valve = run.audio.pipeline().by_name("mute").unwrap();
+    assert!(
+        valve.property::<bool>("drop"),
+        "nothing reaches the encoder"
+    );
 
     let unmuted = Instant::now();
     run.audio.set_muted(false);
@@ -268,14 +273,18 @@ fn wait_for_level(run: &Running, limit: Duration) -> f64 {
     }
 }
 
-/// The playback side of echo cancellation: far-end audio through a webrtcechoprobe.
-fn playback_with_probe(probe: &str) -> gst::Element {
+/// The playback side of echo cancellation, as the receive pipeline does it: far-end audio
+/// through a webrtcechoprobe, on the shared echo timeline.
+fn playback_with_probe(probe: &str) -> gst::Pipeline {
     let pipeline = gst::parse::launch(&format!(
         "audiotestsrc is-live=true wave=pink-noise volume=0.2 samplesperbuffer=480 \
          ! audio/x-raw,format=S16LE,rate=48000,channels=1 \
          ! webrtcechoprobe name={probe} ! fakesink sync=true"
     ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
     .unwrap();
+    share_echo_timeline(&pipeline);
     pipeline.set_state(gst::State::Playing).unwrap();
     pipeline
 }
@@ -297,6 +306,10 @@ fn echo_processing_with_a_probe_runs_and_sends() {
         .expect("webrtcdsp in the pipeline");
     assert!(dsp.property::<bool>("echo-cancel"));
     assert_eq!(dsp.property::<String>("probe"), "probe-dsp-test");
+    // Same clock and base time: running times mean the same in both pipelines.
+    let send = run.audio.pipeline();
+    assert_eq!(send.base_time(), playback.base_time());
+    assert_eq!(send.clock(), playback.clock());
     let frames = run.collect(Duration::from_millis(1500));
     assert!(frames.len() >= 60, "{} packets in 1.5 s", frames.len());
     let samples = decode(&frames);
@@ -394,6 +407,16 @@ fn stopping_closes_the_error_channel() {
     ));
 }
 
+/// Resident memory, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 fn count_entries(dir: &str) -> usize {
     std::fs::read_dir(dir).unwrap().count()
 }
@@ -415,19 +438,22 @@ fn a_hundred_restarts_leak_no_threads_or_descriptors() {
     // Warm up: GStreamer's first use creates long-lived things (registry, thread pools).
     cycle(5);
     std::thread::sleep(Duration::from_millis(200));
-    let (threads, fds) = (
+    let (threads, fds, rss) = (
         count_entries("/proc/self/task"),
         count_entries("/proc/self/fd"),
+        rss_kib(),
     );
     let started = Instant::now();
     cycle(100);
     std::thread::sleep(Duration::from_millis(200));
-    let (threads_after, fds_after) = (
+    let (threads_after, fds_after, rss_after) = (
         count_entries("/proc/self/task"),
         count_entries("/proc/self/fd"),
+        rss_kib(),
     );
     println!(
-        "100 restarts in {:?}: threads {threads} -> {threads_after}, fds {fds} -> {fds_after}",
+        "100 restarts in {:?}: threads {threads} -> {threads_after}, fds {fds} -> {fds_after}, \
+         RSS {rss} -> {rss_after} KiB",
         started.elapsed()
     );
     assert!(
@@ -435,4 +461,7 @@ fn a_hundred_restarts_leak_no_threads_or_descriptors() {
         "threads {threads} -> {threads_after}"
     );
     assert!(fds_after <= fds + 3, "fds {fds} -> {fds_after}");
+    // A leaked pipeline (webrtcdsp, opusenc, buffers) costs several hundred KiB: 100 of them
+    // would be tens of MiB. The margin is for the allocator's own caching.
+    assert!(rss_after <= rss + 8 * 1024, "RSS {rss} -> {rss_after} KiB");
 }

@@ -48,6 +48,9 @@ const INPUT_LATENCY: Duration = Duration::from_millis(60);
 /// A frame further ahead of its time than this means the sender's clock jumped: start over.
 const MAX_EARLY: Duration = Duration::from_secs(2);
 
+/// How long removing a track waits for its last frame to leave.
+const DETACH_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How long the screen and speaker sinks may take to start.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -390,6 +393,18 @@ impl Receive {
             .property("ypad", 6i32)
             .build()
             .map_err(|_| missing("textoverlay"))?;
+        // A frame that comes late (a slow decoder start, a CPU spike) must still be shown:
+        // the compositor drops a late frame that has a duration, and keeps showing the
+        // newest one that has none until the next arrives.
+        label
+            .static_pad("src")
+            .expect("textoverlay has a src pad")
+            .add_probe(gst::PadProbeType::BUFFER, |_, info| {
+                if let Some(buffer) = info.buffer_mut() {
+                    buffer.make_mut().set_duration(gst::ClockTime::NONE);
+                }
+                gst::PadProbeReturn::Ok
+            });
         elements.push(label.clone());
         Ok((elements, scale_caps, label))
     }
@@ -647,20 +662,30 @@ impl Receive {
 
     /// Takes a branch out of the running pipeline without disturbing the rest.
     fn detach(&self, branch: Branch, aggregator: &gst::Element) {
-        // 1. Drop the branch's output from now on: a frame pushed while the pad goes away
-        //    would otherwise be a "not linked" error on the bus.
+        // 1. Hold the branch's output at its last pad, and wait until nothing of it is inside
+        //    the aggregator: a frame pushed into a released pad would be a "not linked" error,
+        //    and releasing a pad while it answers an allocation query trips GStreamer 1.22.
+        //    A frame in flight is taken within one output frame; the timeout is for a stuck
+        //    sink, whose pads the release below flushes anyway.
         if let Some(src) = branch.elements.last().and_then(|e| e.static_pad("src")) {
+            let (idle, wait) = std::sync::mpsc::sync_channel(1);
             src.add_probe(
-                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-                |_, _| gst::PadProbeReturn::Drop,
+                gst::PadProbeType::IDLE
+                    | gst::PadProbeType::BLOCK_DOWNSTREAM
+                    | gst::PadProbeType::QUERY_DOWNSTREAM,
+                move |_, _| {
+                    let _ = idle.try_send(());
+                    gst::PadProbeReturn::Ok
+                },
             );
+            let _ = wait.recv_timeout(DETACH_TIMEOUT);
         }
-        // 2. Release the aggregator's pad first: this flushes it, which wakes a streaming
-        //    thread waiting in it, so the next step cannot hang.
+        // 2. Release the aggregator's pad.
         aggregator.release_request_pad(&branch.sinkpad);
-        // 3. Stop the branch, source first (NULL joins its streaming thread), and remove it.
-        //    Locked, so that no state change of the pipeline can start it again meanwhile.
-        for element in &branch.elements {
+        // 3. Stop the branch, last element first: that flushes the held pad, so a streaming
+        //    thread waiting there returns, and then the source's NULL can join it. Locked, so
+        //    that no state change of the pipeline can start it again meanwhile.
+        for element in branch.elements.iter().rev() {
             element.set_locked_state(true);
             let _ = element.set_state(gst::State::Null);
         }

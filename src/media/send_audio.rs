@@ -97,7 +97,7 @@ impl Default for AudioSettings {
 /// The pipeline rate: Opus' native rate, and one webrtcdsp supports.
 pub const RATE: u32 = 48_000;
 
-/// What the meter says before its first measurement, and for digital silence.
+/// What the meter says before its first measurement.
 pub const SILENCE_DBFS: f64 = f64::NEG_INFINITY;
 
 /// A running send-audio pipeline. Dropping it stops the pipeline.
@@ -179,8 +179,8 @@ impl SendAudio {
         &self.pipeline
     }
 
-    /// Stops the pipeline and waits for its threads. Idempotent. Never call it from the frames
-    /// or errors consumer's GStreamer thread (there is none: both are channels).
+    /// Stops the pipeline (to NULL) and waits for its streaming threads to end. Idempotent; the
+    /// echo probe is released for the next send pipeline.
     pub fn stop(&self) {
         let _ = self.pipeline.set_state(gst::State::Null);
     }
@@ -338,16 +338,18 @@ fn build(pipeline: &gst::Pipeline, settings: &AudioSettings) -> Result<gst::Elem
             Some(probe) => {
                 dsp.set_property("probe", probe);
                 // Align by timestamps (see share_echo_timeline), not by the canceller's own
-                // delay estimate: on the snd-aloop loop, delay-agnostic mode gave 5-9 dB with
-                // gain control on (16-23 dB without) and failed once the playback buffer
-                // passed ~60 ms; timestamps gave 24-37 dB whatever the playback buffer.
+                // delay estimate. On the snd-aloop loop (tests/media_audio_hardware.rs) the
+                // delay-agnostic mode gave 5-9 dB with gain control on (16-23 dB without) and
+                // fell apart with playback buffers over ~60 ms; timestamps gave 27-70 dB with
+                // alsasink's default 200 ms buffer.
                 dsp.set_property("delay-agnostic", false);
             }
             None => dsp.set_property("echo-cancel", false),
         }
         dsp.set_property("noise-suppression", true);
-        // Gain control also raises what echo is left: with timestamps the residual stays far
-        // enough down (the echo test runs with it on).
+        // Gain control also raises whatever echo is left (it cost 10 dB and more in the
+        // delay-agnostic mode); aligned by timestamps the residual stays far down, and the
+        // echo test runs with it on.
         dsp.set_property("gain-control", true);
         Some(dsp)
     } else {
