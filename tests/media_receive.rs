@@ -206,7 +206,7 @@ fn close(pixel: [u8; 4], colour: [u8; 3]) -> bool {
 /// Pulls frames until `check` holds, or fails after 5 s with the last frame saved.
 fn wait_for_screen(receive: &Receive, what: &str, check: impl Fn(&Frame) -> bool) -> Frame {
     let start = Instant::now();
-    let mut last = None;
+    let (mut last, mut frames) = (None, 0);
     while start.elapsed() < Duration::from_secs(5) {
         if let Some(frame) = receive.pull_frame(Duration::from_millis(500)) {
             assert_eq!((frame.width, frame.height), (WIDTH, HEIGHT));
@@ -214,13 +214,20 @@ fn wait_for_screen(receive: &Receive, what: &str, check: impl Fn(&Frame) -> bool
                 return frame;
             }
             last = Some(frame);
+            frames += 1;
         }
     }
-    let name = format!("failed-{}.png", what.replace(' ', "-"));
+    // What a reviewer needs to see why: the last frame, and the pipeline with its states and
+    // caps (render with `dot -Tpng`).
+    let name = format!("failed-{}", what.replace(' ', "-"));
     if let Some(frame) = &last {
-        save_png(frame, &name);
+        save_png(frame, &format!("{name}.png"));
     }
-    panic!("timed out waiting for {what} (last frame: target/test-output/{name})");
+    let graph = receive
+        .pipeline()
+        .debug_to_dot_data(gst::DebugGraphDetails::all());
+    std::fs::write(output_dir().join(format!("{name}.dot")), graph.as_str()).unwrap();
+    panic!("timed out waiting for {what} after {frames} frames: target/test-output/{name}.*");
 }
 
 /// The centre of cell `i` of an n-person grid: 1 = full, 2 = side by side, 3-4 = 2x2,

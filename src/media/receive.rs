@@ -393,15 +393,19 @@ impl Receive {
             .property("ypad", 6i32)
             .build()
             .map_err(|_| missing("textoverlay"))?;
-        // A frame that comes late (a slow decoder start, a CPU spike) must still be shown:
-        // the compositor drops a late frame that has a duration, and keeps showing the
-        // newest one that has none until the next arrives.
+        // A frame the decoder delivers late (a slow start, a CPU spike) would be skipped by
+        // the compositor, which drops what ends before its current output, and a track that
+        // sends one picture and then waits (a still screen share) would stay black: move such
+        // a frame to now, so the newest picture is always shown.
         label
             .static_pad("src")
             .expect("textoverlay has a src pad")
-            .add_probe(gst::PadProbeType::BUFFER, |_, info| {
-                if let Some(buffer) = info.buffer_mut() {
-                    buffer.make_mut().set_duration(gst::ClockTime::NONE);
+            .add_probe(gst::PadProbeType::BUFFER, |pad, info| {
+                let now = pad.parent_element().and_then(|e| e.current_running_time());
+                if let (Some(now), Some(buffer)) = (now, info.buffer_mut()) {
+                    if buffer.pts().is_some_and(|pts| pts < now) {
+                        buffer.make_mut().set_pts(now);
+                    }
                 }
                 gst::PadProbeReturn::Ok
             });
