@@ -2,6 +2,7 @@
 
 use crate::config::{self, Config};
 use crate::control::{self, DaemonStatus, Request, Response};
+use crate::daemon::MediaStatus;
 use crate::hw::inventory::{self, Inventory, Selected};
 use crate::room::{Button, CallStatus, DeviceKind};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -295,6 +296,7 @@ fn print_status(s: &DaemonStatus) {
     if !s.simulated.is_empty() {
         println!("simulated   {}", s.simulated.join(", "));
     }
+    print_media(&s.media);
     if let Some(error) = &s.room.last_error {
         println!("last error  {error}");
     }
@@ -305,6 +307,44 @@ fn print_status(s: &DaemonStatus) {
         "config      {}",
         s.config_file.as_deref().unwrap_or("(built-in defaults)")
     );
+}
+
+fn print_media(media: &MediaStatus) {
+    if let Some(v) = &media.video {
+        let state = if v.camera_off { ", camera off" } else { "" };
+        println!(
+            "sending     video {} {}x{}@{} {} kbit/s, {} frames ({} keyframes){state}",
+            v.encoder.name(),
+            v.width,
+            v.height,
+            v.fps,
+            v.kbps,
+            v.frames,
+            v.keyframes
+        );
+    }
+    if let Some(a) = &media.audio {
+        let state = if a.muted { ", muted" } else { "" };
+        println!(
+            "sending     audio {} packets, level {:.0} dBFS{state}",
+            a.packets, a.level_dbfs
+        );
+    }
+    if let Some(screen) = &media.screen {
+        println!(
+            "screen      {} {}x{}, {} remote picture(s){}{}",
+            screen.output,
+            screen.width,
+            screen.height,
+            screen.tiles,
+            if screen.self_view { ", self-view" } else { "" },
+            if screen.echo_cancellation {
+                ", echo cancelled"
+            } else {
+                ""
+            }
+        );
+    }
 }
 
 fn devices(arg: &ConfigArg, json: bool) -> ExitCode {

@@ -19,6 +19,11 @@ device = "test"
 [audio]
 capture = "test"
 playback = "test"
+
+[screen]
+output = "none"
+width = 640
+height = 360
 "#;
 
 #[test]
@@ -362,6 +367,16 @@ fn in_a_call_media_flows_and_follows_mute_and_privacy() {
         "{media}"
     );
     assert!(media["video"]["keyframes"].as_u64() >= Some(1), "{media}");
+    // The screen runs (no remote people yet) with the self-view; a simulated speaker gives the
+    // echo canceller nothing to hear.
+    let screen = &media["screen"];
+    assert_eq!(screen["output"], "none", "{media}");
+    assert_eq!(
+        (screen["width"].as_u64(), screen["tiles"].as_u64()),
+        (Some(640), Some(0))
+    );
+    assert_eq!(screen["self_view"], true, "{media}");
+    assert_eq!(screen["echo_cancellation"], false, "{media}");
     // The simulated microphone is a tone: the level meter sees it.
     let level = media["audio"]["level_dbfs"].as_f64().unwrap();
     assert!(level > -30.0, "level {level} dBFS");
@@ -398,5 +413,7 @@ fn in_a_call_media_flows_and_follows_mute_and_privacy() {
 
     daemon.cli(&["leave"]);
     daemon.wait_state("idle", Duration::from_secs(5));
-    assert_eq!(daemon.status()["media"]["video"], serde_json::Value::Null);
+    let media = &daemon.status()["media"];
+    assert_eq!(media["video"], serde_json::Value::Null);
+    assert_eq!(media["screen"], serde_json::Value::Null);
 }

@@ -26,6 +26,7 @@ pub struct Config {
     pub buttons: ButtonsConfig,
     pub leds: LedsConfig,
     pub media: MediaConfig,
+    pub screen: ScreenConfig,
     pub control: ControlConfig,
 }
 
@@ -37,6 +38,51 @@ pub struct MediaConfig {
     pub encoder: Option<crate::media::encoder::Encoder>,
     /// Starting video bitrate in kbit/s; unset: suited to the picture size.
     pub video_kbps: Option<u32>,
+}
+
+/// Where the room's screen (remote people, the self-view) is drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScreenOutput {
+    /// A window when a desktop session is present (`DISPLAY`/`WAYLAND_DISPLAY`), else the
+    /// HDMI screen through KMS when the board has a display controller, else nowhere.
+    #[default]
+    Auto,
+    /// The HDMI screen straight through KMS (the device, no desktop).
+    Kms,
+    /// A window on a desktop (development).
+    Window,
+    /// Nowhere: remote media is still decoded and its sound played.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScreenConfig {
+    pub output: ScreenOutput,
+    /// The composed picture's size: the screen's mode (1280x720 keeps a Pi 4's compositor
+    /// light; 1920x1080 for large rooms).
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// The KMS connector id (`modetest -c`) when the board has several; unset: the first
+    /// connected one.
+    pub connector: Option<u32>,
+    /// Show the room itself as a small picture in a corner during calls.
+    pub self_view: bool,
+}
+
+impl Default for ScreenConfig {
+    fn default() -> Self {
+        ScreenConfig {
+            output: ScreenOutput::Auto,
+            width: 1280,
+            height: 720,
+            fps: 30,
+            connector: None,
+            self_view: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

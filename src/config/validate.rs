@@ -113,6 +113,14 @@ pub fn check(config: &Config) -> Result<(), Problem> {
     if let Some(kbps) = config.media.video_kbps {
         in_range(&["media", "video_kbps"], kbps.into(), 50, 20_000)?;
     }
+    let screen = &config.screen;
+    for (name, value) in [("width", screen.width), ("height", screen.height)] {
+        in_range(&["screen", name], value.into(), 64, 7680)?;
+        if value % 2 != 0 {
+            return Err(problem(&["screen", name], "must be even"));
+        }
+    }
+    in_range(&["screen", "fps"], screen.fps.into(), 1, 60)?;
     if let Some(socket) = &config.control.socket {
         if !socket.is_absolute() {
             return Err(problem(&["control", "socket"], "must be an absolute path"));

@@ -1,7 +1,7 @@
 //! Carrying out the room's effects: meeting sessions, LEDs, media switches.
 
 use super::gpio::Leds;
-use super::media::{Media, MediaStatus};
+use super::media::{Media, MediaPart, MediaStatus};
 use super::Event;
 use crate::hw::inventory::Selection;
 use crate::room::{Effect, Input, SessionEvent, SessionId};
@@ -34,8 +34,8 @@ impl Effects {
         self.media.status()
     }
 
-    pub fn video_failed(&mut self) {
-        self.media.video_failed();
+    pub fn media_failed(&mut self, part: MediaPart) {
+        self.media.failed(part);
     }
 
     pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {

@@ -2,12 +2,19 @@
 //! follow mute, camera privacy and camera presence, and stop when the session ends. Encoded
 //! frames go to the session (the WebRTC layer plugs in at `FrameSink`; until then they are
 //! counted, which is what status shows).
+//!
+//! The receive pipeline (screen and speaker) starts first: it holds the echo probe that the
+//! microphone's echo canceller names, and the self-view that the camera's preview feeds.
 
 use super::Event;
-use crate::config::Config;
+use crate::config::{Config, ScreenOutput};
 use crate::hw::camera::Encoding;
 use crate::hw::inventory::{Selected, Selection};
 use crate::media::encoder::Encoder;
+use crate::media::layout::Size;
+use crate::media::receive::{
+    AudioOutput, Receive, ReceiveSettings, SelfViewSource, VideoOutput, DEFAULT_ECHO_PROBE,
+};
 use crate::media::send_audio::{AudioSettings, AudioSource, SendAudio};
 use crate::media::send_video::{CaptureFormat, SendVideo, VideoSettings, VideoSource};
 use serde::{Deserialize, Serialize};
@@ -20,6 +27,32 @@ use tokio::sync::mpsc;
 pub struct MediaStatus {
     pub video: Option<VideoStatus>,
     pub audio: Option<AudioStatus>,
+    #[serde(default)]
+    pub screen: Option<ScreenStatus>,
+}
+
+/// Which part of the media engine a problem is in: they fail differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaPart {
+    /// Camera and encoder: the call goes on without video.
+    Video,
+    /// Microphone: the call fails (a room nobody hears is not in the meeting).
+    Audio,
+    /// Screen and speaker: the call goes on; people in the room are told.
+    Screen,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreenStatus {
+    /// "kms", "window" or "none".
+    pub output: String,
+    pub width: u32,
+    pub height: u32,
+    /// Remote pictures on the screen (the self-view not counted).
+    pub tiles: usize,
+    pub self_view: bool,
+    /// The microphone's echo canceller hears what the speaker plays.
+    pub echo_cancellation: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +80,9 @@ pub struct Media {
     events: mpsc::Sender<Event>,
     video: Option<SendVideo>,
     audio: Option<SendAudio>,
+    receive: Option<Arc<Receive>>,
+    /// How the running receive pipeline was set up, for status.
+    screen: Option<ScreenStatus>,
     audio_packets: Arc<AtomicU64>,
     in_session: bool,
     mic_muted: bool,
@@ -64,6 +100,8 @@ impl Media {
             events,
             video: None,
             audio: None,
+            receive: None,
+            screen: None,
             audio_packets: Arc::new(AtomicU64::new(0)),
             in_session: false,
             mic_muted: config.meeting.join_muted,
@@ -77,15 +115,19 @@ impl Media {
         self.in_session = true;
         self.mic_muted = mic_muted;
         self.camera_off = camera_off;
+        let echo_probe = self.start_receive(selection);
         self.start_video(selection);
-        self.start_audio(selection);
+        self.start_audio(selection, echo_probe);
     }
 
-    /// The session ended: stop everything.
+    /// The session ended: stop everything, senders first (the microphone's echo canceller
+    /// names the receive pipeline's probe).
     pub fn stop(&mut self) {
         self.in_session = false;
         self.video = None;
         self.audio = None;
+        self.receive = None;
+        self.screen = None;
     }
 
     pub fn set_mic_muted(&mut self, muted: bool) {
@@ -112,9 +154,18 @@ impl Media {
         }
     }
 
-    /// A video pipeline error: the call goes on without video (like a lost camera).
-    pub fn video_failed(&mut self) {
-        self.video = None;
+    /// A pipeline failed. Video: the call goes on without it (like a lost camera). Screen:
+    /// the pipeline may be broken, so it goes, and with it what the speaker played (the call
+    /// goes on; the room is told). Audio failures end the call, which stops everything.
+    pub fn failed(&mut self, part: MediaPart) {
+        match part {
+            MediaPart::Video => self.video = None,
+            MediaPart::Screen => {
+                self.receive = None;
+                self.screen = None;
+            }
+            MediaPart::Audio => {}
+        }
     }
 
     pub fn status(&self) -> MediaStatus {
@@ -141,7 +192,106 @@ impl Media {
                 },
                 packets: self.audio_packets.load(Ordering::Relaxed),
             }),
+            screen: self.screen.clone().map(|screen| ScreenStatus {
+                tiles: self
+                    .receive
+                    .as_ref()
+                    .map_or(0, |r| r.layout().placements.len()),
+                ..screen
+            }),
         }
+    }
+
+    /// Starts the screen and speaker. Returns the echo probe's name when the microphone's
+    /// echo canceller is to use it: a real speaker and a microphone without on-board AEC.
+    fn start_receive(&mut self, selection: &Selection) -> Option<String> {
+        let screen = &self.config.screen;
+        let (audio_output, speaker_is_real) = match &selection.speaker {
+            Selected::Device(choice) => (
+                AudioOutput::Alsa {
+                    device: choice.pcm.clone(),
+                },
+                true,
+            ),
+            _ => (AudioOutput::Discard, false),
+        };
+        let mic_needs_aec = matches!(&selection.microphone,
+            Selected::Device(mic) if !mic.echo_cancelled_on_board);
+        let echo_probe = (speaker_is_real && mic_needs_aec).then(|| DEFAULT_ECHO_PROBE.to_string());
+        let mut settings = ReceiveSettings {
+            screen: Size::new(screen.width, screen.height),
+            fps: screen.fps,
+            video_output: video_output(screen.output, screen.connector),
+            audio_output,
+            echo_probe: echo_probe.clone(),
+            ..ReceiveSettings::default()
+        };
+        let receive = match Receive::new(settings.clone()) {
+            Ok(receive) => receive,
+            Err(e) if settings.video_output != VideoOutput::AppSink => {
+                // No screen is no reason to lose the sound: go on without a picture.
+                self.problem(
+                    MediaPart::Screen,
+                    format!("screen ({}): {e}", output_name(&settings.video_output)),
+                );
+                settings.video_output = VideoOutput::AppSink;
+                match Receive::new(settings.clone()) {
+                    Ok(receive) => receive,
+                    Err(e) => return self.receive_failed(e),
+                }
+            }
+            Err(e) => return self.receive_failed(e),
+        };
+        if let Some(mut errors) = receive.take_errors() {
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                while let Some(reason) = errors.recv().await {
+                    let problem = Event::MediaProblem {
+                        part: MediaPart::Screen,
+                        reason,
+                    };
+                    if events.send(problem).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let self_view = screen.self_view && self.show_self_view(&receive, selection);
+        self.screen = Some(ScreenStatus {
+            output: output_name(&settings.video_output).into(),
+            width: screen.width,
+            height: screen.height,
+            tiles: 0,
+            self_view,
+            echo_cancellation: echo_probe.is_some(),
+        });
+        self.receive = Some(Arc::new(receive));
+        echo_probe
+    }
+
+    fn receive_failed(&mut self, reason: String) -> Option<String> {
+        self.problem(MediaPart::Screen, format!("speaker and screen: {reason}"));
+        None
+    }
+
+    /// The self-view shows what the camera sends (the "camera off" card included), or the
+    /// test pattern of a simulated camera; none without a camera.
+    fn show_self_view(&self, receive: &Receive, selection: &Selection) -> bool {
+        if matches!(selection.camera, Selected::Missing { .. }) {
+            return false;
+        }
+        let source = SelfViewSource::Channel(SELF_VIEW_CHANNEL.into());
+        match receive.set_self_view(Some(source)) {
+            Ok(()) => true,
+            Err(e) => {
+                self.problem(MediaPart::Screen, format!("self-view: {e}"));
+                false
+            }
+        }
+    }
+
+    fn problem(&self, part: MediaPart, reason: String) {
+        let _ = self.events.try_send(Event::MediaProblem { part, reason });
     }
 
     fn start_video(&mut self, selection: &Selection) {
@@ -179,10 +329,11 @@ impl Media {
             fps,
             encoder: self.config.media.encoder,
             kbps: self.config.media.video_kbps,
+            self_view_channel: Some(SELF_VIEW_CHANNEL.into()),
             ..VideoSettings::default()
         };
         let (frames, received) = mpsc::channel(256);
-        let errors = self.errors("video");
+        let errors = self.errors(MediaPart::Video);
         match SendVideo::start(&settings, frames, errors) {
             Ok(mut video) => {
                 video.set_camera_off(self.camera_off);
@@ -194,16 +345,11 @@ impl Media {
                 tokio::spawn(frame_sink(received, None));
                 self.video = Some(video);
             }
-            Err(e) => {
-                let _ = self.events.try_send(Event::MediaProblem {
-                    video: true,
-                    reason: e,
-                });
-            }
+            Err(e) => self.problem(MediaPart::Video, e),
         }
     }
 
-    fn start_audio(&mut self, selection: &Selection) {
+    fn start_audio(&mut self, selection: &Selection, echo_probe: Option<String>) {
         let (source, channels, on_board) = match &selection.microphone {
             Selected::Device(choice) => (
                 AudioSource::Alsa {
@@ -219,38 +365,32 @@ impl Media {
         let settings = AudioSettings {
             source,
             channels,
-            // The echo canceller needs the speaker path's probe, which the receive side owns;
-            // until it runs, noise suppression and gain control only.
+            // Without the speaker's probe (no speaker of ours, or a screen pipeline that did
+            // not start), noise suppression and gain control only.
             echo_processing: !on_board,
-            probe: None,
+            probe: echo_probe,
             muted: self.mic_muted,
             ..AudioSettings::default()
         };
         let (frames, received) = mpsc::channel(256);
-        let errors = self.errors("audio");
+        let errors = self.errors(MediaPart::Audio);
         match SendAudio::start(&settings, frames, errors) {
             Ok(audio) => {
                 tokio::spawn(frame_sink(received, Some(self.audio_packets.clone())));
                 self.audio = Some(audio);
             }
-            Err(e) => {
-                let _ = self.events.try_send(Event::MediaProblem {
-                    video: false,
-                    reason: e,
-                });
-            }
+            Err(e) => self.problem(MediaPart::Audio, e),
         }
     }
 
     /// A channel whose messages come back to the main loop as media problems.
-    fn errors(&self, what: &'static str) -> mpsc::UnboundedSender<String> {
+    fn errors(&self, part: MediaPart) -> mpsc::UnboundedSender<String> {
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let events = self.events.clone();
         tokio::spawn(async move {
             while let Some(reason) = rx.recv().await {
-                let video = what == "video";
                 if events
-                    .send(Event::MediaProblem { video, reason })
+                    .send(Event::MediaProblem { part, reason })
                     .await
                     .is_err()
                 {
@@ -259,6 +399,41 @@ impl Media {
             }
         });
         tx
+    }
+}
+
+/// The channel the camera's preview reaches the self-view on (in-process, raw).
+const SELF_VIEW_CHANNEL: &str = "salle-self-view";
+
+/// What `[screen] output` means on this machine.
+fn video_output(output: ScreenOutput, connector_id: Option<u32>) -> VideoOutput {
+    let desktop = || {
+        ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+    };
+    let display_controller = || {
+        std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("card"))
+        })
+    };
+    match output {
+        ScreenOutput::Kms => VideoOutput::Kms { connector_id },
+        ScreenOutput::Window => VideoOutput::Window,
+        ScreenOutput::None => VideoOutput::AppSink,
+        ScreenOutput::Auto if desktop() => VideoOutput::Window,
+        ScreenOutput::Auto if display_controller() => VideoOutput::Kms { connector_id },
+        ScreenOutput::Auto => VideoOutput::AppSink,
+    }
+}
+
+fn output_name(output: &VideoOutput) -> &'static str {
+    match output {
+        VideoOutput::Kms { .. } => "kms",
+        VideoOutput::Window => "window",
+        VideoOutput::AppSink => "none",
     }
 }
 

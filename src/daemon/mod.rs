@@ -6,7 +6,7 @@ mod effects;
 mod gpio;
 mod media;
 
-pub use media::{AudioStatus, MediaStatus, VideoStatus};
+pub use media::{AudioStatus, MediaStatus, ScreenStatus, VideoStatus};
 
 use crate::config::Config;
 use crate::control::{self, ControlRequest, DaemonStatus, Request, Response};
@@ -26,7 +26,7 @@ pub enum Event {
     Problem(String),
     /// A media pipeline failed or could not start.
     MediaProblem {
-        video: bool,
+        part: media::MediaPart,
         reason: String,
     },
 }
@@ -174,18 +174,21 @@ pub async fn run(options: Options) -> Result<(), String> {
                     effects.apply(step.effects, devices.selection());
                 }
             }
-            Event::MediaProblem { video, reason } => {
+            Event::MediaProblem { part, reason } => {
                 tracing::warn!("media: {reason}");
-                if video {
-                    // The call goes on without video, as with a lost camera.
-                    effects.video_failed();
-                    let problem = format!("video: {reason}");
-                    if !problems.contains(&problem) {
-                        problems.push(problem);
+                effects.media_failed(part);
+                let problem = match part {
+                    media::MediaPart::Audio => {
+                        let step =
+                            room.handle(now_ms(), Input::Media(MediaEvent::Failed { reason }));
+                        effects.apply(step.effects, devices.selection());
+                        None
                     }
-                } else {
-                    let step = room.handle(now_ms(), Input::Media(MediaEvent::Failed { reason }));
-                    effects.apply(step.effects, devices.selection());
+                    media::MediaPart::Video => Some(format!("video: {reason}")),
+                    media::MediaPart::Screen => Some(reason),
+                };
+                if let Some(problem) = problem.filter(|p| !problems.contains(p)) {
+                    problems.push(problem);
                 }
             }
             Event::Problem(problem) => {

@@ -4,7 +4,8 @@
 //! source ! convert/scale/rate ! capsfilter(step) ! tee ─ queue ! valve(gate) ! encoder ! caps
 //!                                                   │          ! h264parse ! appsink(out)
 //!                                                   └ queue ! scale ! selector ! appsink(preview)
-//!                                  "camera off" card ─────────────────┘
+//!                                  "camera off" card ─────────────────┘   (+ intervideosink
+//!                                                                           for the self-view)
 //! ```
 //! With a camera that encodes H.264 itself the encoder is skipped (pass-through) and only the
 //! preview branch decodes. Raw video never reaches Rust: the appsink hands out access units
@@ -55,6 +56,9 @@ pub struct VideoSettings {
     pub kbps: Option<u32>,
     /// Preview (self-view) size.
     pub preview: (u32, u32),
+    /// Also hand the preview to other pipelines of this process on this `intervideosink`
+    /// channel (the receive pipeline's self-view), raw and without passing through Rust.
+    pub self_view_channel: Option<String>,
 }
 
 impl Default for VideoSettings {
@@ -67,6 +71,7 @@ impl Default for VideoSettings {
             encoder: None,
             kbps: None,
             preview: (320, 180),
+            self_view_channel: None,
         }
     }
 }
@@ -152,9 +157,9 @@ impl SendVideo {
                     ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=out sync=false \
                  t. ! queue leaky=downstream max-size-buffers=2 ! avdec_h264 ! videoconvert ! videoscale \
                     ! {preview_caps} ! selector.sink_0 \
-                 {privacy} ! selector.sink_1 \
-                 input-selector name=selector ! appsink name=preview sync=false drop=true max-buffers=1",
+                 {privacy} ! selector.sink_1 {preview}",
                 privacy = privacy_card(settings.preview, settings.fps),
+                preview = preview_output(settings.self_view_channel.as_deref()),
             )
         } else {
             let (w, h, fps) = step.size();
@@ -164,9 +169,9 @@ impl SendVideo {
                  ! tee name=t \
                  t. ! queue leaky=downstream max-size-buffers=2 ! valve name=gate \
                  t. ! queue leaky=downstream max-size-buffers=2 ! videoscale ! {preview_caps} ! selector.sink_0 \
-                 {privacy} ! selector.sink_1 \
-                 input-selector name=selector ! appsink name=preview sync=false drop=true max-buffers=1",
+                 {privacy} ! selector.sink_1 {preview}",
                 privacy = privacy_card(settings.preview, settings.fps),
+                preview = preview_output(settings.self_view_channel.as_deref()),
             )
         };
         let pipeline = gst::parse::launch(&description)
@@ -351,6 +356,21 @@ impl Drop for SendVideo {
         if let Some(bus) = self.pipeline.bus() {
             bus.unset_sync_handler();
         }
+    }
+}
+
+/// The preview's end: the selector (camera or "camera off" card) to the preview appsink and,
+/// for the self-view, to an `intervideosink` on `channel`.
+fn preview_output(channel: Option<&str>) -> String {
+    let appsink = "appsink name=preview sync=false drop=true max-buffers=1";
+    match channel {
+        None => format!("input-selector name=selector ! {appsink}"),
+        Some(channel) => format!(
+            "input-selector name=selector ! tee name=preview_tee \
+             preview_tee. ! queue leaky=downstream max-size-buffers=1 ! {appsink} \
+             preview_tee. ! queue leaky=downstream max-size-buffers=1 \
+                ! intervideosink channel=\"{channel}\" sync=false"
+        ),
     }
 }
 
