@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::qemu::{self, GuestTests};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,43 +19,17 @@ const GUEST_TESTS: usize = 5;
 
 #[test]
 fn kernel_drivers_under_qemu() {
-    let runner = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qemu/run-in-guest.sh");
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(&runner)
-        .args(["--timeout", "1200", "--", "env", "RUST_BACKTRACE=1"])
-        .arg(&exe)
-        .args([
-            "--include-ignored",
-            "--test-threads=1",
-            "--nocapture",
-            "guest_",
-        ])
-        .output()
-        .expect("run tests/qemu/run-in-guest.sh");
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "the guest tests failed (status {:?})",
-        out.status
-    );
-    let summary = format!("test result: ok. {GUEST_TESTS} passed");
-    assert!(
-        stdout.contains(&summary),
-        "expected `{summary}` from the guest"
-    );
+    GuestTests {
+        timeout: Duration::from_secs(1200),
+        ..GuestTests::of_this_binary("guest_", GUEST_TESTS)
+    }
+    .run();
 }
 
 // ---- inside the guest -------------------------------------------------------------------
 
 fn in_guest() {
-    assert_eq!(
-        std::env::var("SALLE_QEMU_GUEST").as_deref(),
-        Ok("1"),
-        "guest tests reconfigure kernel devices: they only run inside the QEMU guest"
-    );
+    qemu::assert_in_guest("guest tests reconfigure kernel devices");
 }
 
 fn sh(command: &str) -> String {
@@ -166,24 +141,10 @@ fn guest_devices_lists_vivid_alsa_cards_and_gpio_sim() {
         .unwrap();
     }
 
-    let cameras = report["inventory"]["cameras"].as_array().unwrap();
-    let vivid = cameras
-        .iter()
-        .find(|c| c["driver"] == "vivid")
-        .expect("vivid is listed");
-    let formats: Vec<&str> = vivid["formats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["fourcc"].as_str().unwrap())
-        .collect();
+    let vivid = entry(&report["inventory"]["cameras"], "driver", "vivid");
+    let formats = each(&vivid["formats"], "fourcc");
     assert!(formats.contains(&"YUYV"), "{formats:?}");
-    let yuyv = vivid["formats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["fourcc"] == "YUYV")
-        .unwrap();
+    let yuyv = entry(&vivid["formats"], "fourcc", "YUYV");
     assert!(
         yuyv["sizes"]
             .as_array()
@@ -192,32 +153,19 @@ fn guest_devices_lists_vivid_alsa_cards_and_gpio_sim() {
             .any(|s| s["width"] == 1280 && s["height"] == 720),
         "{yuyv}"
     );
-    let controls: Vec<&str> = vivid["controls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let controls = each(&vivid["controls"], "name");
     assert!(
         controls.contains(&"brightness") && controls.contains(&"contrast"),
         "{controls:?}"
     );
-    let brightness = vivid["controls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "brightness")
-        .unwrap();
+    let brightness = entry(&vivid["controls"], "name", "brightness");
     assert_eq!(
         (brightness["min"].as_i64(), brightness["max"].as_i64()),
         (Some(0), Some(255))
     );
 
-    let cards = report["inventory"]["sound_cards"].as_array().unwrap();
-    let aloop = cards
-        .iter()
-        .find(|c| c["driver"] == "Loopback")
-        .expect("snd-aloop is listed");
+    let cards = &report["inventory"]["sound_cards"];
+    let aloop = entry(cards, "driver", "Loopback");
     assert_eq!(aloop["kind"], "virtual");
     let capture = &aloop["capture"][0];
     assert_eq!(
@@ -229,30 +177,11 @@ fn guest_devices_lists_vivid_alsa_cards_and_gpio_sim() {
         "{capture}"
     );
     assert_eq!(capture["rate_max"].as_u64(), Some(192_000));
-    let dummy = cards
-        .iter()
-        .find(|c| c["driver"] == "Dummy")
-        .expect("snd-dummy is listed");
-    let mixer: Vec<&str> = dummy["mixer"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let mixer = each(&entry(cards, "driver", "Dummy")["mixer"], "name");
     assert!(mixer.contains(&"Master"), "{mixer:?}");
 
-    let chips = report["inventory"]["gpio_chips"].as_array().unwrap();
-    let sim = chips
-        .iter()
-        .find(|c| c["name"] == chip.chip.as_str())
-        .expect("the gpio-sim chip is listed");
-    let names: Vec<&str> = sim["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(&names[..4], LINES);
+    let sim = entry(&report["inventory"]["gpio_chips"], "name", &chip.chip);
+    assert_eq!(&each(&sim["lines"], "name")[..4], LINES);
 
     // `auto` takes vivid (the only camera) and says why; sound falls back to the virtual cards.
     let camera = &report["selection"]["camera"];
@@ -279,6 +208,21 @@ fn guest_devices_lists_vivid_alsa_cards_and_gpio_sim() {
             && human.contains("salle-join"),
         "{human}"
     );
+}
+
+/// `field` of every object in the JSON array `list`.
+fn each<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    let entries = list.as_array().unwrap();
+    entries.iter().map(|e| e[field].as_str().unwrap()).collect()
+}
+
+/// The object in the JSON array `list` whose `field` is `value`.
+fn entry<'a>(list: &'a serde_json::Value, field: &str, value: &str) -> &'a serde_json::Value {
+    let entries = list.as_array().unwrap();
+    entries
+        .iter()
+        .find(|e| e[field] == value)
+        .unwrap_or_else(|| panic!("no {field} {value:?} in {list}"))
 }
 
 fn room_config(chip: &SimChip, extra: &str) -> String {

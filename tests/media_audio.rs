@@ -2,15 +2,19 @@
 //! decoded back and measured; mute, the level meter, webrtcdsp with an echo probe, errors and
 //! restarts. The ALSA paths (snd-aloop, echo cancellation) are in media_audio_hardware.rs.
 
+mod common;
+
+use common::media::{
+    decode_opus, dominant_frequency, launch, refusal, rms_dbfs, threads_and_fds, Sending,
+};
+use salle::media;
 use salle::media::send_audio::{share_echo_timeline, AudioSettings, AudioSource, SendAudio, RATE};
-use salle::media::{self, EncodedFrame};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 
 /// The restart test counts the process' threads and descriptors: it runs alone (write), the
 /// others side by side (read).
@@ -20,22 +24,10 @@ fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
     EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner())
 }
 
-struct Running {
-    audio: SendAudio,
-    frames: mpsc::Receiver<EncodedFrame>,
-    errors: mpsc::UnboundedReceiver<String>,
-}
+type Running = Sending<SendAudio>;
 
 fn start(settings: AudioSettings) -> Running {
-    let (tx, frames) = mpsc::channel(1024);
-    let (etx, errors) = mpsc::unbounded_channel();
-    let audio =
-        SendAudio::start(&settings, tx, etx).unwrap_or_else(|e| panic!("{settings:?}: {e}"));
-    Running {
-        audio,
-        frames,
-        errors,
-    }
+    Sending::start(&settings, 1024, SendAudio::start)
 }
 
 fn tone(freq: f64) -> AudioSettings {
@@ -43,116 +35,6 @@ fn tone(freq: f64) -> AudioSettings {
         source: AudioSource::Tone { freq },
         ..AudioSettings::default()
     }
-}
-
-impl Running {
-    fn collect(&mut self, span: Duration) -> Vec<EncodedFrame> {
-        let deadline = Instant::now() + span;
-        let mut out = Vec::new();
-        while Instant::now() < deadline {
-            match self.frames.try_recv() {
-                Ok(f) => out.push(f),
-                Err(_) => std::thread::sleep(Duration::from_millis(2)),
-            }
-        }
-        self.no_errors();
-        out
-    }
-
-    /// Waits for the next frame; None after `limit`.
-    fn next_within(&mut self, limit: Duration) -> Option<EncodedFrame> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(f) = self.frames.try_recv() {
-                return Some(f);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        None
-    }
-
-    fn drain(&mut self) {
-        while self.frames.try_recv().is_ok() {}
-    }
-
-    fn no_errors(&mut self) {
-        if let Ok(e) = self.errors.try_recv() {
-            panic!("pipeline error: {e}");
-        }
-    }
-}
-
-/// Decodes Opus packets back to mono S16 samples at 48 kHz with a small appsrc ! opusdec
-/// pipeline, as a receiver would.
-fn decode(frames: &[EncodedFrame]) -> Vec<i16> {
-    let pipeline = gst::parse::launch(
-        "appsrc name=in format=time caps=audio/x-opus,channel-mapping-family=0,channels=1,rate=48000 \
-         ! opusdec ! audioconvert ! audio/x-raw,format=S16LE,channels=1,rate=48000 \
-         ! appsink name=out sync=false",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let src = pipeline
-        .by_name("in")
-        .and_downcast::<gst_app::AppSrc>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .and_downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    for frame in frames {
-        let mut buffer = gst::Buffer::from_slice(frame.data.clone());
-        {
-            let buffer = buffer.get_mut().unwrap();
-            buffer.set_pts(gst::ClockTime::from_nseconds(frame.pts.as_nanos() as u64));
-            if let Some(d) = frame.duration {
-                buffer.set_duration(gst::ClockTime::from_nseconds(d.as_nanos() as u64));
-            }
-        }
-        src.push_buffer(buffer).unwrap();
-    }
-    src.end_of_stream().unwrap();
-    let mut samples = Vec::new();
-    while let Ok(sample) = sink.pull_sample() {
-        let map = sample.buffer().unwrap().map_readable().unwrap();
-        samples.extend(
-            map.as_slice()
-                .chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]])),
-        );
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    samples
-}
-
-fn rms_dbfs(samples: &[i16]) -> f64 {
-    let sum: f64 = samples.iter().map(|&s| (s as f64 / 32768.0).powi(2)).sum();
-    10.0 * (sum / samples.len().max(1) as f64).log10()
-}
-
-/// The strongest frequency between 100 Hz and 2 kHz, in 2 Hz steps (Goertzel over 0.5 s).
-fn dominant_frequency(samples: &[i16]) -> f64 {
-    let window = &samples[..samples.len().min(RATE as usize / 2)];
-    let power = |freq: f64| {
-        let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / RATE as f64).cos();
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &x in window {
-            let s0 = x as f64 + coeff * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        s1 * s1 + s2 * s2 - coeff * s1 * s2
-    };
-    (50..=1000)
-        .map(|step| step as f64 * 2.0)
-        .map(|freq| (freq, power(freq)))
-        .fold(
-            (0.0, f64::MIN),
-            |best, f| if f.1 > best.1 { f } else { best },
-        )
-        .0
 }
 
 #[test]
@@ -173,7 +55,7 @@ fn unmuted_tone_decodes_to_its_energy_and_frequency() {
     }
     assert_eq!(frames[1].duration, Some(Duration::from_millis(20)));
 
-    let samples = decode(&frames);
+    let samples = decode_opus(&frames);
     // ~1.9 s of audio at 48 kHz (the encoder's look-ahead trims a few ms).
     assert!(
         samples.len() as f64 > 0.9 * frames.len() as f64 * 960.0,
@@ -190,7 +72,7 @@ fn unmuted_tone_decodes_to_its_energy_and_frequency() {
     // And a different tone is told apart, so the check is not a coincidence.
     drop(run);
     let mut run = start(tone(1000.0));
-    let samples = decode(&run.collect(Duration::from_millis(800)));
+    let samples = decode_opus(&run.collect(Duration::from_millis(800)));
     let freq = dominant_frequency(&samples[RATE as usize / 5..]);
     assert!(
         (freq - 1000.0).abs() <= 10.0,
@@ -205,17 +87,17 @@ fn muted_sends_nothing_and_unmute_resumes_at_once() {
         muted: true,
         ..tone(440.0)
     });
-    assert!(run.audio.is_muted());
+    assert!(run.send.is_muted());
     let frames = run.collect(Duration::from_secs(1));
     assert_eq!(frames.len(), 0, "muted from the start: no packet at all");
-    let valve = run.audio.pipeline().by_name("mute").unwrap();
+    let valve = run.send.pipeline().by_name("mute").unwrap();
     assert!(
         valve.property::<bool>("drop"),
         "nothing reaches the encoder"
     );
 
     let unmuted = Instant::now();
-    run.audio.set_muted(false);
+    run.send.set_muted(false);
     let first = run.next_within(Duration::from_secs(2));
     let delay = unmuted.elapsed();
     assert!(first.is_some(), "no packet after unmuting");
@@ -226,16 +108,16 @@ fn muted_sends_nothing_and_unmute_resumes_at_once() {
     );
     assert!(run.collect(Duration::from_millis(500)).len() >= 20);
 
-    run.audio.set_muted(true);
+    run.send.set_muted(true);
     // What is in the channel was handed over before set_muted returned; nothing may follow.
     run.drain();
     let frames = run.collect(Duration::from_secs(1));
     assert_eq!(frames.len(), 0, "muted again: no packet");
 
     // Quick toggles keep working.
-    run.audio.set_muted(false);
+    run.send.set_muted(false);
     assert!(run.next_within(Duration::from_millis(200)).is_some());
-    run.audio.set_muted(true);
+    run.send.set_muted(true);
     run.drain();
     assert_eq!(run.collect(Duration::from_millis(300)).len(), 0);
 }
@@ -252,7 +134,7 @@ fn level_meter_measures_the_tone_while_muted() {
     println!("level while muted: {level:.2} dBFS");
     assert!((-10.5..=-7.5).contains(&level), "level {level:.1} dBFS");
     std::thread::sleep(Duration::from_millis(300));
-    let again = run.audio.level_dbfs();
+    let again = run.send.level_dbfs();
     assert!((again - level).abs() < 1.0, "{level} then {again}");
     assert_eq!(
         run.collect(Duration::from_millis(200)).len(),
@@ -264,7 +146,7 @@ fn level_meter_measures_the_tone_while_muted() {
 fn wait_for_level(run: &Running, limit: Duration) -> f64 {
     let deadline = Instant::now() + limit;
     loop {
-        let level = run.audio.level_dbfs();
+        let level = run.send.level_dbfs();
         if level.is_finite() {
             return level;
         }
@@ -276,14 +158,11 @@ fn wait_for_level(run: &Running, limit: Duration) -> f64 {
 /// The playback side of echo cancellation, as the receive pipeline does it: far-end audio
 /// through a webrtcechoprobe, on the shared echo timeline.
 fn playback_with_probe(probe: &str) -> gst::Pipeline {
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = launch(&format!(
         "audiotestsrc is-live=true wave=pink-noise volume=0.2 samplesperbuffer=480 \
          ! audio/x-raw,format=S16LE,rate=48000,channels=1 \
          ! webrtcechoprobe name={probe} ! fakesink sync=true"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    ));
     share_echo_timeline(&pipeline);
     pipeline.set_state(gst::State::Playing).unwrap();
     pipeline
@@ -300,19 +179,19 @@ fn echo_processing_with_a_probe_runs_and_sends() {
         ..tone(440.0)
     });
     let dsp = run
-        .audio
+        .send
         .pipeline()
         .by_name("dsp")
         .expect("webrtcdsp in the pipeline");
     assert!(dsp.property::<bool>("echo-cancel"));
     assert_eq!(dsp.property::<String>("probe"), "probe-dsp-test");
     // Same clock and base time: running times mean the same in both pipelines.
-    let send = run.audio.pipeline();
+    let send = run.send.pipeline();
     assert_eq!(send.base_time(), playback.base_time());
     assert_eq!(send.clock(), playback.clock());
     let frames = run.collect(Duration::from_millis(1500));
     assert!(frames.len() >= 60, "{} packets in 1.5 s", frames.len());
-    let samples = decode(&frames);
+    let samples = decode_opus(&frames);
     assert!(rms_dbfs(&samples[RATE as usize / 2..]) > -40.0);
     drop(run);
     playback.set_state(gst::State::Null).unwrap();
@@ -321,16 +200,12 @@ fn echo_processing_with_a_probe_runs_and_sends() {
 #[test]
 fn echo_processing_without_its_probe_is_a_clear_error() {
     let _guard = shared();
-    let (tx, _frames) = mpsc::channel(16);
-    let (etx, _errors) = mpsc::unbounded_channel();
     let settings = AudioSettings {
         echo_processing: true,
         probe: Some("no-such-probe".into()),
         ..tone(440.0)
     };
-    let error = SendAudio::start(&settings, tx, etx)
-        .err()
-        .expect("must fail");
+    let error = refusal(&settings, SendAudio::start);
     println!("{error}");
     assert!(
         error.contains("no-such-probe") && error.contains("dsp"),
@@ -346,7 +221,7 @@ fn noise_suppression_alone_needs_no_probe() {
         probe: None,
         ..tone(440.0)
     });
-    let dsp = run.audio.pipeline().by_name("dsp").unwrap();
+    let dsp = run.send.pipeline().by_name("dsp").unwrap();
     assert!(!dsp.property::<bool>("echo-cancel"));
     assert!(run.collect(Duration::from_millis(600)).len() >= 20);
 }
@@ -354,8 +229,6 @@ fn noise_suppression_alone_needs_no_probe() {
 #[test]
 fn a_missing_alsa_device_is_an_error_naming_it() {
     let _guard = shared();
-    let (tx, _frames) = mpsc::channel(16);
-    let (etx, _errors) = mpsc::unbounded_channel();
     let settings = AudioSettings {
         source: AudioSource::Alsa {
             device: "hw:NoSuchCard,0".into(),
@@ -363,9 +236,7 @@ fn a_missing_alsa_device_is_an_error_naming_it() {
         },
         ..AudioSettings::default()
     };
-    let error = SendAudio::start(&settings, tx, etx)
-        .err()
-        .expect("must fail");
+    let error = refusal(&settings, SendAudio::start);
     println!("{error}");
     assert!(error.contains("hw:NoSuchCard,0"), "{error}");
     assert!(error.contains("mic"), "the element is named: {error}");
@@ -374,8 +245,6 @@ fn a_missing_alsa_device_is_an_error_naming_it() {
 #[test]
 fn a_bad_channel_selection_is_refused_before_starting() {
     let _guard = shared();
-    let (tx, _frames) = mpsc::channel(16);
-    let (etx, _errors) = mpsc::unbounded_channel();
     let settings = AudioSettings {
         source: AudioSource::Alsa {
             device: "hw:Whatever".into(),
@@ -384,9 +253,7 @@ fn a_bad_channel_selection_is_refused_before_starting() {
         channels: vec![0, 7],
         ..AudioSettings::default()
     };
-    let error = SendAudio::start(&settings, tx, etx)
-        .err()
-        .expect("must fail");
+    let error = refusal(&settings, SendAudio::start);
     assert!(error.contains("channel 7"), "{error}");
 }
 
@@ -395,12 +262,12 @@ fn stopping_closes_the_error_channel() {
     let _guard = shared();
     let mut run = start(tone(440.0));
     assert!(run.next_within(Duration::from_secs(2)).is_some());
-    run.audio.stop();
-    run.audio.stop(); // idempotent
-    let Running {
-        audio, mut errors, ..
+    run.send.stop();
+    run.send.stop(); // idempotent
+    let Sending {
+        send, mut errors, ..
     } = run;
-    drop(audio);
+    drop(send);
     assert!(matches!(
         errors.try_recv(),
         Err(mpsc::error::TryRecvError::Disconnected)
@@ -417,10 +284,6 @@ fn rss_kib() -> u64 {
         .unwrap()
 }
 
-fn count_entries(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
-
 #[test]
 fn a_hundred_restarts_leak_no_threads_or_descriptors() {
     let _alone = EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner());
@@ -432,25 +295,17 @@ fn a_hundred_restarts_leak_no_threads_or_descriptors() {
                 ..tone(440.0)
             });
             assert!(run.next_within(Duration::from_secs(2)).is_some());
-            run.audio.stop();
+            run.send.stop();
         }
     };
     // Warm up: GStreamer's first use creates long-lived things (registry, thread pools).
     cycle(5);
     std::thread::sleep(Duration::from_millis(200));
-    let (threads, fds, rss) = (
-        count_entries("/proc/self/task"),
-        count_entries("/proc/self/fd"),
-        rss_kib(),
-    );
+    let ((threads, fds), rss) = (threads_and_fds(), rss_kib());
     let started = Instant::now();
     cycle(100);
     std::thread::sleep(Duration::from_millis(200));
-    let (threads_after, fds_after, rss_after) = (
-        count_entries("/proc/self/task"),
-        count_entries("/proc/self/fd"),
-        rss_kib(),
-    );
+    let ((threads_after, fds_after), rss_after) = (threads_and_fds(), rss_kib());
     println!(
         "100 restarts in {:?}: threads {threads} -> {threads_after}, fds {fds} -> {fds_after}, \
          RSS {rss} -> {rss_after} KiB",

@@ -9,13 +9,14 @@
 //! snd-aloop: what is played to `hw:Loopback,0,N` is captured from `hw:Loopback,1,N`. That is
 //! the room's speaker-to-microphone echo path without the room: a pure delay, no acoustics.
 
+mod common;
+
+use common::media::{appsrc, decode_opus, dominant_frequency, launch, rms_dbfs, Playing, Sending};
+use common::qemu::{self, GuestTests};
+use salle::media;
 use salle::media::send_audio::{share_echo_timeline, AudioSettings, AudioSource, SendAudio, RATE};
-use salle::media::{self, EncodedFrame};
-use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use std::time::Duration;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -25,118 +26,25 @@ const GUEST_TESTS: usize = 3;
 
 #[test]
 fn send_audio_under_qemu() {
-    let runner = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qemu/run-in-guest.sh");
-    let exe = std::env::current_exe().unwrap();
-    let mut command = Command::new(&runner);
-    command.args(["--timeout", "600"]);
-    // Knobs for investigating echo cancellation by hand (see the echo test).
-    for knob in ["SALLE_AEC_SINK_BUFFER_US", "GST_DEBUG"] {
-        if std::env::var_os(knob).is_some() {
-            command.args(["--env", knob]);
-        }
+    GuestTests {
+        // Knobs for investigating echo cancellation by hand (see the echo test).
+        pass_env: &["SALLE_AEC_SINK_BUFFER_US", "GST_DEBUG"],
+        ..GuestTests::of_this_binary("guest_", GUEST_TESTS)
     }
-    let out = command
-        .args(["--", "env", "RUST_BACKTRACE=1"])
-        .arg(&exe)
-        .args([
-            "--include-ignored",
-            "--test-threads=1",
-            "--nocapture",
-            "guest_",
-        ])
-        .output()
-        .expect("run tests/qemu/run-in-guest.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "the guest tests failed (status {:?})",
-        out.status
-    );
-    let summary = format!("test result: ok. {GUEST_TESTS} passed");
-    assert!(
-        stdout.contains(&summary),
-        "expected `{summary}` from the guest"
-    );
+    .run();
 }
 
 // ---- inside the guest -------------------------------------------------------------------
 
 fn in_guest() {
-    assert_eq!(
-        std::env::var("SALLE_QEMU_GUEST").as_deref(),
-        Ok("1"),
-        "guest tests play to and capture from the guest's sound cards: they only run inside \
-         the QEMU guest"
-    );
+    qemu::assert_in_guest("guest tests play to and capture from the guest's sound cards");
     media::init().unwrap();
 }
 
-/// A playback pipeline; stopped when dropped.
-struct Playback(gst::Pipeline);
-
-impl Playback {
-    fn launch(description: &str) -> Playback {
-        let pipeline = gst::parse::launch(description)
-            .unwrap_or_else(|e| panic!("{description}: {e}"))
-            .downcast::<gst::Pipeline>()
-            .unwrap();
-        pipeline.set_state(gst::State::Playing).unwrap();
-        Playback(pipeline)
-    }
-}
-
-impl Playback {
-    /// Panics with the playback's error, if it had one (a silent capture is confusing).
-    fn assert_healthy(&self) {
-        let bus = self.0.bus().unwrap();
-        if let Some(message) = bus.pop_filtered(&[gst::MessageType::Error]) {
-            panic!("playback failed: {}", media::bus_error(&message).unwrap());
-        }
-    }
-}
-
-impl Drop for Playback {
-    fn drop(&mut self) {
-        let _ = self.0.set_state(gst::State::Null);
-    }
-}
-
-struct Running {
-    audio: SendAudio,
-    frames: mpsc::Receiver<EncodedFrame>,
-    errors: mpsc::UnboundedReceiver<String>,
-}
+type Running = Sending<SendAudio>;
 
 fn start(settings: AudioSettings) -> Running {
-    let (tx, frames) = mpsc::channel(4096);
-    let (etx, errors) = mpsc::unbounded_channel();
-    let audio =
-        SendAudio::start(&settings, tx, etx).unwrap_or_else(|e| panic!("{settings:?}: {e}"));
-    Running {
-        audio,
-        frames,
-        errors,
-    }
-}
-
-impl Running {
-    fn collect(&mut self, span: Duration) -> Vec<EncodedFrame> {
-        let deadline = Instant::now() + span;
-        let mut out = Vec::new();
-        while Instant::now() < deadline {
-            match self.frames.try_recv() {
-                Ok(f) => out.push(f),
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-        if let Ok(e) = self.errors.try_recv() {
-            panic!("pipeline error: {e}");
-        }
-        out
-    }
+    Sending::start(&settings, 4096, SendAudio::start)
 }
 
 fn loopback_mic(substream: u32, channels_in: u32) -> AudioSource {
@@ -146,83 +54,11 @@ fn loopback_mic(substream: u32, channels_in: u32) -> AudioSource {
     }
 }
 
-/// Decodes Opus packets back to mono S16 samples at 48 kHz, as a receiver would.
-fn decode(frames: &[EncodedFrame]) -> Vec<i16> {
-    let pipeline = gst::parse::launch(
-        "appsrc name=in format=time caps=audio/x-opus,channel-mapping-family=0,channels=1,rate=48000 \
-         ! opusdec ! audioconvert ! audio/x-raw,format=S16LE,channels=1,rate=48000 \
-         ! appsink name=out sync=false",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let src = pipeline
-        .by_name("in")
-        .and_downcast::<gst_app::AppSrc>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .and_downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    for frame in frames {
-        let mut buffer = gst::Buffer::from_slice(frame.data.clone());
-        {
-            let buffer = buffer.get_mut().unwrap();
-            buffer.set_pts(gst::ClockTime::from_nseconds(frame.pts.as_nanos() as u64));
-            if let Some(d) = frame.duration {
-                buffer.set_duration(gst::ClockTime::from_nseconds(d.as_nanos() as u64));
-            }
-        }
-        src.push_buffer(buffer).unwrap();
-    }
-    src.end_of_stream().unwrap();
-    let mut samples = Vec::new();
-    while let Ok(sample) = sink.pull_sample() {
-        let map = sample.buffer().unwrap().map_readable().unwrap();
-        samples.extend(
-            map.as_slice()
-                .chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]])),
-        );
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    samples
-}
-
-fn rms_dbfs(samples: &[i16]) -> f64 {
-    let sum: f64 = samples.iter().map(|&s| (s as f64 / 32768.0).powi(2)).sum();
-    10.0 * (sum / samples.len().max(1) as f64).log10()
-}
-
-/// The strongest frequency between 100 Hz and 2 kHz, in 2 Hz steps (Goertzel over 0.5 s).
-fn dominant_frequency(samples: &[i16]) -> f64 {
-    let window = &samples[..samples.len().min(RATE as usize / 2)];
-    let power = |freq: f64| {
-        let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / RATE as f64).cos();
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &x in window {
-            let s0 = x as f64 + coeff * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        s1 * s1 + s2 * s2 - coeff * s1 * s2
-    };
-    (50..=1000)
-        .map(|step| step as f64 * 2.0)
-        .map(|freq| (freq, power(freq)))
-        .fold(
-            (0.0, f64::MIN),
-            |best, f| if f.1 > best.1 { f } else { best },
-        )
-        .0
-}
-
 #[test]
 #[ignore = "runs in the QEMU guest: see send_audio_under_qemu"]
 fn guest_alsa_capture_from_the_loopback_sends_what_is_played() {
     in_guest();
-    let tone = Playback::launch(
+    let tone = Playing::start(
         "audiotestsrc is-live=true wave=sine freq=440 volume=0.5 \
          ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! alsasink device=hw:Loopback,0,0",
     );
@@ -231,19 +67,19 @@ fn guest_alsa_capture_from_the_loopback_sends_what_is_played() {
         ..AudioSettings::default()
     });
     let frames = run.collect(Duration::from_secs(2));
-    tone.assert_healthy();
+    tone.assert_healthy("playback");
     assert!(frames.len() >= 80, "{} packets in 2 s", frames.len());
-    let samples = decode(&frames);
+    let samples = decode_opus(&frames);
     let steady = &samples[samples.len() / 2..];
     let (level, freq) = (rms_dbfs(steady), dominant_frequency(steady));
     println!(
         "loopback capture: {} packets, {level:.1} dBFS, {freq} Hz, meter {:.1} dBFS",
         frames.len(),
-        run.audio.level_dbfs()
+        run.send.level_dbfs()
     );
     assert!(level > -30.0, "{level:.1} dBFS");
     assert!((freq - 440.0).abs() <= 10.0, "{freq} Hz");
-    assert!(run.audio.level_dbfs() > -15.0);
+    assert!(run.send.level_dbfs() > -15.0);
 }
 
 #[test]
@@ -257,7 +93,7 @@ fn guest_channel_selection_picks_one_channel_of_a_multichannel_capture() {
             [440.0, 1000.0].map(|f| ((2.0 * std::f64::consts::PI * f * t).sin() * 16000.0) as i16)
         })
         .collect();
-    let tones = Playback::looped(
+    let tones = looped(
         "appsrc name=stereo ! alsasink device=hw:Loopback,0,1",
         &[("stereo", 2, Arc::new(stereo))],
         false,
@@ -268,8 +104,8 @@ fn guest_channel_selection_picks_one_channel_of_a_multichannel_capture() {
             channels: vec![channel],
             ..AudioSettings::default()
         });
-        let samples = decode(&run.collect(Duration::from_millis(1500)));
-        tones.assert_healthy();
+        let samples = decode_opus(&run.collect(Duration::from_millis(1500)));
+        tones.assert_healthy("playback");
         let steady = &samples[samples.len() / 2..];
         let freq = dominant_frequency(steady);
         println!(
@@ -322,46 +158,37 @@ fn speech_like(seconds: f64, seed: u32) -> Vec<i16> {
     out
 }
 
-impl Playback {
-    /// A playback pipeline whose appsrcs, named in `sources` with their channel count, play
-    /// interleaved S16 at 48 kHz in a loop. On the echo timeline (`share_echo_timeline`, what
-    /// the receive pipeline does), timestamps start at the current running time.
-    fn looped(
-        description: &str,
-        sources: &[(&str, usize, Arc<Vec<i16>>)],
-        echo_timeline: bool,
-    ) -> Playback {
-        let pipeline = gst::parse::launch(description)
-            .unwrap_or_else(|e| panic!("{description}: {e}"))
-            .downcast::<gst::Pipeline>()
-            .unwrap();
-        let mut start = gst::ClockTime::ZERO;
-        if echo_timeline {
-            share_echo_timeline(&pipeline);
-            let now = gst::SystemClock::obtain().time();
-            // A little lead, so that the first buffers are not late.
-            start = now.saturating_sub(pipeline.base_time().unwrap_or_default())
-                + gst::ClockTime::from_mseconds(100);
-        }
-        for (name, channels, samples) in sources {
-            let src = pipeline
-                .by_name(name)
-                .and_downcast::<gst_app::AppSrc>()
-                .unwrap();
-            src.set_format(gst::Format::Time);
-            src.set_caps(Some(
-                &gst::Caps::builder("audio/x-raw")
-                    .field("format", "S16LE")
-                    .field("layout", "interleaved")
-                    .field("rate", RATE as i32)
-                    .field("channels", *channels as i32)
-                    .build(),
-            ));
-            src.set_callbacks(loop_callbacks(samples.clone(), *channels, start));
-        }
-        pipeline.set_state(gst::State::Playing).unwrap();
-        Playback(pipeline)
+/// A playback pipeline whose appsrcs, named in `sources` with their channel count, play
+/// interleaved S16 at 48 kHz in a loop. On the echo timeline (`share_echo_timeline`, what the
+/// receive pipeline does), timestamps start at the current running time.
+fn looped(
+    description: &str,
+    sources: &[(&str, usize, Arc<Vec<i16>>)],
+    echo_timeline: bool,
+) -> Playing {
+    let pipeline = launch(description);
+    let mut start = gst::ClockTime::ZERO;
+    if echo_timeline {
+        share_echo_timeline(&pipeline);
+        let now = gst::SystemClock::obtain().time();
+        // A little lead, so that the first buffers are not late.
+        start = now.saturating_sub(pipeline.base_time().unwrap_or_default())
+            + gst::ClockTime::from_mseconds(100);
     }
+    for (name, channels, samples) in sources {
+        let src = appsrc(&pipeline, name);
+        src.set_format(gst::Format::Time);
+        src.set_caps(Some(
+            &gst::Caps::builder("audio/x-raw")
+                .field("format", "S16LE")
+                .field("layout", "interleaved")
+                .field("rate", RATE as i32)
+                .field("channels", *channels as i32)
+                .build(),
+        ));
+        src.set_callbacks(loop_callbacks(samples.clone(), *channels, start));
+    }
+    Playing::play(pipeline)
 }
 
 /// Pushes 10 ms at a time, timestamped by sample count; the sink paces it on its clock.
@@ -400,7 +227,7 @@ const DOUBLE_TALK_FROM: f64 = 5.0;
 /// (hw:Loopback,0,0) and comes back on the "microphone" (hw:Loopback,1,0). From 5 s a near-end
 /// talker is mixed in after the probe: it reaches the microphone without the canceller knowing
 /// it, like a person in the room.
-fn room(probe: &str, far: &Arc<Vec<i16>>, near: &Arc<Vec<i16>>) -> Playback {
+fn room(probe: &str, far: &Arc<Vec<i16>>, near: &Arc<Vec<i16>>) -> Playing {
     // alsasink's default buffer (200 ms) unless SALLE_AEC_SINK_BUFFER_US says otherwise. Under
     // QEMU's emulation, 60 ms and less underruns now and then: each underrun shifts the echo
     // path and costs snd-aloop capture data, and the measure swings (11-30 dB at 60 ms).
@@ -408,7 +235,7 @@ fn room(probe: &str, far: &Arc<Vec<i16>>, near: &Arc<Vec<i16>>) -> Playback {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
-    Playback::looped(
+    looped(
         &format!(
             "appsrc name=far ! webrtcechoprobe name={probe} ! audiomixer name=air \
                ! audio/x-raw,format=S16LE,rate=48000,channels=1 \
@@ -435,7 +262,7 @@ fn count_overruns(run: &Running) -> Arc<std::sync::atomic::AtomicU32> {
     let count = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let first = std::sync::atomic::AtomicBool::new(true);
     let pad = run
-        .audio
+        .send
         .pipeline()
         .by_name("mic")
         .unwrap()
@@ -469,8 +296,8 @@ fn echo_run(probe: &str, echo_processing: bool) -> EchoRun {
     });
     let overruns = count_overruns(&run);
     let frames = run.collect(Duration::from_secs(8));
-    room.assert_healthy();
-    let samples = decode(&frames);
+    room.assert_healthy("playback");
+    let samples = decode_opus(&frames);
     let window = |from: f64, to: f64| {
         let (from, to) = ((from * RATE as f64) as usize, (to * RATE as f64) as usize);
         rms_dbfs(&samples[from.min(samples.len())..to.min(samples.len())])

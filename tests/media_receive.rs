@@ -4,9 +4,11 @@
 //!
 //! Snapshots of the screen go to target/test-output/*.png for a reviewer to look at.
 
+mod common;
+
+use common::media::{appsrc, launch, run_to_end, threads_and_fds};
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 use salle::media::layout::Size;
 use salle::media::receive::{
     AudioOutput, Frame, Receive, ReceiveSettings, RemoteVideo, SelfViewSource, VideoCodec,
@@ -71,29 +73,20 @@ fn receive() -> Receive {
 /// encoded frames, with the encoder's timestamps and keyframe flags.
 fn encode(description: &str) -> Vec<EncodedFrame> {
     salle::media::init().unwrap();
-    let pipeline = gst::parse::launch(description)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut frames = Vec::new();
-    while let Ok(sample) = sink.pull_sample() {
-        let buffer = sample.buffer().unwrap();
-        frames.push(EncodedFrame {
-            data: buffer.map_readable().unwrap().to_vec(),
-            pts: salle::media::pts_of(buffer),
-            duration: buffer
-                .duration()
-                .map(|d| Duration::from_nanos(d.nseconds())),
-            keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
-        });
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
+    let frames: Vec<EncodedFrame> = run_to_end(description)
+        .iter()
+        .map(|sample| {
+            let buffer = sample.buffer().unwrap();
+            EncodedFrame {
+                data: buffer.map_readable().unwrap().to_vec(),
+                pts: salle::media::pts_of(buffer),
+                duration: buffer
+                    .duration()
+                    .map(|d| Duration::from_nanos(d.nseconds())),
+                keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+            }
+        })
+        .collect();
     assert!(!frames.is_empty(), "nothing came out of {description}");
     frames
 }
@@ -256,21 +249,14 @@ fn output_dir() -> PathBuf {
 /// Writes `frame` as a PNG with GStreamer's own encoder.
 fn save_png(frame: &Frame, name: &str) {
     let path = output_dir().join(name);
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = launch(&format!(
         "appsrc name=in caps=video/x-raw,format=RGBA,width={},height={},framerate=0/1 \
          ! videoconvert ! pngenc ! filesink location={}",
         frame.width,
         frame.height,
         path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let source = pipeline
-        .by_name("in")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
+    ));
+    let source = appsrc(&pipeline, "in");
     pipeline.set_state(gst::State::Playing).unwrap();
     source
         .push_buffer(gst::Buffer::from_slice(frame.data.clone()))
@@ -471,11 +457,10 @@ fn the_self_view_is_a_picture_in_picture_on_top() {
         })
         .collect();
     // The send pipeline's side of the channel: a camera stand-in in another pipeline.
-    let camera = gst::parse::launch(&format!(
+    let camera = launch(&format!(
         "{} ! intervideosink channel=test-self-view",
         solid(COLOURS[8], 100_000).replace("videotestsrc", "videotestsrc is-live=true")
-    ))
-    .unwrap();
+    ));
     camera.set_state(gst::State::Playing).unwrap();
     receive
         .set_self_view(Some(SelfViewSource::Channel("test-self-view".into())))
@@ -718,10 +703,6 @@ fn a_tenth_person_is_hidden_until_they_speak() {
     assert_eq!(pad.property::<i32>("width"), p9.width as i32);
 }
 
-fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
-
 #[test]
 fn a_hundred_joins_and_leaves_leak_no_threads_or_fds() {
     let _serial = serial();
@@ -753,19 +734,19 @@ fn a_hundred_joins_and_leaves_leak_no_threads_or_fds() {
         r
     });
     settle();
-    let (threads_before, fds_before) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let (threads_before, fds_before) = threads_and_fds();
 
     let receive = receive();
     for _ in 0..3 {
         cycle(&receive);
     }
     settle();
-    let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let (threads, fds) = threads_and_fds();
     for _ in 0..100 {
         cycle(&receive);
     }
     settle();
-    let (threads_after, fds_after) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let (threads_after, fds_after) = threads_and_fds();
     assert!(
         threads_after <= threads + 3,
         "threads: {threads} before 100 cycles, {threads_after} after"
@@ -779,7 +760,7 @@ fn a_hundred_joins_and_leaves_leak_no_threads_or_fds() {
 
     drop(receive);
     settle();
-    let (threads_end, fds_end) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let (threads_end, fds_end) = threads_and_fds();
     assert!(
         threads_end <= threads_before + 3,
         "threads: {threads_before} before the pipeline, {threads_end} after dropping it"

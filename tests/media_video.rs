@@ -1,69 +1,18 @@
 //! The send-video pipeline with real GStreamer: every encoder available here, decoded back.
 
+mod common;
+
+use common::media::{refusal, run_through, threads_and_fds, Sending};
 use salle::media::encoder::{Encoder, Step};
 use salle::media::send_video::{SendVideo, VideoSettings, VideoSource};
 use salle::media::{self, EncodedFrame};
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use std::time::Duration;
 
-use gstreamer as gst;
-use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
-
-struct Running {
-    video: SendVideo,
-    frames: mpsc::Receiver<EncodedFrame>,
-    errors: mpsc::UnboundedReceiver<String>,
-}
+type Running = Sending<SendVideo>;
 
 fn start(settings: VideoSettings) -> Running {
     media::init().unwrap();
-    let (tx, frames) = mpsc::channel(1024);
-    let (etx, errors) = mpsc::unbounded_channel();
-    let video =
-        SendVideo::start(&settings, tx, etx).unwrap_or_else(|e| panic!("{settings:?}: {e}"));
-    Running {
-        video,
-        frames,
-        errors,
-    }
-}
-
-impl Running {
-    /// Collects frames for `span`.
-    fn collect(&mut self, span: Duration) -> Vec<EncodedFrame> {
-        let deadline = Instant::now() + span;
-        let mut out = Vec::new();
-        while Instant::now() < deadline {
-            match self.frames.try_recv() {
-                Ok(f) => out.push(f),
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-        assert!(self.errors.try_recv().is_err(), "pipeline error");
-        out
-    }
-
-    fn collect_n(&mut self, n: usize) -> Vec<EncodedFrame> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut out = Vec::new();
-        while out.len() < n {
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {n} frames",
-                out.len()
-            );
-            match self.frames.try_recv() {
-                Ok(f) => out.push(f),
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-        out
-    }
-
-    fn drain(&mut self) {
-        while self.frames.try_recv().is_ok() {}
-    }
+    Sending::start(&settings, 1024, SendVideo::start)
 }
 
 fn software_encoders() -> Vec<Encoder> {
@@ -90,43 +39,21 @@ fn settings(encoder: Encoder, width: u32, height: u32) -> VideoSettings {
 
 /// Decodes access units with an independent decoder (avdec_h264) and returns each picture's size.
 fn decode(frames: &[EncodedFrame]) -> Vec<(i32, i32)> {
-    let pipeline = gst::parse::launch(
-        "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au \
-         ! h264parse ! avdec_h264 ! videoconvert ! appsink name=sink sync=false",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let src = pipeline
-        .by_name("src")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    for f in frames {
-        let mut buffer = gst::Buffer::from_slice(f.data.clone());
-        buffer
-            .get_mut()
-            .unwrap()
-            .set_pts(gst::ClockTime::from_nseconds(f.pts.as_nanos() as u64));
-        src.push_buffer(buffer).unwrap();
-    }
-    src.end_of_stream().unwrap();
-    let mut sizes = Vec::new();
-    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
-        let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
-        sizes.push((
-            s.get::<i32>("width").unwrap(),
-            s.get::<i32>("height").unwrap(),
-        ));
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    sizes
+    let pictures = run_through(
+        "appsrc name=in format=time caps=video/x-h264,stream-format=byte-stream,alignment=au \
+         ! h264parse ! avdec_h264 ! videoconvert ! appsink name=out sync=false",
+        frames,
+    );
+    pictures
+        .iter()
+        .map(|sample| {
+            let s = sample.caps().unwrap().structure(0).unwrap();
+            (
+                s.get::<i32>("width").unwrap(),
+                s.get::<i32>("height").unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// NAL unit types in an Annex B access unit.
@@ -186,7 +113,7 @@ fn camera_native_h264_is_passed_through() {
         ..VideoSettings::default()
     };
     let mut run = start(settings);
-    assert_eq!(run.video.encoder(), Encoder::Camera);
+    assert_eq!(run.send.encoder(), Encoder::Camera);
     let frames = run.collect_n(30);
     let sizes = decode(&frames);
     assert!(
@@ -194,7 +121,7 @@ fn camera_native_h264_is_passed_through() {
         "{sizes:?}"
     );
     assert!(
-        run.video.set_step(Step::P180).is_err(),
+        run.send.set_step(Step::P180).is_err(),
         "pass-through cannot rescale live"
     );
 }
@@ -220,7 +147,7 @@ fn a_bitrate_change_takes_effect_within_30_percent() {
         run.collect(Duration::from_secs(1)); // rate control settles
         let span = Duration::from_secs(5);
         let high = kbps(&run.collect(span), span);
-        run.video.set_bitrate(400).unwrap();
+        run.send.set_bitrate(400).unwrap();
         run.collect(Duration::from_secs(1));
         let low = kbps(&run.collect(span), span);
         println!("{encoder:?}: target 1200 -> {high:.0} kbit/s, target 400 -> {low:.0} kbit/s");
@@ -242,7 +169,7 @@ fn a_keyframe_arrives_within_2_frames_of_the_request() {
         run.collect_n(15);
         for _ in 0..3 {
             run.drain();
-            run.video.force_keyframe();
+            run.send.force_keyframe();
             let frames = run.collect_n(10);
             let first = frames.iter().position(|f| f.keyframe);
             assert!(
@@ -262,9 +189,9 @@ fn resolution_steps_produce_the_new_size() {
             (Step::P180, (320, 180)),
             (Step::P1080, (1280, 720)),
         ] {
-            let applied = run.video.set_step(step).unwrap();
+            let applied = run.send.set_step(step).unwrap();
             run.collect(Duration::from_millis(500));
-            run.video.force_keyframe();
+            run.send.force_keyframe();
             let mut frames = run.collect_n(20);
             let start = frames.iter().position(|f| f.keyframe).expect("a keyframe");
             frames.drain(..start);
@@ -283,7 +210,7 @@ fn resolution_steps_produce_the_new_size() {
 fn camera_off_sends_nothing_and_shows_the_privacy_card() {
     let mut run = start(settings(Encoder::X264, 640, 360));
     run.collect_n(10);
-    run.video.set_camera_off(true);
+    run.send.set_camera_off(true);
     run.collect(Duration::from_millis(300));
     assert!(
         run.collect(Duration::from_secs(1)).is_empty(),
@@ -291,7 +218,7 @@ fn camera_off_sends_nothing_and_shows_the_privacy_card() {
     );
     std::thread::sleep(Duration::from_millis(200));
     let sample = run
-        .video
+        .send
         .preview_frame(Duration::from_secs(2))
         .expect("a preview frame");
     let buffer = sample.buffer().unwrap().map_readable().unwrap();
@@ -303,13 +230,9 @@ fn camera_off_sends_nothing_and_shows_the_privacy_card() {
         dark > luma.len() * 8 / 10 && bright > 50,
         "privacy card: {dark} dark, {bright} bright"
     );
-    run.video.set_camera_off(false);
+    run.send.set_camera_off(false);
     let frames = run.collect_n(5);
     assert!(frames[0].keyframe, "sending resumes with a keyframe");
-}
-
-fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
 }
 
 #[test]
@@ -318,13 +241,13 @@ fn restarting_the_pipeline_100_times_leaks_no_threads_or_fds() {
     let warm = start(settings(Encoder::X264, 320, 180));
     drop(warm);
     std::thread::sleep(Duration::from_millis(200));
-    let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let (threads, fds) = threads_and_fds();
     for _ in 0..100 {
         let mut run = start(settings(Encoder::X264, 320, 180));
         run.collect_n(1);
     }
     std::thread::sleep(Duration::from_millis(500));
-    let (threads_after, fds_after) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let (threads_after, fds_after) = threads_and_fds();
     println!("threads {threads} -> {threads_after}, fds {fds} -> {fds_after}");
     assert!(
         threads_after <= threads + 4,
@@ -343,10 +266,6 @@ fn a_missing_camera_is_a_clear_error() {
         },
         ..VideoSettings::default()
     };
-    let (tx, _rx) = mpsc::channel(8);
-    let (etx, _erx) = mpsc::unbounded_channel();
-    let error = SendVideo::start(&settings, tx, etx)
-        .err()
-        .expect("no camera, no pipeline");
+    let error = refusal(&settings, SendVideo::start);
     assert!(error.contains("/dev/video-none"), "{error}");
 }

@@ -9,7 +9,8 @@
 //! - `send_audio`: microphone -> channel selection -> echo cancellation -> Opus -> packets
 //! - `receive`: remote tracks -> decoders -> compositor -> screen; audio mix -> speaker
 //! - `layout`: where each participant goes on the screen (pure)
-//! - `bus`: pipeline errors and device loss as media events
+//! - here: what every pipeline shares: watching its bus for errors (`watch_bus`), starting it
+//!   (`play`) and shutting it down (`shut_down`)
 
 pub mod encoder;
 pub mod layout;
@@ -17,8 +18,11 @@ pub mod receive;
 pub mod send_audio;
 pub mod send_video;
 
+use gstreamer as gst;
 use gstreamer::prelude::*;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Initialises GStreamer once for the process.
 pub fn init() -> Result<(), String> {
@@ -42,8 +46,8 @@ pub struct EncodedFrame {
     pub keyframe: bool,
 }
 
-/// Runs `pipeline`'s bus until EOS or an error; returns the error text with the element that
-/// raised it, for room events. Used by every pipeline owner.
+/// The text of an error message on a pipeline's bus, with the element that raised it, for room
+/// events; None for any other message.
 pub fn bus_error(message: &gstreamer::Message) -> Option<String> {
     match message.view() {
         gstreamer::MessageView::Error(e) => Some(format!(
@@ -64,4 +68,65 @@ pub fn pts_of(buffer: &gstreamer::BufferRef) -> Duration {
         .pts()
         .map(|t| Duration::from_nanos(t.nseconds()))
         .unwrap_or_default()
+}
+
+/// The last error `watch_bus` saw on a pipeline's bus: the reason a start failed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LastError(Arc<Mutex<Option<String>>>);
+
+impl LastError {
+    fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn set(&self, error: &str) {
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some(error.to_string());
+        }
+    }
+}
+
+/// Watches `pipeline`'s bus in the posting thread (no main loop, no extra thread): errors, with
+/// the element that raised them ([`bus_error`]), go to `errors` and are kept as the last error;
+/// every other message goes to `other`, which may ignore it. Every message is dropped afterwards
+/// so the bus never fills up. [`shut_down`] ends the watch, which releases `errors`.
+pub(crate) fn watch_bus(
+    pipeline: &gst::Pipeline,
+    errors: mpsc::UnboundedSender<String>,
+    other: impl Fn(&gst::Message) + Send + Sync + 'static,
+) -> LastError {
+    let last = LastError::default();
+    if let Some(bus) = pipeline.bus() {
+        let keep = last.clone();
+        bus.set_sync_handler(move |_, message| {
+            match bus_error(message) {
+                Some(error) => {
+                    keep.set(&error);
+                    let _ = errors.send(error);
+                }
+                None => other(message),
+            }
+            gst::BusSyncReply::Drop
+        });
+    }
+    last
+}
+
+/// Sets `pipeline` PLAYING. When it cannot start, shuts it down and returns why: the last error
+/// on its bus (see [`watch_bus`]), or "cannot start".
+pub(crate) fn play(pipeline: &gst::Pipeline, last_error: &LastError) -> Result<(), String> {
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        shut_down(pipeline);
+        return Err(last_error.get().unwrap_or_else(|| "cannot start".into()));
+    }
+    Ok(())
+}
+
+/// Stops `pipeline` (to NULL, which waits for its streaming threads) and ends the watch on its
+/// bus, which releases the error sender: the consumer sees its channel close.
+pub(crate) fn shut_down(pipeline: &gst::Pipeline) {
+    let _ = pipeline.set_state(gst::State::Null);
+    if let Some(bus) = pipeline.bus() {
+        bus.unset_sync_handler();
+    }
 }

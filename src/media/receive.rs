@@ -26,13 +26,13 @@
 //! Bus errors go to `take_errors()` with the name of the element that raised them.
 
 use super::layout::{self, Layout, Rect, Size, Tile};
-use super::{bus_error, has_element, EncodedFrame};
+use super::{has_element, EncodedFrame};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -226,6 +226,59 @@ struct Video {
     scale_caps: gst::Element,
     label: gst::Element,
     size: Size,
+    decoded: Arc<Decoded>,
+}
+
+/// What a remote video's decoder has produced: proof that a person is really seen.
+#[derive(Debug, Default)]
+struct Decoded {
+    frames: AtomicU64,
+    /// The decoded picture's size, packed as width << 32 | height.
+    size: AtomicU64,
+}
+
+impl Decoded {
+    /// Counts frames and notes their size at the decoder's output.
+    fn watch(self: &Arc<Self>, decoder: &gst::Element) {
+        let decoded = self.clone();
+        decoder
+            .static_pad("src")
+            .expect("a decoder has a src pad")
+            .add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+                move |_, info| {
+                    match &info.data {
+                        Some(gst::PadProbeData::Buffer(_)) => {
+                            decoded.frames.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Some(gst::PadProbeData::Event(event)) => {
+                            if let gst::EventView::Caps(caps) = event.view() {
+                                if let Ok(info) = gst_video::VideoInfo::from_caps(caps.caps()) {
+                                    let size =
+                                        u64::from(info.width()) << 32 | u64::from(info.height());
+                                    decoded.size.store(size, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                    gst::PadProbeReturn::Ok
+                },
+            );
+    }
+}
+
+/// One remote person's picture as the screen has it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PersonOnScreen {
+    pub id: String,
+    pub name: String,
+    pub decoded_frames: u64,
+    /// The size the sender sends (before scaling to the tile).
+    pub width: u32,
+    pub height: u32,
+    /// In a tile now (not hidden past the ninth person).
+    pub shown: bool,
 }
 
 impl Receive {
@@ -252,19 +305,10 @@ impl Receive {
 
         let pipeline = gst::Pipeline::with_name("receive");
         let (errors_in, errors_out) = mpsc::unbounded_channel();
-        // A sync handler rather than a bus watch: no main loop or thread of our own, and every
-        // message is dropped once looked at so nothing piles up on the bus. Latency messages
-        // from decoders added later are ignored on purpose: INPUT_LATENCY covers them, and a
-        // latency change in the middle of a call would glitch the speaker.
-        pipeline
-            .bus()
-            .expect("a pipeline has a bus")
-            .set_sync_handler(move |_, message| {
-                if let Some(error) = bus_error(message) {
-                    let _ = errors_in.send(error);
-                }
-                gst::BusSyncReply::Drop
-            });
+        // Only errors. Latency messages from decoders added later are ignored on purpose:
+        // INPUT_LATENCY covers them, and a latency change in the middle of a call would glitch
+        // the speaker.
+        super::watch_bus(&pipeline, errors_in, |_| {});
 
         if settings.echo_probe.is_some() {
             // The send side's echo canceller compares running times with the probe's: both
@@ -322,6 +366,12 @@ impl Receive {
             .build();
         let video = RemoteVideo::new(source.clone());
         let (elements, scale_caps, label) = self.video_elements(&prefix, source, codec, name)?;
+        let decoded = Arc::new(Decoded::default());
+        let decoder = elements
+            .iter()
+            .find(|e| e.name().ends_with("-decode"))
+            .expect("a video branch has a decoder");
+        decoded.watch(decoder);
         let sinkpad = self.attach(&elements, &self.compositor)?;
         state.videos.push(Video {
             tile: Tile {
@@ -333,6 +383,7 @@ impl Receive {
             scale_caps,
             label,
             size: Size::default(),
+            decoded,
         });
         // Place it (and move the others) before its first frame, then start it.
         self.relayout(&mut state);
@@ -601,6 +652,26 @@ impl Receive {
         })
     }
 
+    /// The remote people on the screen, in layout order, with what was decoded of each.
+    pub fn people(&self) -> Vec<PersonOnScreen> {
+        let state = self.lock();
+        state
+            .videos
+            .iter()
+            .map(|v| {
+                let size = v.decoded.size.load(Ordering::Relaxed);
+                PersonOnScreen {
+                    id: v.tile.id.clone(),
+                    name: v.tile.name.clone(),
+                    decoded_frames: v.decoded.frames.load(Ordering::Relaxed),
+                    width: (size >> 32) as u32,
+                    height: size as u32,
+                    shown: state.layout.placement(&v.tile.id).is_some(),
+                }
+            })
+            .collect()
+    }
+
     /// The pipeline's errors, each naming the element that raised it (for room events).
     /// There is one receiver: the first call takes it.
     pub fn take_errors(&self) -> Option<mpsc::UnboundedReceiver<String>> {
@@ -709,10 +780,7 @@ impl Receive {
 
 impl Drop for Receive {
     fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
-        if let Some(bus) = self.pipeline.bus() {
-            bus.unset_sync_handler();
-        }
+        super::shut_down(&self.pipeline);
     }
 }
 
@@ -852,20 +920,16 @@ fn build_video_output(
         VideoOutput::AppSink => "RGBA",
         _ => "I420",
     };
-    let caps = gst::ElementFactory::make("capsfilter")
-        .name("screen-caps")
-        .property(
-            "caps",
-            gst::Caps::builder("video/x-raw")
-                .field("format", format)
-                .field("width", settings.screen.width as i32)
-                .field("height", settings.screen.height as i32)
-                .field("framerate", gst::Fraction::new(settings.fps as i32, 1))
-                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-                .build(),
-        )
-        .build()
-        .map_err(|_| missing("capsfilter"))?;
+    let caps = caps_filter(
+        "screen-caps",
+        gst::Caps::builder("video/x-raw")
+            .field("format", format)
+            .field("width", settings.screen.width as i32)
+            .field("height", settings.screen.height as i32)
+            .field("framerate", gst::Fraction::new(settings.fps as i32, 1))
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build(),
+    )?;
     let mut elements = vec![compositor.clone(), caps];
     let mut frames = None;
     match &settings.video_output {
@@ -884,41 +948,23 @@ fn build_video_output(
         VideoOutput::AppSink => {
             // Only the newest frame is kept: a reader always gets the current screen, and a
             // pipeline nobody reads does not fill memory.
-            let sink = gst_app::AppSink::builder()
-                .name("screen")
-                .max_buffers(1)
-                .drop(true)
-                .sync(false)
-                .build();
-            elements.push(sink.clone().upcast());
-            frames = Some(sink);
+            frames = Some(push_appsink(&mut elements, "screen", 1));
         }
     }
-    pipeline
-        .add_many(&elements)
-        .and_then(|()| gst::Element::link_many(&elements))
-        .map_err(|e| format!("screen output: {e}"))?;
+    add_output(pipeline, &elements, "screen output")?;
 
     // The clock: a tiny black picture, never drawn (alpha 0: the compositor skips it).
-    let background = gst::ElementFactory::make("videotestsrc")
-        .name("background")
-        .property("is-live", true)
-        .property_from_str("pattern", "black")
-        .build()
-        .map_err(|_| missing("videotestsrc"))?;
-    let background_caps = gst::ElementFactory::make("capsfilter")
-        .name("background-caps")
-        .property(
-            "caps",
-            gst::Caps::builder("video/x-raw")
-                .field("format", "I420")
-                .field("width", 16i32)
-                .field("height", 16i32)
-                .field("framerate", gst::Fraction::new(settings.fps as i32, 1))
-                .build(),
-        )
-        .build()
-        .map_err(|_| missing("capsfilter"))?;
+    let background = live_source("videotestsrc", "background")?;
+    background.set_property_from_str("pattern", "black");
+    let background_caps = caps_filter(
+        "background-caps",
+        gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", 16i32)
+            .field("height", 16i32)
+            .field("framerate", gst::Fraction::new(settings.fps as i32, 1))
+            .build(),
+    )?;
     attach(pipeline, &[background, background_caps], &compositor)
         .map_err(|e| format!("screen background: {e}"))?
         .set_property("alpha", 0.0f64);
@@ -932,19 +978,15 @@ fn build_audio_output(
 ) -> Result<(gst::Element, Option<gst_app::AppSink>), String> {
     let mixer = aggregator("audiomixer")?;
     // What webrtcechoprobe takes: interleaved S16LE at the echo canceller's rate.
-    let caps = gst::ElementFactory::make("capsfilter")
-        .name("speaker-caps")
-        .property(
-            "caps",
-            gst::Caps::builder("audio/x-raw")
-                .field("format", "S16LE")
-                .field("layout", "interleaved")
-                .field("rate", settings.audio_rate as i32)
-                .field("channels", AUDIO_CHANNELS as i32)
-                .build(),
-        )
-        .build()
-        .map_err(|_| missing("capsfilter"))?;
+    let caps = caps_filter(
+        "speaker-caps",
+        gst::Caps::builder("audio/x-raw")
+            .field("format", "S16LE")
+            .field("layout", "interleaved")
+            .field("rate", settings.audio_rate as i32)
+            .field("channels", AUDIO_CHANNELS as i32)
+            .build(),
+    )?;
     let mut elements = vec![mixer.clone(), caps];
     if let Some(name) = &settings.echo_probe {
         elements.push(make("webrtcechoprobe", name)?);
@@ -974,31 +1016,47 @@ fn build_audio_output(
         ),
         AudioOutput::AppSink => {
             // About two seconds of 10 ms buffers; the oldest go when nobody reads.
-            let sink = gst_app::AppSink::builder()
-                .name("speaker")
-                .max_buffers(200)
-                .drop(true)
-                .sync(false)
-                .build();
-            elements.push(sink.clone().upcast());
-            sound = Some(sink);
+            sound = Some(push_appsink(&mut elements, "speaker", 200));
         }
     }
-    pipeline
-        .add_many(&elements)
-        .and_then(|()| gst::Element::link_many(&elements))
-        .map_err(|e| format!("speaker output: {e}"))?;
+    add_output(pipeline, &elements, "speaker output")?;
 
     // The clock: silence, in 10 ms buffers like the mixer's.
-    let silence = gst::ElementFactory::make("audiotestsrc")
-        .name("silence")
-        .property("is-live", true)
-        .property_from_str("wave", "silence")
-        .property("samplesperbuffer", (settings.audio_rate / 100) as i32)
-        .build()
-        .map_err(|_| missing("audiotestsrc"))?;
+    let silence = live_source("audiotestsrc", "silence")?;
+    silence.set_property_from_str("wave", "silence");
+    silence.set_property("samplesperbuffer", (settings.audio_rate / 100) as i32);
     attach(pipeline, &[silence], &mixer).map_err(|e| format!("speaker silence: {e}"))?;
     Ok((mixer, sound))
+}
+
+/// Ends an output's `elements` with an appsink (`pull_frame`, `pull_audio`), which it returns:
+/// it keeps the newest `max_buffers` buffers (the oldest go when nobody reads) and hands them
+/// over at once, never waiting on the clock.
+fn push_appsink(
+    elements: &mut Vec<gst::Element>,
+    name: &str,
+    max_buffers: u32,
+) -> gst_app::AppSink {
+    let sink = gst_app::AppSink::builder()
+        .name(name)
+        .max_buffers(max_buffers)
+        .drop(true)
+        .sync(false)
+        .build();
+    elements.push(sink.clone().upcast());
+    sink
+}
+
+/// Adds an output's `elements` to `pipeline` and links them in a row; errors name `output`.
+fn add_output(
+    pipeline: &gst::Pipeline,
+    elements: &[gst::Element],
+    output: &str,
+) -> Result<(), String> {
+    pipeline
+        .add_many(elements)
+        .and_then(|()| gst::Element::link_many(elements))
+        .map_err(|e| format!("{output}: {e}"))
 }
 
 /// Adds `elements` to `pipeline`, links them in a row and to a new request pad of
@@ -1092,6 +1150,22 @@ fn make(factory: &str, name: &str) -> Result<gst::Element, String> {
         .name(name)
         .build()
         .map_err(|_| missing(factory))
+}
+
+/// A live test source (`videotestsrc`, `audiotestsrc`): what an aggregator's output keeps time
+/// by from the start.
+fn live_source(factory: &str, name: &str) -> Result<gst::Element, String> {
+    let source = make(factory, name)?;
+    source.set_property("is-live", true);
+    Ok(source)
+}
+
+fn caps_filter(name: &str, caps: gst::Caps) -> Result<gst::Element, String> {
+    gst::ElementFactory::make("capsfilter")
+        .name(name)
+        .property("caps", caps)
+        .build()
+        .map_err(|_| missing("capsfilter"))
 }
 
 fn missing(factory: &str) -> String {

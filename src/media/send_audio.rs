@@ -20,7 +20,7 @@
 //!
 //! A probe serves one send pipeline at a time; it is released when this pipeline stops.
 
-use super::{bus_error, pts_of, EncodedFrame};
+use super::{pts_of, EncodedFrame};
 use gstreamer as gst;
 use gstreamer::glib;
 use gstreamer::prelude::*;
@@ -134,15 +134,7 @@ impl SendAudio {
             .ok_or("send audio: no appsink")?;
         sink.set_callbacks(packet_callbacks(frames, muted.clone()));
         let last_error = watch_bus(&pipeline, errors, level.clone());
-
-        if pipeline.set_state(gst::State::Playing).is_err() {
-            let _ = pipeline.set_state(gst::State::Null);
-            if let Some(bus) = pipeline.bus() {
-                bus.unset_sync_handler();
-            }
-            let reason = last_error.lock().ok().and_then(|e| e.clone());
-            return Err(context(reason.unwrap_or_else(|| "cannot start".into())));
-        }
+        super::play(&pipeline, &last_error).map_err(context)?;
         Ok(SendAudio {
             pipeline,
             valve,
@@ -188,11 +180,8 @@ impl SendAudio {
 
 impl Drop for SendAudio {
     fn drop(&mut self) {
-        self.stop();
-        // Releases the error sender, so the consumer sees the channel close.
-        if let Some(bus) = self.pipeline.bus() {
-            bus.unset_sync_handler();
-        }
+        // Also releases the error sender, so the consumer sees the channel close.
+        super::shut_down(&self.pipeline);
     }
 }
 
@@ -420,49 +409,33 @@ fn packet_callbacks(
         .build()
 }
 
-/// Handles bus messages in the posting thread (no main loop, no extra thread): level
-/// measurements into `level`, errors and an unexpected end of stream to `errors`. Everything is
-/// dropped afterwards so the bus never fills up. Returns the last error, for a failed start.
+/// Watches the bus (see [`super::watch_bus`]): errors and an unexpected end of stream to
+/// `errors`, level measurements into `level`. Returns the last error, for a failed start.
 fn watch_bus(
     pipeline: &gst::Pipeline,
     errors: mpsc::UnboundedSender<String>,
     level: Arc<AtomicU64>,
-) -> Arc<std::sync::Mutex<Option<String>>> {
-    let last = Arc::new(std::sync::Mutex::new(None));
-    let Some(bus) = pipeline.bus() else {
-        return last;
-    };
-    let keep = last.clone();
-    bus.set_sync_handler(move |_, message| {
-        match message.view() {
-            gst::MessageView::Element(element) => {
-                if let Some(rms) = element
-                    .structure()
-                    .filter(|s| s.name() == "level")
-                    .and_then(|s| s.get::<glib::ValueArray>("rms").ok())
-                {
-                    let loudest = rms
-                        .iter()
-                        .filter_map(|v| v.get::<f64>().ok())
-                        .fold(SILENCE_DBFS, f64::max);
-                    level.store(loudest.to_bits(), Ordering::Relaxed);
-                }
-            }
-            gst::MessageView::Eos(_) => {
-                let _ = errors.send("send-audio: the microphone stream ended".into());
-            }
-            _ => {
-                if let Some(error) = bus_error(message) {
-                    if let Ok(mut last) = keep.lock() {
-                        *last = Some(error.clone());
-                    }
-                    let _ = errors.send(error);
-                }
+) -> super::LastError {
+    let ended = errors.clone();
+    super::watch_bus(pipeline, errors, move |message| match message.view() {
+        gst::MessageView::Element(element) => {
+            if let Some(rms) = element
+                .structure()
+                .filter(|s| s.name() == "level")
+                .and_then(|s| s.get::<glib::ValueArray>("rms").ok())
+            {
+                let loudest = rms
+                    .iter()
+                    .filter_map(|v| v.get::<f64>().ok())
+                    .fold(SILENCE_DBFS, f64::max);
+                level.store(loudest.to_bits(), Ordering::Relaxed);
             }
         }
-        gst::BusSyncReply::Drop
-    });
-    last
+        gst::MessageView::Eos(_) => {
+            let _ = ended.send("send-audio: the microphone stream ended".into());
+        }
+        _ => {}
+    })
 }
 
 #[cfg(test)]

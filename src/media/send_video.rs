@@ -12,7 +12,7 @@
 //! (Annex B, SPS/PPS in front of every keyframe) and small preview frames.
 
 use super::encoder::{Encoder, Step};
-use super::{bus_error, pts_of, EncodedFrame};
+use super::{pts_of, EncodedFrame};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -237,15 +237,8 @@ impl SendVideo {
             .downcast::<gst_app::AppSink>()
             .map_err(|_| "preview is not an appsink")?;
 
-        let last_error = watch_errors(&pipeline, errors);
-        pipeline.set_state(gst::State::Playing).map_err(|_| {
-            let _ = pipeline.set_state(gst::State::Null);
-            let reason = last_error.lock().ok().and_then(|e| e.clone());
-            format!(
-                "video pipeline: {}",
-                reason.unwrap_or_else(|| "cannot start".into())
-            )
-        })?;
+        let last_error = super::watch_bus(&pipeline, errors, |_| {});
+        super::play(&pipeline, &last_error).map_err(|e| format!("video pipeline: {e}"))?;
         let size_filter = pipeline.by_name("size");
         let out_pad = out.static_pad("sink").ok_or("appsink without sink pad")?;
         Ok(SendVideo {
@@ -352,10 +345,7 @@ impl SendVideo {
 
 impl Drop for SendVideo {
     fn drop(&mut self) {
-        self.stop();
-        if let Some(bus) = self.pipeline.bus() {
-            bus.unset_sync_handler();
-        }
+        super::shut_down(&self.pipeline);
     }
 }
 
@@ -452,26 +442,4 @@ fn access_unit_callbacks(
             Ok(gst::FlowSuccess::Ok)
         })
         .build()
-}
-
-/// Forwards pipeline errors as they are posted (no extra thread, no main loop) and keeps the
-/// last one for a failed start. Other messages are dropped so the bus never fills up.
-pub(crate) fn watch_errors(
-    pipeline: &gst::Pipeline,
-    errors: mpsc::UnboundedSender<String>,
-) -> Arc<std::sync::Mutex<Option<String>>> {
-    let last = Arc::new(std::sync::Mutex::new(None));
-    if let Some(bus) = pipeline.bus() {
-        let keep = last.clone();
-        bus.set_sync_handler(move |_, message| {
-            if let Some(error) = bus_error(message) {
-                if let Ok(mut slot) = keep.lock() {
-                    *slot = Some(error.clone());
-                }
-                let _ = errors.send(error);
-            }
-            gst::BusSyncReply::Drop
-        });
-    }
-    last
 }

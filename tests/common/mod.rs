@@ -1,5 +1,12 @@
-//! Running the real `salle` binary in tests.
+//! What the integration tests share: running the real `salle` binary (here), GStreamer helpers
+//! for the media tests (`media`) and the QEMU hardware tier (`qemu`). Each test file is its own
+//! crate and uses some of it: nothing here is dead code for being unused by one of them.
 #![allow(dead_code)]
+
+pub mod janus;
+pub mod media;
+pub mod peers;
+pub mod qemu;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

@@ -5,7 +5,8 @@
 #   hostroot  the host's / (read-only)          -> /newroot
 #   work      the work dir (read-write)          -> /newroot$SALLE_QEMU_WORK (same path as on the host)
 #   ctl       this run's control dir (read-write) -> /ctl (never visible to the command)
-# loads the test drivers (configfs, vivid, snd-aloop, snd-dummy, gpio-sim; from the initramfs),
+# loads the test drivers (configfs, vivid, snd-aloop, snd-dummy, gpio-sim, v4l2loopback; from the
+# initramfs),
 # mounts proc/sys/dev/configfs/tmpfs into /newroot, then becomes (exec) a chroot into it running
 # guest-stage2.sh (udevd, then the command) with the command's stdout/stderr on fds 3/4
 # (files in /ctl that the host streams), writes the exit status to /ctl/status and powers off.
@@ -58,6 +59,9 @@ while read -r m; do
     vivid) opts=${SALLE_QEMU_VIVID_OPTS-n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0} ;;
     snd-aloop) opts=${SALLE_QEMU_ALOOP_OPTS-index=0 id=Loopback pcm_substreams=2} ;;
     snd-dummy) opts=${SALLE_QEMU_DUMMY_OPTS-index=1 id=Dummy} ;;
+    # One loopback node, /dev/video10, that is an output until a program writes to it, then a
+    # capture device in the writer's format (MJPEG included): a camera fed by the test.
+    v4l2loopback) opts=${SALLE_QEMU_V4L2LOOPBACK_OPTS-devices=1 video_nr=10 exclusive_caps=1 card_label=salle-loopback} ;;
     *) opts= ;;
   esac
   # shellcheck disable=SC2086  # opts is a list of key=value words

@@ -8,7 +8,9 @@
 #      candidates depend on, apt-get downloads linux-image-<abi>-unsigned, linux-headers-<abi>,
 #      its -common and linux-kbuild packages, and dpkg-deb -x's them into the cache;
 #   3. extracts gpio-sim.c, gpiolib.h and kernel/irq/irq_sim.c from Debian's linux-source package
-#      and builds gpio-sim.ko out of tree against those headers, then runs depmod -b;
+#      and builds gpio-sim.ko out of tree against those headers;
+#   3b. apt-get downloads Debian's v4l2loopback-dkms (the driver's source) and builds
+#      v4l2loopback.ko the same way (a V4L2 device that can carry MJPEG), then runs depmod -b;
 #   4. builds a busybox-static initramfs (init = tests/qemu/initramfs-init.sh);
 #   5. pre-generates a GStreamer registry for the guest (GST_REGISTRY).
 # and writes $CACHE/current.env, which run-in-guest.sh reads.
@@ -129,7 +131,8 @@ MODDIR=$KROOT/lib/modules/$KABI
 # Fast path: everything present and built by these very scripts.
 if [ -f "$CACHE/current.env" ] && grep -qx "SCRIPT_ID='$SCRIPT_ID'" "$CACHE/current.env" \
    && grep -qx "KABI='$KABI'" "$CACHE/current.env" && [ -f "$KDIR/.kernel.done" ] \
-   && [ -f "$MODDIR/extra/gpio-sim.ko" ] && [ -f "$INITRD" ]; then
+   && [ -f "$MODDIR/extra/gpio-sim.ko" ] && [ -f "$MODDIR/extra/v4l2loopback.ko" ] \
+   && [ -f "$INITRD" ]; then
   FAST=1
 else
   FAST=0
@@ -249,9 +252,68 @@ if [ "$FAST" = 0 ]; then
     say "gpio-sim.ko built in $((SECONDS - t0)) s"
   fi
 
+  # --- 3b. v4l2loopback.ko: a V4L2 capture device fed by a program (vivid has no MJPEG) ---------
+  # The source is Debian's v4l2loopback-dkms (arch all, ~40 kB). A cached source is kept until
+  # SALLE_QEMU_REFRESH=1, like the kernel.
+  LBSRC=
+  if [ "${SALLE_QEMU_REFRESH:-0}" != 1 ]; then
+    for d in "$CACHE"/src/v4l2loopback-*; do [ -f "$d/.done" ] && LBSRC=$d; done
+  fi
+  if [ -z "$LBSRC" ]; then
+    t0=$SECONDS
+    LBVER=$(candidate v4l2loopback-dkms)
+    [ -n "$LBVER" ] || { apt_update_once; LBVER=$(candidate v4l2loopback-dkms); }
+    [ -n "$LBVER" ] || die "no v4l2loopback-dkms package available"
+    LBSRC=$CACHE/src/v4l2loopback-$LBVER
+    say "downloading v4l2loopback-dkms=$LBVER (the v4l2loopback driver's source)"
+    apt_dl "v4l2loopback-dkms=$LBVER"
+    rm -rf "$LBSRC" "$CACHE/tmp/lb"; mkdir -p "$LBSRC" "$CACHE/tmp/lb"
+    dpkg-deb -x "$DL"/*.deb "$CACHE/tmp/lb"
+    cp "$CACHE"/tmp/lb/usr/src/v4l2loopback-*/*.[ch] "$LBSRC/" \
+      || die "no driver source under /usr/src in v4l2loopback-dkms"
+    rm -rf "$DL" "$CACHE/tmp/lb"
+    [ -s "$LBSRC/v4l2loopback.c" ] || die "v4l2loopback.c missing from v4l2loopback-dkms"
+    echo "$LBVER" > "$LBSRC/.done"
+    say "v4l2loopback sources extracted in $((SECONDS - t0)) s"
+  fi
+  LBSTAMP=$KDIR/.v4l2loopback.$BUILD_ID.$(cat "$LBSRC/.done")
+  if [ ! -f "$MODDIR/extra/v4l2loopback.ko" ] || [ ! -f "$LBSTAMP" ]; then
+    t0=$SECONDS
+    B=$KDIR/v4l2loopback-build
+    rm -rf "$B"; mkdir -p "$B"
+    cp "$LBSRC"/*.[ch] "$B/"
+    # 0.12.7 resets every buffer's bytesused to sizeimage when a reader calls REQBUFS, so a
+    # reader's first frame of a compressed format comes with megabytes of stale bytes after the
+    # JPEG (jpegparse then fails: "Failed to parse stream"). Keep what the writer queued.
+    sed -i 's/^\t\tb->bytesused = bytesused;$/\t\tif (!b->bytesused || b->bytesused > bytesused)\n\t\t\tb->bytesused = bytesused;/' \
+      "$B/v4l2loopback.c"
+    grep -q 'if (!b->bytesused || b->bytesused > bytesused)' "$B/v4l2loopback.c" \
+      || die "v4l2loopback.c patch did not apply (source changed?)"
+    # Offer JPEG pictures as 'MJPG' only, like a UVC camera: without this GStreamer's v4l2sink
+    # picks the 'JPEG' fourcc for image/jpeg.
+    sed -i '/^#ifdef V4L2_PIX_FMT_JPEG$/,/^#endif \/\* V4L2_PIX_FMT_JPEG \*\/$/d' "$B/v4l2loopback_formats.h"
+    ! grep -q 'V4L2_PIX_FMT_JPEG' "$B/v4l2loopback_formats.h" \
+      || die "v4l2loopback_formats.h patch did not apply (source changed?)"
+    printf 'obj-m := v4l2loopback.o\n' > "$B/Kbuild"
+    if ! make -s -C "$HDIR" M="$B" modules >"$B/build.log" 2>&1; then
+      cat "$B/build.log" >&2; die "v4l2loopback build failed"
+    fi
+    if grep -q 'undefined!' "$B/build.log"; then
+      cat "$B/build.log" >&2; die "v4l2loopback.ko has undefined symbols"
+    fi
+    mkdir -p "$MODDIR/extra"
+    cp "$B/v4l2loopback.ko" "$MODDIR/extra/v4l2loopback.ko"
+    depmod -b "$KROOT" "$KABI"
+    modprobe -d "$KROOT" -S "$KABI" --show-depends v4l2loopback >/dev/null \
+      || die "depmod does not know v4l2loopback"
+    rm -f "$KDIR"/.v4l2loopback.*; touch "$LBSTAMP"
+    say "v4l2loopback.ko ($(cat "$LBSRC/.done")) built in $((SECONDS - t0)) s"
+  fi
+
   # --- 4. initramfs -----------------------------------------------------------------------------
   # Holds the modules to reach the host root (virtio-pci, 9p over virtio; modules.base) and the
-  # test drivers with their dependencies (configfs, vivid, snd-aloop, snd-dummy, gpio-sim;
+  # test drivers with their dependencies (configfs, vivid, snd-aloop, snd-dummy, gpio-sim,
+  # v4l2loopback;
   # modules.drivers), all in dependency order: loading them from RAM is much faster than
   # modprobe over 9p under TCG.
   t0=$SECONDS
@@ -275,9 +337,9 @@ if [ "$FAST" = 0 ]; then
              || die "modprobe --show-depends $* failed")
   }
   add_modules modules.base virtio_pci 9pnet_virtio 9p
-  add_modules modules.drivers configfs vivid snd-aloop snd-dummy gpio-sim
+  add_modules modules.drivers configfs vivid snd-aloop snd-dummy gpio-sim v4l2loopback
   grep -q '/9pnet_virtio.ko$' "$IR/modules.base" || die "no 9pnet_virtio in $KABI"
-  for m in vivid snd-aloop snd-dummy gpio-sim; do
+  for m in vivid snd-aloop snd-dummy gpio-sim v4l2loopback; do
     grep -q "/$m.ko$" "$IR/modules.drivers" || die "no $m.ko in $KABI"
   done
   echo "$KABI" > "$IR/kabi"
@@ -288,7 +350,7 @@ if [ "$FAST" = 0 ]; then
 
   # Keep only the current kernel: drop other ABIs and source versions left from older runs.
   for d in "$CACHE"/kernel/*; do [ "$d" = "$KDIR" ] || rm -rf "$d"; done
-  for d in "$CACHE"/src/*; do [ "$d" = "$SRCDIR" ] || rm -rf "$d"; done
+  for d in "$CACHE"/src/*; do [ "$d" = "$SRCDIR" ] || [ "$d" = "$LBSRC" ] || rm -rf "$d"; done
   rm -rf "$CACHE/tmp"
 fi
 

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Guest-side smoke test of the QEMU hardware tier: proves that vivid, snd-aloop, snd-dummy,
-# gpio-sim, GStreamer and udev work in the guest. Run it from the host with
+# Guest-side smoke test of the QEMU hardware tier: proves that vivid, v4l2loopback, snd-aloop,
+# snd-dummy, gpio-sim, GStreamer and udev work in the guest. Run it from the host with
 #   tests/qemu/run-in-guest.sh -- "$PWD/tests/qemu/smoke.sh"
 # Each step prints PASS/FAIL; the script exits non-zero if any step failed.
 set -euo pipefail
@@ -140,6 +140,39 @@ t_gst_capture() {
   [ "$n" = 5 ]
 }
 
+# --- v4l2loopback: an MJPEG camera fed by GStreamer -------------------------------------------------
+# The loopback node, e.g. /dev/video10 (sysfs name "salle-loopback", its card_label).
+loopback_dev() {
+  local d
+  for d in /sys/class/video4linux/video*; do
+    [ -e "$d/name" ] || continue
+    [ "$(cat "$d/name")" = salle-loopback ] && { echo "/dev/${d##*/}"; return 0; }
+  done
+  return 1
+}
+t_v4l2loopback_mjpeg() {
+  local dev
+  dev=$(loopback_dev) || { echo "no salle-loopback node in /sys/class/video4linux" >&2; return 1; }
+  echo "v4l2loopback node: $dev"
+  # Idle, it is an output (exclusive_caps=1): no camera yet.
+  v4l2-ctl -d "$dev" --info | grep -q 'Video Output' || { echo "$dev is not an output while idle" >&2; return 1; }
+  # v4l2sink takes only parsed JPEG with the colorimetry it probed (jpegparse drops jpegenc's).
+  gst-launch-1.0 -q videotestsrc is-live=true pattern=smpte \
+    ! video/x-raw,width=640,height=360,framerate=30/1 ! jpegenc ! jpegparse \
+    ! image/jpeg,colorimetry=2:4:7:1 ! v4l2sink device="$dev" sync=false > "$TMP/producer.out" 2>&1 &
+  wait_for 20 "$dev to become a capture device" sh -c "v4l2-ctl -d $dev --info | grep -q 'Video Capture'"
+  v4l2-ctl -d "$dev" --list-formats-ext
+  v4l2-ctl -d "$dev" --list-formats | grep -q "'MJPG'" || { echo "no MJPG format" >&2; return 1; }
+  udevadm info "$dev" | grep 'ID_V4L_CAPABILITIES='
+  timeout 60 gst-launch-1.0 -v v4l2src device="$dev" num-buffers=5 ! image/jpeg,width=640,height=360 \
+    ! jpegparse ! jpegdec ! fakesink silent=false > "$TMP/loop.out" 2>&1 \
+    || { cat "$TMP/loop.out" "$TMP/producer.out" >&2; return 1; }
+  local n
+  n=$(grep -c 'last-message = chain' "$TMP/loop.out" || true)
+  echo "fakesink received $n decoded MJPEG frames"
+  [ "$n" = 5 ]
+}
+
 # --- vivid unplug / replug -------------------------------------------------------------------------
 t_vivid_unbind_bind() {
   local dev node pdev
@@ -175,6 +208,7 @@ step "alsa: 1 s recording through snd-aloop, playback on snd-dummy" t_alsa_loopb
 step "gpio-sim: configfs chip, sysfs pull seen by gpiomon as edges" t_gpio_sim
 t_gpio_sim_teardown || echo "warning: gpio-sim teardown failed"
 step "gstreamer: 5 frames from vivid through v4l2src" t_gst_capture
+step "v4l2loopback: MJPEG written with v4l2sink, captured and decoded with v4l2src" t_v4l2loopback_mjpeg
 step "udev: vivid unbind/bind removes and re-adds the capture node" t_vivid_unbind_bind
 
 echo
