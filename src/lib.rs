@@ -10,5 +10,6 @@ pub mod daemon;
 pub mod hw;
 pub mod media;
 pub mod room;
+pub mod rtc;
 pub mod signal;
 pub mod system;

@@ -27,7 +27,43 @@ pub struct Config {
     pub leds: LedsConfig,
     pub media: MediaConfig,
     pub screen: ScreenConfig,
+    pub network: NetworkConfig,
     pub control: ControlConfig,
+}
+
+/// How the room reaches meetings over WebRTC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Local addresses for host candidates: `0.0.0.0:0` is every interface but loopback, on
+    /// ephemeral ports; a fixed port (`0.0.0.0:50000`) eases firewall rules.
+    pub bind: Vec<std::net::SocketAddr>,
+    /// STUN/TURN servers. None by default: nothing is contacted that the room's owner did not
+    /// name (meeting services may add theirs).
+    pub ice_servers: Vec<IceServerConfig>,
+    /// The video bitrate range congestion control may use, kbit/s.
+    pub min_video_kbps: u32,
+    pub max_video_kbps: u32,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            bind: vec![std::net::SocketAddr::from(([0, 0, 0, 0], 0))],
+            ice_servers: Vec::new(),
+            min_video_kbps: 150,
+            max_video_kbps: 2500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IceServerConfig {
+    /// `stun:host:3478`, `turn:host:3478?transport=udp`, `turns:host:443?transport=tcp`.
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -112,6 +148,8 @@ pub struct MeetingConfig {
     pub auto_join: bool,
     /// Join every meeting with the microphone muted.
     pub join_muted: bool,
+    /// A file holding the bearer token for WHIP/WHEP endpoints (keep it 0600 or 0640 root:salle).
+    pub token_file: Option<PathBuf>,
     /// Give up a join that has not connected after this many seconds.
     pub join_timeout_s: u64,
 }
@@ -122,6 +160,7 @@ impl Default for MeetingConfig {
             url: None,
             auto_join: false,
             join_muted: false,
+            token_file: None,
             join_timeout_s: 60,
         }
     }

@@ -121,6 +121,39 @@ pub fn check(config: &Config) -> Result<(), Problem> {
         }
     }
     in_range(&["screen", "fps"], screen.fps.into(), 1, 60)?;
+    let network = &config.network;
+    in_range(
+        &["network", "min_video_kbps"],
+        network.min_video_kbps.into(),
+        50,
+        20_000,
+    )?;
+    in_range(
+        &["network", "max_video_kbps"],
+        network.max_video_kbps.into(),
+        network.min_video_kbps.into(),
+        20_000,
+    )?;
+    if network.bind.is_empty() {
+        return Err(problem(&["network", "bind"], "needs at least one address"));
+    }
+    for server in &network.ice_servers {
+        for url in &server.urls {
+            let scheme = url.split(':').next().unwrap_or_default();
+            if !["stun", "stuns", "turn", "turns"].contains(&scheme) {
+                return Err(problem(
+                    &["network", "ice_servers", "urls"],
+                    format!("\"{url}\": expected stun:, stuns:, turn: or turns:"),
+                ));
+            }
+            if scheme.starts_with("turn") && server.username.is_empty() {
+                return Err(problem(
+                    &["network", "ice_servers", "username"],
+                    format!("\"{url}\": a TURN server needs a username and credential"),
+                ));
+            }
+        }
+    }
     if let Some(socket) = &config.control.socket {
         if !socket.is_absolute() {
             return Err(problem(&["control", "socket"], "must be an absolute path"));

@@ -43,6 +43,9 @@ pub struct DaemonStatus {
     pub selection: Selection,
     /// The running media pipelines (while in a meeting).
     pub media: crate::daemon::MediaStatus,
+    /// The meeting session's network figures (while in a meeting over WebRTC).
+    #[serde(default)]
+    pub session: Option<crate::rtc::stats::SessionStatus>,
     pub uptime_ms: u64,
 }
 

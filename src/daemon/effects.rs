@@ -3,14 +3,23 @@
 use super::gpio::Leds;
 use super::media::{Media, MediaPart, MediaStatus};
 use super::Event;
+use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
 use crate::room::{Effect, Input, SessionEvent, SessionId};
+use crate::rtc::peer::{BitrateRange, IceServer, PeerSettings};
+use crate::rtc::stats::{SessionMonitor, SessionStatus};
+use crate::rtc::{EncoderFeedback, MediaPorts};
+use crate::signal::janus::JanusMeeting;
+use crate::signal::whip_whep::WhipWhepMeeting;
 use crate::signal::{MeetingTarget, SimulatedMeeting};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub struct Effects {
+    network: Network,
+    /// The figures of the meeting session in progress.
+    monitor: Option<SessionMonitor>,
     leds: Leds,
     media: Media,
     events: mpsc::Sender<Event>,
@@ -19,9 +28,36 @@ pub struct Effects {
     sessions_done: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// What sessions need to know about the network.
+struct Network {
+    /// How the room appears to the others.
+    room_name: String,
+    config: NetworkConfig,
+    token_file: Option<std::path::PathBuf>,
+    start_kbps: u32,
+}
+
+/// Consumes a session's media when nothing sends it anywhere.
+fn drain(ports: MediaPorts) {
+    for mut frames in [ports.video, ports.audio].into_iter().flatten() {
+        tokio::spawn(async move { while frames.recv().await.is_some() {} });
+    }
+}
+
 impl Effects {
-    pub fn new(leds: Leds, media: Media, events: mpsc::Sender<Event>) -> Effects {
+    pub fn new(config: &Config, leds: Leds, media: Media, events: mpsc::Sender<Event>) -> Effects {
         Effects {
+            network: Network {
+                room_name: config.room.name.clone(),
+                config: config.network.clone(),
+                token_file: config.meeting.token_file.clone(),
+                start_kbps: config
+                    .media
+                    .video_kbps
+                    .unwrap_or(1200)
+                    .clamp(config.network.min_video_kbps, config.network.max_video_kbps),
+            },
+            monitor: None,
             leds,
             media,
             events,
@@ -38,6 +74,10 @@ impl Effects {
         self.media.failed(part);
     }
 
+    pub fn encoder_feedback(&mut self, feedback: EncoderFeedback) {
+        self.media.feedback_received(feedback);
+    }
+
     pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {
         for effect in effects {
             match effect {
@@ -48,13 +88,14 @@ impl Effects {
                     camera_off,
                 } => {
                     tracing::info!(session, %url, mic_muted, camera_off, "joining");
-                    self.connect(session, &url);
                     // Capture and encoding warm up while the session is set up.
-                    self.media.start(selection, mic_muted, camera_off);
+                    let ports = self.media.start(selection, mic_muted, camera_off);
+                    self.connect(session, &url, ports);
                 }
                 Effect::Disconnect { session } => {
                     tracing::info!(session, "leaving");
                     self.media.stop();
+                    self.monitor = None;
                     if let Some(leave) = self.sessions.remove(&session) {
                         let _ = leave.send(());
                     }
@@ -77,7 +118,7 @@ impl Effects {
         self.sessions_done.retain(|t| !t.is_finished());
     }
 
-    fn connect(&mut self, session: SessionId, url: &str) {
+    fn connect(&mut self, session: SessionId, url: &str, ports: MediaPorts) {
         let (session_tx, mut session_rx) = mpsc::channel::<SessionEvent>(8);
         let events = self.events.clone();
         // Forward the session's events to the main loop as room inputs.
@@ -107,14 +148,48 @@ impl Effects {
                 name,
                 connect_ms,
                 fail,
-            }) => tokio::spawn(
-                SimulatedMeeting {
-                    name,
-                    connect_ms,
-                    fail,
-                }
-                .run(session, session_tx, leave_rx),
-            ),
+            }) => {
+                // No network: the encoded media goes nowhere (status still counts it).
+                drain(ports);
+                tokio::spawn(
+                    SimulatedMeeting {
+                        name,
+                        connect_ms,
+                        fail,
+                    }
+                    .run(session, session_tx, leave_rx),
+                )
+            }
+            Ok(MeetingTarget::Whip { endpoint, whep }) => {
+                let meeting = WhipWhepMeeting {
+                    whip: Some(endpoint),
+                    whep,
+                    token: self.token(),
+                    peer: self.peer_settings(),
+                    monitor: self.monitor("WHIP"),
+                };
+                tokio::spawn(meeting.run(session, session_tx, leave_rx, ports))
+            }
+            Ok(MeetingTarget::Janus { url, room }) => {
+                let meeting = JanusMeeting {
+                    url,
+                    room,
+                    display: self.network.room_name.clone(),
+                    peer: self.peer_settings(),
+                    monitor: self.monitor("Janus VideoRoom"),
+                };
+                tokio::spawn(meeting.run(session, session_tx, leave_rx, ports))
+            }
+            Ok(MeetingTarget::Whep { endpoint }) => {
+                let meeting = WhipWhepMeeting {
+                    whip: None,
+                    whep: Some(endpoint),
+                    token: self.token(),
+                    peer: self.peer_settings(),
+                    monitor: self.monitor("WHEP"),
+                };
+                tokio::spawn(meeting.run(session, session_tx, leave_rx, ports))
+            }
             Ok(other) => {
                 let service = other.service();
                 tokio::spawn(async move {
@@ -127,6 +202,51 @@ impl Effects {
             }
         };
         self.sessions_done.push(task);
+    }
+
+    /// A fresh monitor for the session starting now, which status shows.
+    fn monitor(&mut self, service: &str) -> SessionMonitor {
+        let monitor = SessionMonitor::new(service);
+        self.monitor = Some(monitor.clone());
+        monitor
+    }
+
+    pub fn session_status(&self) -> Option<SessionStatus> {
+        self.monitor.as_ref().map(SessionMonitor::get)
+    }
+
+    /// The bearer token for WHIP/WHEP, read at each join (it may have been rotated).
+    fn token(&self) -> Option<String> {
+        let path = self.network.token_file.as_ref()?;
+        match std::fs::read_to_string(path) {
+            Ok(token) => Some(token.trim().to_string()).filter(|t| !t.is_empty()),
+            Err(e) => {
+                let problem = format!("meeting token {}: {e}", path.display());
+                let _ = self.events.try_send(Event::Problem(problem));
+                None
+            }
+        }
+    }
+
+    fn peer_settings(&self) -> PeerSettings {
+        let network = &self.network.config;
+        PeerSettings {
+            ice_servers: network
+                .ice_servers
+                .iter()
+                .map(|s| IceServer {
+                    urls: s.urls.clone(),
+                    username: s.username.clone(),
+                    credential: s.credential.clone(),
+                })
+                .collect(),
+            bind: network.bind.clone(),
+            video_bps: BitrateRange {
+                start: u64::from(self.network.start_kbps) * 1000,
+                min: u64::from(network.min_video_kbps) * 1000,
+                max: u64::from(network.max_video_kbps) * 1000,
+            },
+        }
     }
 
     /// Lets sessions that were told to leave finish, for a short while.

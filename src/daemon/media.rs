@@ -1,7 +1,7 @@
 //! Driving the media engine from the room's effects: pipelines start when a session starts,
 //! follow mute, camera privacy and camera presence, and stop when the session ends. Encoded
-//! frames go to the session (the WebRTC layer plugs in at `FrameSink`; until then they are
-//! counted, which is what status shows).
+//! frames go to the meeting session through `MediaPorts`; the network's feedback (keyframe
+//! requests, the congestion controller's estimate) comes back to the encoder here.
 //!
 //! The receive pipeline (screen and speaker) starts first: it holds the echo probe that the
 //! microphone's echo canceller names, and the self-view that the camera's preview feeds.
@@ -17,6 +17,8 @@ use crate::media::receive::{
 };
 use crate::media::send_audio::{AudioSettings, AudioSource, SendAudio};
 use crate::media::send_video::{CaptureFormat, SendVideo, VideoSettings, VideoSource};
+use crate::media::EncodedFrame;
+use crate::rtc::{EncoderFeedback, MediaPorts};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -50,6 +52,9 @@ pub struct ScreenStatus {
     pub height: u32,
     /// Remote pictures on the screen (the self-view not counted).
     pub tiles: usize,
+    /// Who is on the screen, and what was decoded of each.
+    #[serde(default)]
+    pub people: Vec<crate::media::receive::PersonOnScreen>,
     pub self_view: bool,
     /// The microphone's echo canceller hears what the speaker plays.
     pub echo_cancellation: bool,
@@ -84,6 +89,10 @@ pub struct Media {
     /// How the running receive pipeline was set up, for status.
     screen: Option<ScreenStatus>,
     audio_packets: Arc<AtomicU64>,
+    /// Where this session's encoded frames go: one channel per session, kept across camera and
+    /// pipeline restarts, so the meeting's tracks keep their senders.
+    session_video: Option<mpsc::Sender<EncodedFrame>>,
+    session_audio: Option<mpsc::Sender<EncodedFrame>>,
     in_session: bool,
     mic_muted: bool,
     camera_off: bool,
@@ -103,6 +112,8 @@ impl Media {
             receive: None,
             screen: None,
             audio_packets: Arc::new(AtomicU64::new(0)),
+            session_video: None,
+            session_audio: None,
             in_session: false,
             mic_muted: config.meeting.join_muted,
             camera_off: false,
@@ -110,20 +121,54 @@ impl Media {
         }
     }
 
-    /// A session starts: capture and encode.
-    pub fn start(&mut self, selection: &Selection, mic_muted: bool, camera_off: bool) {
+    /// A session starts: capture and encode. Returns what the meeting session sends and
+    /// where it puts what it receives.
+    pub fn start(
+        &mut self,
+        selection: &Selection,
+        mic_muted: bool,
+        camera_off: bool,
+    ) -> MediaPorts {
         self.in_session = true;
         self.mic_muted = mic_muted;
         self.camera_off = camera_off;
+        let (video_tx, video) = mpsc::channel(FRAME_QUEUE);
+        let (audio_tx, audio) = mpsc::channel(FRAME_QUEUE);
+        self.session_video = Some(video_tx);
+        self.session_audio = Some(audio_tx);
+        self.audio_packets.store(0, Ordering::Relaxed);
         let echo_probe = self.start_receive(selection);
         self.start_video(selection);
         self.start_audio(selection, echo_probe);
+        MediaPorts {
+            video: Some(video),
+            audio: Some(audio),
+            receive: self.receive.clone(),
+            feedback: self.feedback(),
+        }
+    }
+
+    /// What the network asks of the encoder.
+    pub fn feedback_received(&mut self, feedback: EncoderFeedback) {
+        let Some(video) = &mut self.video else { return };
+        match feedback {
+            EncoderFeedback::Keyframe => video.force_keyframe(),
+            EncoderFeedback::TargetKbps(kbps) => {
+                // Leave room for sound and packet headers; never above what the room allows.
+                let kbps = (kbps * 9 / 10).min(self.config.network.max_video_kbps);
+                if kbps.abs_diff(video.kbps()) * 20 > video.kbps() {
+                    let _ = video.set_bitrate(kbps);
+                }
+            }
+        }
     }
 
     /// The session ended: stop everything, senders first (the microphone's echo canceller
     /// names the receive pipeline's probe).
     pub fn stop(&mut self) {
         self.in_session = false;
+        self.session_video = None;
+        self.session_audio = None;
         self.video = None;
         self.audio = None;
         self.receive = None;
@@ -197,6 +242,11 @@ impl Media {
                     .receive
                     .as_ref()
                     .map_or(0, |r| r.layout().placements.len()),
+                people: self
+                    .receive
+                    .as_ref()
+                    .map(|r| r.people())
+                    .unwrap_or_default(),
                 ..screen
             }),
         }
@@ -262,6 +312,7 @@ impl Media {
             width: screen.width,
             height: screen.height,
             tiles: 0,
+            people: Vec::new(),
             self_view,
             echo_cancellation: echo_probe.is_some(),
         });
@@ -332,7 +383,9 @@ impl Media {
             self_view_channel: Some(SELF_VIEW_CHANNEL.into()),
             ..VideoSettings::default()
         };
-        let (frames, received) = mpsc::channel(256);
+        let Some(frames) = self.session_video.clone() else {
+            return;
+        };
         let errors = self.errors(MediaPart::Video);
         match SendVideo::start(&settings, frames, errors) {
             Ok(mut video) => {
@@ -342,7 +395,6 @@ impl Media {
                     settings.source,
                     video.encoder().name()
                 );
-                tokio::spawn(frame_sink(received, None));
                 self.video = Some(video);
             }
             Err(e) => self.problem(MediaPart::Video, e),
@@ -372,15 +424,41 @@ impl Media {
             muted: self.mic_muted,
             ..AudioSettings::default()
         };
-        let (frames, received) = mpsc::channel(256);
+        let Some(session_audio) = self.session_audio.clone() else {
+            return;
+        };
+        // Counted on the way, for status.
+        let (frames, mut counted) = mpsc::channel::<EncodedFrame>(FRAME_QUEUE);
+        let packets = self.audio_packets.clone();
+        tokio::spawn(async move {
+            while let Some(frame) = counted.recv().await {
+                packets.fetch_add(1, Ordering::Relaxed);
+                if session_audio.send(frame).await.is_err() {
+                    return;
+                }
+            }
+        });
         let errors = self.errors(MediaPart::Audio);
         match SendAudio::start(&settings, frames, errors) {
             Ok(audio) => {
-                tokio::spawn(frame_sink(received, Some(self.audio_packets.clone())));
                 self.audio = Some(audio);
             }
             Err(e) => self.problem(MediaPart::Audio, e),
         }
+    }
+
+    /// A channel whose messages come back to the main loop as encoder feedback.
+    fn feedback(&self) -> mpsc::UnboundedSender<EncoderFeedback> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            while let Some(feedback) = rx.recv().await {
+                if events.send(Event::EncoderFeedback(feedback)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        tx
     }
 
     /// A channel whose messages come back to the main loop as media problems.
@@ -401,6 +479,10 @@ impl Media {
         tx
     }
 }
+
+/// Encoded frames waiting for the session: a second of video; a full queue drops (a live
+/// source must not wait for the network).
+const FRAME_QUEUE: usize = 32;
 
 /// The channel the camera's preview reaches the self-view on (in-process, raw).
 const SELF_VIEW_CHANNEL: &str = "salle-self-view";
@@ -434,17 +516,5 @@ fn output_name(output: &VideoOutput) -> &'static str {
         VideoOutput::Kms { .. } => "kms",
         VideoOutput::Window => "window",
         VideoOutput::AppSink => "none",
-    }
-}
-
-/// Where encoded frames go until the WebRTC session takes them: counted and released.
-async fn frame_sink(
-    mut frames: mpsc::Receiver<crate::media::EncodedFrame>,
-    count: Option<Arc<AtomicU64>>,
-) {
-    while frames.recv().await.is_some() {
-        if let Some(count) = &count {
-            count.fetch_add(1, Ordering::Relaxed);
-        }
     }
 }

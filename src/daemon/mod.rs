@@ -29,6 +29,8 @@ pub enum Event {
         part: media::MediaPart,
         reason: String,
     },
+    /// The network asks the encoder for something.
+    EncoderFeedback(crate::rtc::EncoderFeedback),
 }
 
 /// How the daemon was started.
@@ -63,6 +65,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let mut problems: Vec<String> = Vec::new();
     let leds = gpio::start(&config, events.clone(), &mut problems);
     let mut effects = effects::Effects::new(
+        &config,
         leds,
         media::Media::new(&config, events.clone()),
         events.clone(),
@@ -158,6 +161,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                         problems: problems.clone(),
                         selection: devices.selection().clone(),
                         media: effects.media_status(),
+                        session: effects.session_status(),
                         uptime_ms: now_ms(),
                     }),
                 };
@@ -191,6 +195,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                     problems.push(problem);
                 }
             }
+            Event::EncoderFeedback(feedback) => effects.encoder_feedback(feedback),
             Event::Problem(problem) => {
                 tracing::warn!("{problem}");
                 if !problems.contains(&problem) {

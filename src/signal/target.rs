@@ -10,8 +10,9 @@ pub enum MeetingTarget {
     LaSuiteMeet { base: Url, slug: String },
     /// `livekit+wss://<host>?token=<jwt>`: a LiveKit room with a ready token.
     LiveKit { url: Url, token: String },
-    /// `whip+http(s)://...`: publish with WHIP (RFC 9725).
-    Whip { endpoint: Url },
+    /// `whip+http(s)://...[#whep=http(s)://...]`: publish with WHIP (RFC 9725) and, with a
+    /// WHEP partner in the fragment (never sent to the server), play what it serves.
+    Whip { endpoint: Url, whep: Option<Url> },
     /// `whep+http(s)://...`: receive with WHEP.
     Whep { endpoint: Url },
     /// `janus+ws(s)://<host>:<port>/?room=<id>`: a Janus VideoRoom.
@@ -92,9 +93,28 @@ impl MeetingTarget {
                 url.set_query(None);
                 Ok(MeetingTarget::LiveKit { url, token })
             }
-            "whip+http" | "whip+https" => Ok(MeetingTarget::Whip {
-                endpoint: inner(&url.scheme()["whip+".len()..])?,
-            }),
+            "whip+http" | "whip+https" => {
+                let mut endpoint = inner(&url.scheme()["whip+".len()..])?;
+                endpoint.set_fragment(None);
+                let whep = match url.fragment() {
+                    None | Some("") => None,
+                    Some(fragment) => {
+                        let partner = fragment.strip_prefix("whep=").ok_or_else(|| {
+                            bad(format!(
+                                "\"{text}\": the fragment names the WHEP partner: #whep=https://..."
+                            ))
+                        })?;
+                        let partner = Url::parse(partner)
+                            .ok()
+                            .filter(|u| matches!(u.scheme(), "http" | "https"))
+                            .ok_or_else(|| {
+                                bad(format!("\"{text}\": the WHEP partner \"{partner}\" is not an http(s) URL"))
+                            })?;
+                        Some(partner)
+                    }
+                };
+                Ok(MeetingTarget::Whip { endpoint, whep })
+            }
             "whep+http" | "whep+https" => Ok(MeetingTarget::Whep {
                 endpoint: inner(&url.scheme()["whep+".len()..])?,
             }),
@@ -194,9 +214,26 @@ mod tests {
         assert_eq!(
             MeetingTarget::parse("whip+http://127.0.0.1:8080/whip/endpoint").unwrap(),
             MeetingTarget::Whip {
-                endpoint: Url::parse("http://127.0.0.1:8080/whip/endpoint").unwrap()
+                endpoint: Url::parse("http://127.0.0.1:8080/whip/endpoint").unwrap(),
+                whep: None,
             }
         );
+        assert_eq!(
+            MeetingTarget::parse("whip+https://h/whip/1#whep=https://h/whep/1").unwrap(),
+            MeetingTarget::Whip {
+                endpoint: Url::parse("https://h/whip/1").unwrap(),
+                whep: Some(Url::parse("https://h/whep/1").unwrap()),
+            }
+        );
+        for bad in ["whip+https://h/w#x=1", "whip+https://h/w#whep=ftp://h/x"] {
+            assert!(
+                MeetingTarget::parse(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("WHEP"),
+                "{bad}"
+            );
+        }
         assert!(matches!(
             MeetingTarget::parse("whep+https://h/whep").unwrap(),
             MeetingTarget::Whep { .. }

@@ -1,7 +1,13 @@
 //! Logging to stderr (the journal under systemd). `SALLE_LOG` or `RUST_LOG` set the filter.
 
 pub fn init(verbose: bool) {
-    let default = if verbose { "salle=debug,info" } else { "info" };
+    // The WebRTC stack's own logs are for its developers: warnings and up, and not the DTLS
+    // layer's complaints about extensions it skips (every browser sends some).
+    let default = if verbose {
+        "debug,rtc_dtls=error"
+    } else {
+        "salle=info,warn,rtc_dtls=error"
+    };
     let filter = std::env::var("SALLE_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_string());

@@ -1,0 +1,421 @@
+//! One WebRTC peer connection: built from the room's network settings, offered or answered
+//! with full SDP, and reporting its state and remote tracks on a channel.
+//!
+//! A meeting uses one peer connection per direction: WHIP publishes and WHEP receives on
+//! separate sessions, and Janus and LiveKit also use a publisher and a subscriber connection.
+//! So each `Peer` has one role, and registers only the codecs of that role: a publisher offers
+//! exactly what the media engine encodes (constrained-baseline H.264 and Opus), so no server
+//! can pick a codec we cannot send.
+
+use super::estimate::{PublishingEstimator, TargetBitrate};
+use super::keyframe::{self, KeyframeRequests};
+use ::rtc::interceptor::{
+    CongestionControlBuilder, PacerBuilder, Slot, TwccReceiverBuilder, TwccSenderBuilder,
+};
+use ::rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports, register_default_interceptors,
+};
+use ::rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
+use ::rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState,
+    RTCSessionDescription, Registry,
+};
+use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+
+/// Payload types we offer: the numbers browsers use, so logs read the same on both sides.
+pub const H264_PAYLOAD_TYPE: u8 = 102;
+pub const OPUS_PAYLOAD_TYPE: u8 = 111;
+
+/// How long gathering may take before the offer goes out with the candidates found so far.
+const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A STUN or TURN server, from the room's configuration or from the meeting service.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IceServer {
+    /// `stun:host:port`, `turn:host:port?transport=udp|tcp`, `turns:host:443?transport=tcp`.
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
+}
+
+/// What a peer connection is built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerSettings {
+    /// No server unless configured or given by the meeting service: nothing phones home.
+    pub ice_servers: Vec<IceServer>,
+    /// Local addresses for host candidates. `0.0.0.0:0` means every interface but loopback;
+    /// tests on loopback give `127.0.0.1:0`.
+    pub bind: Vec<SocketAddr>,
+    /// The congestion controller's range for the video, bits per second.
+    pub video_bps: BitrateRange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitrateRange {
+    pub start: u64,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl Default for PeerSettings {
+    fn default() -> Self {
+        PeerSettings {
+            ice_servers: Vec::new(),
+            bind: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
+            video_bps: BitrateRange {
+                start: 1_200_000,
+                min: 150_000,
+                max: 2_500_000,
+            },
+        }
+    }
+}
+
+/// Which way media goes on this connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sends the room's camera and microphone.
+    Publish,
+    /// Receives remote people.
+    Receive,
+}
+
+/// The connection's state as the room cares about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    Connecting,
+    Connected,
+    /// Lost for now: ICE may come back by itself, or after an ICE restart.
+    Disconnected,
+    Failed,
+    Closed,
+}
+
+/// What a peer connection reports.
+pub enum PeerEvent {
+    State(ConnectionState),
+    /// A remote track started (receive role).
+    Track(Arc<dyn TrackRemote>),
+}
+
+impl std::fmt::Debug for PeerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerEvent::State(state) => write!(f, "State({state:?})"),
+            PeerEvent::Track(_) => f.write_str("Track"),
+        }
+    }
+}
+
+pub struct Peer {
+    pub(super) connection: Arc<dyn PeerConnection>,
+    pub role: Role,
+    /// The congestion controller's target (publish role).
+    pub target: Option<TargetBitrate>,
+    gathered: watch::Receiver<bool>,
+}
+
+impl Peer {
+    /// Builds the connection; its events arrive on `events`.
+    pub async fn new(
+        settings: &PeerSettings,
+        role: Role,
+        events: mpsc::UnboundedSender<PeerEvent>,
+    ) -> Result<Peer, String> {
+        let mut media_engine = MediaEngine::default();
+        register_codecs(&mut media_engine, role).map_err(|e| format!("codecs: {e}"))?;
+        let mut registry = Registry::new();
+        let mut target = None;
+        if role == Role::Publish {
+            let range = settings.video_bps;
+            let (estimator, published) =
+                PublishingEstimator::new(range.start, range.min, range.max);
+            registry = video_congestion_control(registry, estimator, &mut media_engine)
+                .map_err(|e| format!("congestion control: {e}"))?;
+            target = Some(published);
+        }
+        // NACK both ways, receiver and sender reports; transport feedback either as the
+        // congestion controller's (publish) or as a receiver's only (the defaults).
+        let registry = match role {
+            Role::Publish => configure_rtcp_reports(configure_nack(registry, &mut media_engine)),
+            Role::Receive => register_default_interceptors(registry, &mut media_engine)
+                .map_err(|e| format!("interceptors: {e}"))?,
+        }
+        .with(Slot::from(keyframe::SLOT), KeyframeRequests::default());
+
+        let configuration = RTCConfigurationBuilder::new()
+            .with_ice_servers(
+                settings
+                    .ice_servers
+                    .iter()
+                    .map(|s| RTCIceServer {
+                        urls: s.urls.clone(),
+                        username: s.username.clone(),
+                        credential: s.credential.clone(),
+                    })
+                    .collect(),
+            )
+            .build();
+        let (gathered_tx, gathered) = watch::channel(false);
+        let handler = Arc::new(Handler {
+            events,
+            gathered: gathered_tx,
+        });
+        let runtime = webrtc::runtime::default_runtime().ok_or("no async runtime for WebRTC")?;
+        let connection = PeerConnectionBuilder::new()
+            .with_configuration(configuration)
+            .with_media_engine(media_engine)
+            .with_interceptor_registry(registry)
+            .with_handler(handler)
+            .with_runtime(runtime)
+            .with_udp_addrs(settings.bind.clone())
+            .build()
+            .await
+            .map_err(|e| format!("peer connection: {e}"))?;
+        Ok(Peer {
+            connection: Arc::new(connection),
+            role,
+            target,
+            gathered,
+        })
+    }
+
+    /// Our offer, with every candidate gathered in it (full ICE, which WHIP servers and Janus
+    /// all take; trickle is an optimisation for later).
+    pub async fn offer(&self) -> Result<String, String> {
+        let offer = self
+            .connection
+            .create_offer(None)
+            .await
+            .map_err(|e| format!("creating the offer: {e}"))?;
+        self.set_local(offer).await
+    }
+
+    /// Answers a remote offer, with every candidate gathered in the answer.
+    pub async fn answer(&self, offer: &str) -> Result<String, String> {
+        let offer = RTCSessionDescription::offer(offer.to_string())
+            .map_err(|e| format!("the remote offer: {e}"))?;
+        self.connection
+            .set_remote_description(offer)
+            .await
+            .map_err(|e| format!("the remote offer: {e}"))?;
+        let answer = self
+            .connection
+            .create_answer(None)
+            .await
+            .map_err(|e| format!("creating the answer: {e}"))?;
+        self.set_local(answer).await
+    }
+
+    /// Takes the remote answer to our offer.
+    pub async fn accept_answer(&self, answer: &str) -> Result<(), String> {
+        tracing::trace!("remote answer:\n{answer}");
+        let answer = RTCSessionDescription::answer(answer.to_string())
+            .map_err(|e| format!("the remote answer: {e}"))?;
+        self.connection
+            .set_remote_description(answer)
+            .await
+            .map_err(|e| format!("the remote answer: {e}"))
+    }
+
+    /// Asks to receive one track of `kind` (WHEP, subscriptions): a receive-only transceiver.
+    pub async fn add_receiver(&self, kind: RtpCodecKind) -> Result<(), String> {
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Recvonly,
+            streams: Vec::new(),
+            send_encodings: Vec::new(),
+        };
+        self.connection
+            .add_transceiver_from_kind(kind, Some(init))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("adding a {kind} receiver: {e}"))
+    }
+
+    /// Restarts ICE (after a disconnection): the next offer carries new credentials.
+    pub async fn restart_ice(&self) -> Result<(), String> {
+        self.connection
+            .restart_ice()
+            .await
+            .map_err(|e| format!("ICE restart: {e}"))
+    }
+
+    pub async fn close(&self) {
+        if let Err(e) = self.connection.close().await {
+            tracing::debug!("closing the peer connection: {e}");
+        }
+    }
+
+    async fn set_local(&self, description: RTCSessionDescription) -> Result<String, String> {
+        tracing::trace!("local description:\n{}", description.sdp);
+        let mut gathered = self.gathered.clone();
+        self.connection
+            .set_local_description(description)
+            .await
+            .map_err(|e| format!("setting the local description: {e}"))?;
+        let wait = gathered.wait_for(|done| *done);
+        if tokio::time::timeout(GATHER_TIMEOUT, wait).await.is_err() {
+            tracing::warn!(
+                "ICE gathering still running after {GATHER_TIMEOUT:?}: sending what we have"
+            );
+        }
+        self.connection
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| "no local description".into())
+    }
+}
+
+struct Handler {
+    events: mpsc::UnboundedSender<PeerEvent>,
+    gathered: watch::Sender<bool>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        self.gathered
+            .send_replace(state == RTCIceGatheringState::Complete);
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let state = match state {
+            RTCPeerConnectionState::Connected => ConnectionState::Connected,
+            RTCPeerConnectionState::Disconnected => ConnectionState::Disconnected,
+            RTCPeerConnectionState::Failed => ConnectionState::Failed,
+            RTCPeerConnectionState::Closed => ConnectionState::Closed,
+            _ => ConnectionState::Connecting,
+        };
+        let _ = self.events.send(PeerEvent::State(state));
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.events.send(PeerEvent::Track(track));
+    }
+}
+
+/// Send-side congestion control (GCC over transport-wide feedback) for the video only.
+///
+/// The crate's `configure_congestion_control` offers transport-cc on the audio too. Janus
+/// answers it on the video only, and the sender still numbers the audio packets in the
+/// transport-wide sequence: the receiver never reports them, so GCC counts every audio packet
+/// as lost (measured: 40 % "loss" on loopback, the estimate at its floor within 3 s). Sound is
+/// a small, steady share, so the video alone is what the estimate watches.
+fn video_congestion_control(
+    registry: Registry,
+    estimator: PublishingEstimator,
+    engine: &mut MediaEngine,
+) -> Result<Registry, ::rtc::shared::error::Error> {
+    engine.register_feedback(
+        RTCPFeedback {
+            typ: "transport-cc".into(),
+            parameter: String::new(),
+        },
+        RtpCodecKind::Video,
+    );
+    engine.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: ::rtc::sdp::extmap::TRANSPORT_CC_URI.into(),
+        },
+        RtpCodecKind::Video,
+        None,
+    )?;
+    Ok(registry
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(estimator).build(),
+        )
+        .with(Slot::Pacer, PacerBuilder::new().build())
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build()))
+}
+
+/// The video we send: H.264 constrained baseline, what every browser decodes and every encoder
+/// on the ladder produces.
+pub fn h264_codec() -> RTCRtpCodec {
+    video_codec(
+        "video/H264",
+        "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+    )
+}
+
+/// The sound we send and receive: Opus, stereo-capable as WebRTC always says, with FEC.
+pub fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: "audio/opus".into(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+        rtcp_feedback: Vec::new(),
+    }
+}
+
+fn video_codec(mime: &str, fmtp: &str) -> RTCRtpCodec {
+    let feedback = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.into(),
+        parameter: parameter.into(),
+    };
+    RTCRtpCodec {
+        mime_type: mime.into(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: fmtp.into(),
+        rtcp_feedback: vec![
+            feedback("ccm", "fir"),
+            feedback("nack", ""),
+            feedback("nack", "pli"),
+        ],
+    }
+}
+
+/// The codecs of a role. Both offer H.264 and Opus; receiving also takes the other H.264
+/// profiles and VP8 and VP9, which La Suite Meet's web clients prefer.
+fn register_codecs(
+    engine: &mut MediaEngine,
+    role: Role,
+) -> Result<(), ::rtc::shared::error::Error> {
+    engine.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: opus_codec(),
+            payload_type: OPUS_PAYLOAD_TYPE,
+        },
+        RtpCodecKind::Audio,
+    )?;
+    let mut video = vec![(H264_PAYLOAD_TYPE, h264_codec())];
+    if role == Role::Receive {
+        let h264 = |profile: &str| {
+            video_codec(
+                "video/H264",
+                &format!(
+                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile}"
+                ),
+            )
+        };
+        video.extend([
+            (106, h264("42001f")),
+            (108, h264("4d001f")),
+            (96, video_codec("video/VP8", "")),
+            (98, video_codec("video/VP9", "profile-id=0")),
+        ]);
+    }
+    for (payload_type, rtp_codec) in video {
+        engine.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec,
+                payload_type,
+            },
+            RtpCodecKind::Video,
+        )?;
+    }
+    Ok(())
+}

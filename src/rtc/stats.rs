@@ -1,0 +1,188 @@
+//! Per-session figures for `salle status`: what is sent and received, the congestion
+//! controller's estimate, the round trip and the candidate pair in use.
+
+use super::peer::Peer;
+use super::publish::SendCounters;
+use super::remote::ReceiveCounters;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use webrtc::peer_connection::{RTCStatsReportEntry, StatsSelector};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionStatus {
+    /// "WHIP", "WHEP", "Janus VideoRoom", ...
+    pub service: String,
+    pub sent: SentStatus,
+    pub received: ReceivedStatus,
+    /// Per connection (publisher, subscriber): the pair of candidates carrying the media.
+    pub connections: Vec<ConnectionStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SentStatus {
+    pub video_frames: u64,
+    pub audio_frames: u64,
+    pub kbps: u32,
+    /// The congestion controller's estimate for the video.
+    pub target_kbps: u32,
+    pub keyframe_requests: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReceivedStatus {
+    pub video_frames: u64,
+    pub audio_frames: u64,
+    pub keyframes: u64,
+    pub frames_lost: u64,
+    pub keyframe_requests: u64,
+    pub kbps: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionStatus {
+    pub role: String,
+    pub state: String,
+    /// "host 127.0.0.1:50000/udp -> host 127.0.0.1:40000/udp".
+    pub candidate_pair: Option<String>,
+    pub rtt_ms: Option<f64>,
+}
+
+/// The status of the session in progress, shared between the session task (which updates it)
+/// and the daemon (which shows it).
+#[derive(Debug, Clone, Default)]
+pub struct SessionMonitor(Arc<Mutex<SessionStatus>>);
+
+impl SessionMonitor {
+    pub fn new(service: &str) -> SessionMonitor {
+        SessionMonitor(Arc::new(Mutex::new(SessionStatus {
+            service: service.into(),
+            ..SessionStatus::default()
+        })))
+    }
+
+    pub fn get(&self) -> SessionStatus {
+        self.lock().clone()
+    }
+
+    pub fn update(&self, change: impl FnOnce(&mut SessionStatus)) {
+        change(&mut self.lock());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SessionStatus> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Turns counters into rates between two looks.
+#[derive(Debug, Default)]
+pub struct RateMeter {
+    last: Option<(Instant, u64)>,
+}
+
+impl RateMeter {
+    /// The rate in kbit/s since the last call, from a running byte count.
+    pub fn kbps(&mut self, bytes: u64) -> u32 {
+        let now = Instant::now();
+        let rate = match self.last {
+            Some((then, before)) if now > then => {
+                let seconds = (now - then)
+                    .as_secs_f64()
+                    .max(Duration::from_millis(1).as_secs_f64());
+                (bytes.saturating_sub(before) as f64 * 8.0 / 1000.0 / seconds) as u32
+            }
+            _ => 0,
+        };
+        self.last = Some((now, bytes));
+        rate
+    }
+}
+
+/// Fills in what the counters say.
+pub fn record_sent(
+    status: &mut SentStatus,
+    video: &[&SendCounters],
+    audio: &[&SendCounters],
+    meter: &mut RateMeter,
+) {
+    let sum = |list: &[&SendCounters], f: fn(&SendCounters) -> u64| {
+        list.iter().map(|c| f(c)).sum::<u64>()
+    };
+    status.video_frames = sum(video, |c| c.frames.load(Ordering::Relaxed));
+    status.audio_frames = sum(audio, |c| c.frames.load(Ordering::Relaxed));
+    status.keyframe_requests = sum(video, |c| c.keyframe_requests.load(Ordering::Relaxed));
+    let bytes = sum(video, |c| c.bytes.load(Ordering::Relaxed))
+        + sum(audio, |c| c.bytes.load(Ordering::Relaxed));
+    status.kbps = meter.kbps(bytes);
+}
+
+pub fn record_received(
+    status: &mut ReceivedStatus,
+    video: &ReceiveCounters,
+    audio: &ReceiveCounters,
+    meter: &mut RateMeter,
+) {
+    status.video_frames = video.frames.load(Ordering::Relaxed);
+    status.audio_frames = audio.frames.load(Ordering::Relaxed);
+    status.keyframes = video.keyframes.load(Ordering::Relaxed);
+    status.frames_lost = video.frames_lost.load(Ordering::Relaxed);
+    status.keyframe_requests = video.keyframe_requests.load(Ordering::Relaxed);
+    let bytes = video.bytes.load(Ordering::Relaxed) + audio.bytes.load(Ordering::Relaxed);
+    status.kbps = meter.kbps(bytes);
+}
+
+/// The connection's selected candidate pair and round trip, from its stats report.
+pub async fn connection_status(peer: &Peer, role: &str, state: &str) -> ConnectionStatus {
+    let report = peer
+        .connection
+        .get_stats(Instant::now(), StatsSelector::None)
+        .await;
+    let mut status = ConnectionStatus {
+        role: role.into(),
+        state: state.into(),
+        ..ConnectionStatus::default()
+    };
+    let candidate = |id: &str| {
+        report.iter().find_map(|entry| match entry {
+            RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)
+                if c.stats.id == id =>
+            {
+                Some(format!(
+                    "{} {}:{}/{}",
+                    c.candidate_type,
+                    c.address.as_deref().unwrap_or("?"),
+                    c.port,
+                    c.protocol
+                ))
+            }
+            _ => None,
+        })
+    };
+    // The pair carrying the media: the nominated one, else the busiest.
+    let pairs: Vec<_> = report
+        .iter()
+        .filter_map(|entry| match entry {
+            RTCStatsReportEntry::IceCandidatePair(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let pair = pairs.iter().find(|p| p.nominated).or_else(|| {
+        pairs
+            .iter()
+            .max_by_key(|p| p.bytes_sent + p.bytes_received)
+            .filter(|p| p.bytes_sent + p.bytes_received > 0)
+    });
+    if let Some(pair) = pair {
+        if let (Some(local), Some(remote)) = (
+            candidate(&pair.local_candidate_id),
+            candidate(&pair.remote_candidate_id),
+        ) {
+            status.candidate_pair = Some(format!("{local} -> {remote}"));
+        }
+        if pair.current_round_trip_time > 0.0 {
+            status.rtt_ms = Some((pair.current_round_trip_time * 1000.0 * 10.0).round() / 10.0);
+        }
+    }
+    status
+}

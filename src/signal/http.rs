@@ -1,0 +1,37 @@
+//! The HTTP client every meeting service uses: rustls with the system's roots, timeouts, no
+//! proxy from the environment (a room device talks to its meeting service directly), and
+//! errors that say what went wrong without the library's nesting.
+
+use std::time::Duration;
+
+/// A client with `timeout` per request.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    // rustls needs one crypto provider for the process; ring is already in for DTLS.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .no_proxy()
+        .cookie_store(true)
+        .user_agent(concat!("salle/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("HTTP client: {}", describe(&e)))
+}
+
+/// An error's chain of causes, in one line.
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "no answer in time".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

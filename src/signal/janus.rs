@@ -1,0 +1,361 @@
+//! A Janus VideoRoom meeting: the room joins as a publisher with its name, publishes its
+//! camera and microphone, and subscribes to every other publisher, following joins and leaves.
+//!
+//! One peer connection publishes; one per remote publisher receives (the VideoRoom's classic
+//! subscriber: a handle per feed, Janus offers, we answer).
+
+use super::janus_api::JanusApi;
+use crate::room::{SessionEvent, SessionId};
+use crate::rtc::peer::{ConnectionState, Peer, PeerEvent, PeerSettings, Role};
+use crate::rtc::publish::OutgoingTrack;
+use crate::rtc::remote::RemoteTrackInfo;
+use crate::rtc::session::{state_name, wait_connected, Session};
+use crate::rtc::stats::SessionMonitor;
+use crate::rtc::MediaPorts;
+use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use url::Url;
+
+const PLUGIN: &str = "janus.plugin.videoroom";
+const TICK: Duration = Duration::from_millis(500);
+
+pub struct JanusMeeting {
+    pub url: Url,
+    pub room: u64,
+    /// How the room appears to the others.
+    pub display: String,
+    pub peer: PeerSettings,
+    pub monitor: SessionMonitor,
+}
+
+/// A remote publisher we receive.
+struct Feed {
+    display: String,
+    handle: u64,
+    peer: Peer,
+    state: String,
+}
+
+/// What the session loop hears from the subscriptions.
+enum FeedEvent {
+    Peer(u64, Option<PeerEvent>),
+}
+
+impl JanusMeeting {
+    pub async fn run(
+        self,
+        session: SessionId,
+        events: mpsc::Sender<SessionEvent>,
+        leave: oneshot::Receiver<()>,
+        ports: MediaPorts,
+    ) {
+        tokio::pin!(leave);
+        let (janus_tx, mut janus_events) = mpsc::unbounded_channel();
+        let mut media = Session::new(ports, self.monitor.clone());
+        let setup = async {
+            let api = JanusApi::connect(&self.url, janus_tx).await?;
+            let publisher = self.publish(&api, &media).await?;
+            Ok::<_, String>((api, publisher))
+        };
+        let (api, publisher) = tokio::select! {
+            result = setup => match result {
+                Ok(joined) => joined,
+                Err(reason) => {
+                    let _ = events.send(SessionEvent::Failed { session, reason }).await;
+                    return;
+                }
+            },
+            _ = &mut leave => {
+                let _ = events.send(SessionEvent::Ended { session }).await;
+                return;
+            }
+        };
+        let Published {
+            handle: publisher_handle,
+            peer: publisher_peer,
+            events: mut publisher_events,
+            tracks,
+            others,
+        } = publisher;
+        media.send(tracks).await;
+        let _ = events.send(SessionEvent::Connected { session }).await;
+        let mut publisher_state = "connected".to_string();
+
+        let mut feeds: HashMap<u64, Feed> = HashMap::new();
+        let (feed_tx, mut feed_events) = mpsc::unbounded_channel::<FeedEvent>();
+        for (id, display) in others {
+            self.subscribe(&api, id, display, &mut feeds, &feed_tx)
+                .await;
+        }
+        let mut tick = tokio::time::interval(TICK);
+        let mut ticks = 0u32;
+        let reason = loop {
+            tokio::select! {
+                _ = &mut leave => break None,
+                _ = tick.tick() => {
+                    media.tick(Some(&publisher_peer));
+                    ticks += 1;
+                    if ticks % 4 == 1 {
+                        let mut legs = vec![(&publisher_peer, "publish".to_string(), publisher_state.clone())];
+                        legs.extend(feeds.values().map(|f| (&f.peer, format!("receive {}", f.display), f.state.clone())));
+                        let legs: Vec<_> = legs.iter().map(|(p, r, s)| (*p, r.as_str(), s.as_str())).collect();
+                        media.record_connections(&legs).await;
+                    }
+                }
+                event = publisher_events.recv() => match event {
+                    Some(PeerEvent::State(ConnectionState::Failed)) => break Some(api.says("the publishing connection failed")),
+                    Some(PeerEvent::State(state)) => publisher_state = state_name(state),
+                    Some(PeerEvent::Track(_)) => {}
+                    None => break Some(api.says("the publishing connection closed")),
+                },
+                event = janus_events.recv() => {
+                    let Some(event) = event else {
+                        break Some(api.says("the signalling connection was lost"));
+                    };
+                    match classify(&event) {
+                        Janus::Publishers(list) => {
+                            for (id, display) in list {
+                                if !feeds.contains_key(&id) {
+                                    self.subscribe(&api, id, display, &mut feeds, &feed_tx).await;
+                                }
+                            }
+                        }
+                        Janus::Gone(id) => {
+                            if let Some(feed) = feeds.remove(&id) {
+                                tracing::info!("{} left", feed.display);
+                                api.detach(feed.handle);
+                                feed.peer.close().await;
+                            }
+                        }
+                        Janus::SessionTimeout => break Some(api.says("the session timed out")),
+                        Janus::Other => tracing::debug!("Janus event: {event}"),
+                    }
+                }
+                Some(FeedEvent::Peer(id, event)) = feed_events.recv() => {
+                    match event {
+                        Some(PeerEvent::Track(track)) => {
+                            if let Some(feed) = feeds.get(&id) {
+                                let info = RemoteTrackInfo { id: format!("janus-{id}"), name: feed.display.clone() };
+                                media.play(track, info).await;
+                            }
+                        }
+                        Some(PeerEvent::State(state)) => {
+                            if let Some(feed) = feeds.get_mut(&id) {
+                                feed.state = state_name(state);
+                            }
+                        }
+                        None => {}
+                    }
+                }
+            }
+        };
+        let _ = api
+            .message(publisher_handle, json!({"request": "leave"}), None)
+            .await;
+        for feed in feeds.into_values() {
+            feed.peer.close().await;
+        }
+        publisher_peer.close().await;
+        api.destroy();
+        drop(media);
+        let event = match reason {
+            None => SessionEvent::Ended { session },
+            Some(reason) => SessionEvent::Failed { session, reason },
+        };
+        let _ = events.send(event).await;
+    }
+
+    /// Joins the room as a publisher and publishes; returns who else is there.
+    async fn publish(&self, api: &JanusApi, media: &Session) -> Result<Published, String> {
+        let handle = api.attach(PLUGIN).await?;
+        let (joined, _) = api
+            .message(
+                handle,
+                json!({"request": "join", "ptype": "publisher", "room": self.room, "display": self.display}),
+                None,
+            )
+            .await?;
+        if joined["videoroom"] != "joined" {
+            return Err(api.says(&format!("joining room {} gave {}", self.room, joined)));
+        }
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let peer = Peer::new(&self.peer, Role::Publish, events_tx).await?;
+        let mut tracks = Vec::new();
+        for (wanted, kind) in [
+            (media.has_video(), RtpCodecKind::Video),
+            (media.has_audio(), RtpCodecKind::Audio),
+        ] {
+            if wanted {
+                tracks.push(OutgoingTrack::add(&peer, kind).await?);
+            }
+        }
+        let offer = peer.offer().await?;
+        let (_, answer) = api
+            .message(
+                handle,
+                json!({"request": "publish", "audio": media.has_audio(), "video": media.has_video()}),
+                Some(json!({"type": "offer", "sdp": offer})),
+            )
+            .await?;
+        let answer = answer
+            .and_then(|j| j["sdp"].as_str().map(String::from))
+            .ok_or_else(|| api.says("answered the publish without an SDP"))?;
+        api.candidates_done(handle);
+        peer.accept_answer(&answer).await?;
+        let events = wait_connected(events).await.map_err(|e| api.says(&e))?;
+        Ok(Published {
+            handle,
+            peer,
+            events,
+            tracks,
+            others: publishers(&joined),
+        })
+    }
+
+    /// Receives one remote publisher. A failure is logged, not fatal: the others still show.
+    async fn subscribe(
+        &self,
+        api: &JanusApi,
+        id: u64,
+        name: String,
+        feeds: &mut HashMap<u64, Feed>,
+        feed_events: &mpsc::UnboundedSender<FeedEvent>,
+    ) {
+        let subscribed = async {
+            let handle = api.attach(PLUGIN).await?;
+            let (_, offer) = api
+                .message(
+                    handle,
+                    json!({"request": "join", "ptype": "subscriber", "room": self.room, "streams": [{"feed": id}]}),
+                    None,
+                )
+                .await?;
+            let offer = offer
+                .and_then(|j| j["sdp"].as_str().map(String::from))
+                .ok_or_else(|| api.says(&format!("subscribing to {name} gave no offer")))?;
+            let (events_tx, mut events) = mpsc::unbounded_channel();
+            let peer = Peer::new(&self.peer, Role::Receive, events_tx).await?;
+            let answer = peer.answer(&offer).await?;
+            api.message(
+                handle,
+                json!({"request": "start"}),
+                Some(json!({"type": "answer", "sdp": answer})),
+            )
+            .await?;
+            api.candidates_done(handle);
+            // The feed's events go to the session loop, tagged with the feed.
+            let tagged = feed_events.clone();
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    if tagged.send(FeedEvent::Peer(id, Some(event))).is_err() {
+                        return;
+                    }
+                }
+                let _ = tagged.send(FeedEvent::Peer(id, None));
+            });
+            Ok::<_, String>(Feed {
+                display: name.clone(),
+                handle,
+                peer,
+                state: "connecting".into(),
+            })
+        };
+        match subscribed.await {
+            Ok(feed) => {
+                tracing::info!("receiving {name}");
+                feeds.insert(id, feed);
+            }
+            Err(e) => tracing::warn!("receiving {name}: {e}"),
+        }
+    }
+}
+
+struct Published {
+    handle: u64,
+    peer: Peer,
+    events: mpsc::UnboundedReceiver<PeerEvent>,
+    tracks: Vec<OutgoingTrack>,
+    others: Vec<(u64, String)>,
+}
+
+/// What a Janus event means for the meeting.
+enum Janus {
+    /// Publishers that are (now) in the room.
+    Publishers(Vec<(u64, String)>),
+    /// A publisher stopped publishing or left.
+    Gone(u64),
+    SessionTimeout,
+    Other,
+}
+
+fn classify(event: &Value) -> Janus {
+    if event["janus"] == "timeout" {
+        return Janus::SessionTimeout;
+    }
+    let data = &event["plugindata"]["data"];
+    let list = publishers(data);
+    if !list.is_empty() {
+        return Janus::Publishers(list);
+    }
+    for key in ["unpublished", "leaving"] {
+        if let Some(id) = data[key].as_u64() {
+            return Janus::Gone(id);
+        }
+    }
+    Janus::Other
+}
+
+/// The `publishers` list of a `joined` or `event` message: id and display name.
+fn publishers(data: &Value) -> Vec<(u64, String)> {
+    data["publishers"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|p| {
+                    let id = p["id"].as_u64()?;
+                    let display = p["display"]
+                        .as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| format!("participant {id}"));
+                    Some((id, display))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn janus_events_as_the_meeting_sees_them() {
+        let joined = json!({"janus": "event", "plugindata": {"plugin": PLUGIN, "data": {
+            "videoroom": "event", "room": 1234,
+            "publishers": [{"id": 42, "display": "Alice", "video_codec": "h264"}, {"id": 7}]}}});
+        match classify(&joined) {
+            Janus::Publishers(list) => {
+                assert_eq!(
+                    list,
+                    vec![(42, "Alice".to_string()), (7, "participant 7".to_string())]
+                )
+            }
+            _ => panic!("publishers not seen"),
+        }
+        let gone = json!({"janus": "event", "plugindata": {"data": {"videoroom": "event", "unpublished": 42}}});
+        assert!(matches!(classify(&gone), Janus::Gone(42)));
+        let left =
+            json!({"janus": "event", "plugindata": {"data": {"videoroom": "event", "leaving": 7}}});
+        assert!(matches!(classify(&left), Janus::Gone(7)));
+        // "unpublished": "ok" answers our own unpublish: not someone leaving.
+        let own = json!({"janus": "event", "plugindata": {"data": {"videoroom": "event", "unpublished": "ok"}}});
+        assert!(matches!(classify(&own), Janus::Other));
+        assert!(matches!(
+            classify(&json!({"janus": "timeout"})),
+            Janus::SessionTimeout
+        ));
+    }
+}

@@ -1,0 +1,148 @@
+//! The room in a Janus 1.1 VideoRoom (Debian's janus), with independent participants: aiortc
+//! (Python) publishing into the room, and Janus' own RTP forwarding decoded by GStreamer to see
+//! what the room sends. All on loopback.
+
+mod common;
+
+use common::janus::Janus;
+use common::{wait_for, Daemon};
+use std::time::Duration;
+
+fn room(url: &str, name: &str) -> String {
+    format!(
+        r#"
+[room]
+name = "{name}"
+
+[meeting]
+url = "{url}"
+
+[camera]
+device = "test"
+
+[audio]
+capture = "test"
+playback = "test"
+
+[screen]
+output = "none"
+width = 640
+height = 360
+
+[network]
+bind = ["127.0.0.1:0"]
+"#
+    )
+}
+
+#[test]
+fn the_room_and_a_remote_participant_see_and_hear_each_other() {
+    let janus = Janus::start();
+    let mut remote = janus.publish_peer("Alice", 40);
+    let daemon = Daemon::start(&room(&janus.meeting_url(), "Salle Janus"));
+    daemon.cli(&["join"]);
+    daemon.wait_state("in-call", Duration::from_secs(20));
+
+    // What the room sends, as Janus forwards it: the test pattern at its size, and the tone.
+    let sent = janus.receive("Salle Janus", 5);
+    assert!(sent["video_frames"].as_u64() > Some(100), "{sent}");
+    assert_eq!(
+        (sent["width"].as_u64(), sent["height"].as_u64()),
+        (Some(1280), Some(720)),
+        "{sent}"
+    );
+    assert_eq!(sent["video_codec"], "h264", "{sent}");
+    let rms = sent["audio_rms_dbfs"].as_f64().unwrap_or(f64::NEG_INFINITY);
+    assert!(rms > -30.0, "{sent}");
+    let freq = sent["audio_freq_hz"].as_f64().unwrap_or(0.0);
+    assert!((freq - 440.0).abs() < 20.0, "{sent}");
+
+    // What the room receives: Alice, by name, decoded on the screen.
+    let status = wait_for(
+        "Alice decoded on the screen",
+        Duration::from_secs(30),
+        || {
+            let status = daemon.status();
+            let people = status["media"]["screen"]["people"].as_array()?.clone();
+            let alice = people.iter().find(|p| p["name"] == "Alice")?;
+            (alice["decoded_frames"].as_u64() > Some(60)).then_some(status)
+        },
+    );
+    let alice = status["media"]["screen"]["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Alice")
+        .unwrap()
+        .clone();
+    assert!(
+        alice["width"].as_u64() > Some(0) && alice["height"].as_u64() > Some(0),
+        "{alice}"
+    );
+    assert!(
+        status["session"]["received"]["audio_frames"].as_u64() > Some(50),
+        "{status}"
+    );
+
+    // Alice leaves: her picture goes.
+    let _ = remote.kill();
+    let _ = remote.wait();
+    wait_for(
+        "Alice gone from the screen",
+        Duration::from_secs(20),
+        || {
+            let status = daemon.status();
+            (status["media"]["screen"]["people"].as_array()?.is_empty()).then_some(())
+        },
+    );
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(10));
+}
+
+#[test]
+fn a_janus_room_that_does_not_exist_is_a_clear_error_and_the_room_goes_back_to_idle() {
+    let janus = Janus::start();
+    let url = format!("janus+{}/?room=999999", janus.ws());
+    let daemon = Daemon::start(&room(&url, "Salle Janus"));
+    daemon.cli(&["join"]);
+    let status = wait_for("the join to fail", Duration::from_secs(20), || {
+        let status = daemon.status();
+        status["last_error"].as_str().is_some().then_some(status)
+    });
+    let error = status["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("Janus") && error.contains("999999"),
+        "{error}"
+    );
+    // The failure stays on the screen for 10 s, then the room is ready again.
+    daemon.wait_state("idle", Duration::from_secs(25));
+}
+
+#[test]
+fn the_room_publishes_through_simple_whip_server_into_janus() {
+    let janus = Janus::start();
+    let token = janus.path().join("whip.token");
+    std::fs::write(&token, janus.info["whip_token"].as_str().unwrap()).unwrap();
+    let whip = janus.info["whip"].as_str().unwrap();
+    let config = room(&format!("whip+{whip}"), "Salle WHIP").replace(
+        "[camera]",
+        &format!("token_file = \"{}\"\n\n[camera]", token.display()),
+    );
+    let daemon = Daemon::start(&config);
+    daemon.cli(&["join"]);
+    daemon.wait_state("in-call", Duration::from_secs(20));
+    let display = janus.info["whip_display"]
+        .as_str()
+        .unwrap_or("whip-salle")
+        .to_string();
+    let sent = janus.receive(&display, 5);
+    assert!(sent["video_frames"].as_u64() > Some(100), "{sent}");
+    assert_eq!(
+        (sent["width"].as_u64(), sent["height"].as_u64()),
+        (Some(1280), Some(720)),
+        "{sent}"
+    );
+    assert!(sent["audio_rms_dbfs"].as_f64() > Some(-30.0), "{sent}");
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(10));
+}
