@@ -5,41 +5,14 @@
 mod common;
 
 use common::janus::Janus;
-use common::{wait_for, Daemon};
+use common::{simulated_room, wait_for, Daemon};
 use std::time::Duration;
-
-fn room(url: &str, name: &str) -> String {
-    format!(
-        r#"
-[room]
-name = "{name}"
-
-[meeting]
-url = "{url}"
-
-[camera]
-device = "test"
-
-[audio]
-capture = "test"
-playback = "test"
-
-[screen]
-output = "none"
-width = 640
-height = 360
-
-[network]
-bind = ["127.0.0.1:0"]
-"#
-    )
-}
 
 #[test]
 fn the_room_and_a_remote_participant_see_and_hear_each_other() {
     let janus = Janus::start();
     let mut remote = janus.publish_peer("Alice", 40);
-    let daemon = Daemon::start(&room(&janus.meeting_url(), "Salle Janus"));
+    let daemon = Daemon::start(&simulated_room("Salle Janus", &janus.meeting_url()));
     daemon.cli(&["join"]);
     daemon.wait_state("in-call", Duration::from_secs(20));
 
@@ -103,7 +76,7 @@ fn the_room_and_a_remote_participant_see_and_hear_each_other() {
 fn a_janus_room_that_does_not_exist_is_a_clear_error_and_the_room_goes_back_to_idle() {
     let janus = Janus::start();
     let url = format!("janus+{}/?room=999999", janus.ws());
-    let daemon = Daemon::start(&room(&url, "Salle Janus"));
+    let daemon = Daemon::start(&simulated_room("Salle Janus", &url));
     daemon.cli(&["join"]);
     let status = wait_for("the join to fail", Duration::from_secs(20), || {
         let status = daemon.status();
@@ -124,7 +97,7 @@ fn the_room_publishes_through_simple_whip_server_into_janus() {
     let token = janus.path().join("whip.token");
     std::fs::write(&token, janus.info["whip_token"].as_str().unwrap()).unwrap();
     let whip = janus.info["whip"].as_str().unwrap();
-    let config = room(&format!("whip+{whip}"), "Salle WHIP").replace(
+    let config = simulated_room("Salle WHIP", &format!("whip+{whip}")).replace(
         "[camera]",
         &format!("token_file = \"{}\"\n\n[camera]", token.display()),
     );

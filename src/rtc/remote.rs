@@ -61,15 +61,7 @@ pub async fn play(
             };
             let video = receive.add_video(&id, &info.name, video_codec)?;
             let mut last_pli: Option<Instant> = None;
-            while let Some(event) = track.poll().await {
-                let packet = match event {
-                    TrackRemoteEvent::OnRtpPacket(packet) => packet,
-                    TrackRemoteEvent::OnEnded => break,
-                    _ => continue,
-                };
-                counters
-                    .bytes
-                    .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+            while let Some(packet) = next_packet(track.as_ref(), &counters).await {
                 let mut wants_keyframe = false;
                 for assembled in assembler.push(packet) {
                     wants_keyframe |= assembled.after_loss;
@@ -102,15 +94,7 @@ pub async fn play(
         }
         _ => {
             let audio = receive.add_audio(&id)?;
-            while let Some(event) = track.poll().await {
-                let packet = match event {
-                    TrackRemoteEvent::OnRtpPacket(packet) => packet,
-                    TrackRemoteEvent::OnEnded => break,
-                    _ => continue,
-                };
-                counters
-                    .bytes
-                    .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+            while let Some(packet) = next_packet(track.as_ref(), &counters).await {
                 for assembled in assembler.push(packet) {
                     counters.frames.fetch_add(1, Ordering::Relaxed);
                     if let Err(e) = audio.push(assembled.frame) {
@@ -121,4 +105,24 @@ pub async fn play(
             receive.remove_audio(&id)
         }
     }
+}
+
+/// The track's next RTP packet (counted), or None once it ended.
+async fn next_packet(
+    track: &dyn TrackRemote,
+    counters: &ReceiveCounters,
+) -> Option<::rtc::rtp::Packet> {
+    while let Some(event) = track.poll().await {
+        match event {
+            TrackRemoteEvent::OnRtpPacket(packet) => {
+                counters
+                    .bytes
+                    .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+                return Some(packet);
+            }
+            TrackRemoteEvent::OnEnded => return None,
+            _ => {}
+        }
+    }
+    None
 }

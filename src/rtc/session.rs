@@ -9,6 +9,7 @@ use super::stats::{
 };
 use super::{EncoderFeedback, MediaPorts};
 use crate::media::receive::Receive;
+use crate::room::{SessionEvent, SessionId};
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,29 @@ pub async fn wait_connected(
         }
     });
     Ok(merged_rx)
+}
+
+/// Runs a session's set-up unless the room leaves first. On failure or leave, tells the room
+/// (`Failed` with the reason, or `Ended`) and returns None.
+pub async fn set_up<T>(
+    setup: impl std::future::Future<Output = Result<T, String>>,
+    leave: &mut std::pin::Pin<&mut tokio::sync::oneshot::Receiver<()>>,
+    session: SessionId,
+    events: &mpsc::Sender<SessionEvent>,
+) -> Option<T> {
+    tokio::select! {
+        result = setup => match result {
+            Ok(value) => Some(value),
+            Err(reason) => {
+                let _ = events.send(SessionEvent::Failed { session, reason }).await;
+                None
+            }
+        },
+        _ = leave.as_mut() => {
+            let _ = events.send(SessionEvent::Ended { session }).await;
+            None
+        }
+    }
 }
 
 /// The sending side of a session and the figures of both sides.

@@ -9,7 +9,7 @@ use crate::room::{SessionEvent, SessionId};
 use crate::rtc::peer::{ConnectionState, Peer, PeerEvent, PeerSettings, Role};
 use crate::rtc::publish::OutgoingTrack;
 use crate::rtc::remote::RemoteTrackInfo;
-use crate::rtc::session::{state_name, wait_connected, Session};
+use crate::rtc::session::{set_up, state_name, wait_connected, Session};
 use crate::rtc::stats::SessionMonitor;
 use crate::rtc::MediaPorts;
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -60,18 +60,8 @@ impl JanusMeeting {
             let publisher = self.publish(&api, &media).await?;
             Ok::<_, String>((api, publisher))
         };
-        let (api, publisher) = tokio::select! {
-            result = setup => match result {
-                Ok(joined) => joined,
-                Err(reason) => {
-                    let _ = events.send(SessionEvent::Failed { session, reason }).await;
-                    return;
-                }
-            },
-            _ = &mut leave => {
-                let _ = events.send(SessionEvent::Ended { session }).await;
-                return;
-            }
+        let Some((api, publisher)) = set_up(setup, &mut leave, session, &events).await else {
+            return;
         };
         let Published {
             handle: publisher_handle,

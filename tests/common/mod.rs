@@ -14,6 +14,35 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A room on simulated devices (test pattern, tone, no speaker, no screen) named `name`,
+/// whose meeting is `url`, with its WebRTC on loopback only.
+pub fn simulated_room(name: &str, url: &str) -> String {
+    format!(
+        r#"
+[room]
+name = "{name}"
+
+[meeting]
+url = "{url}"
+
+[camera]
+device = "test"
+
+[audio]
+capture = "test"
+playback = "test"
+
+[screen]
+output = "none"
+width = 640
+height = 360
+
+[network]
+bind = ["127.0.0.1:0"]
+"#
+    )
+}
+
 pub fn salle() -> Command {
     Command::new(env!("CARGO_BIN_EXE_salle"))
 }
