@@ -47,6 +47,13 @@ pub struct ConnectionStatus {
     /// "host 127.0.0.1:50000/udp -> host 127.0.0.1:40000/udp".
     pub candidate_pair: Option<String>,
     pub rtt_ms: Option<f64>,
+    /// What the receivers report about what we send (RTCP receiver reports): packets lost,
+    /// as a share of the last interval, in percent.
+    pub remote_loss_percent: Option<f64>,
+    /// RTP packets sent, NACKs received and packets sent again for them.
+    pub packets_sent: u64,
+    pub nacks_received: u64,
+    pub packets_retransmitted: u64,
 }
 
 /// The status of the session in progress, shared between the session task (which updates it)
@@ -173,6 +180,21 @@ pub async fn connection_status(peer: &Peer, role: &str, state: &str) -> Connecti
             .max_by_key(|p| p.bytes_sent + p.bytes_received)
             .filter(|p| p.bytes_sent + p.bytes_received > 0)
     });
+    for entry in report.iter() {
+        match entry {
+            RTCStatsReportEntry::OutboundRtp(out) => {
+                status.packets_sent += out.sent_rtp_stream_stats.packets_sent;
+                status.nacks_received += u64::from(out.nack_count);
+                status.packets_retransmitted += out.retransmitted_packets_sent;
+            }
+            RTCStatsReportEntry::RemoteInboundRtp(remote) => {
+                let lost = (remote.fraction_lost * 1000.0).round() / 10.0;
+                status.remote_loss_percent =
+                    Some(status.remote_loss_percent.unwrap_or(0.0).max(lost));
+            }
+            _ => {}
+        }
+    }
     if let Some(pair) = pair {
         if let (Some(local), Some(remote)) = (
             candidate(&pair.local_candidate_id),
