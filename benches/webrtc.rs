@@ -1,0 +1,2 @@
+//! WebRTC publishing benchmark (written next; see README "Benchmark").
+fn main() {}
