@@ -33,9 +33,11 @@ fi
 # The group that owns GPIO chips on a room device (udev/70-salle.rules); tests check it.
 getent group gpio >/dev/null || $SUDO groupadd --system gpio
 
-# The WebRTC tests' real peers: Janus 1.1 + simple-whip-server, aiortc (PyPI), and the
-# GStreamer WebRTC peer (tests/fixtures/gst-peer, built on first use by the tests).
+# The WebRTC tests' real peers: Janus 1.1 + simple-whip-server, aiortc (PyPI), headless
+# Chromium, and the GStreamer WebRTC peer (tests/fixtures/gst-peer, built on first use by the
+# tests).
 "$(dirname "$0")/../tests/fixtures/janus/setup.sh"
+"$(dirname "$0")/../tests/fixtures/chromium/setup.sh"
 
 if ! command -v cargo >/dev/null; then
   echo "install-deps: no Rust toolchain: install Rust 1.92 or newer with rustup, then run this again" >&2

@@ -9,6 +9,7 @@
 
 use super::estimate::{PublishingEstimator, TargetBitrate};
 use super::keyframe::{self, KeyframeRequests};
+use ::rtc::ice::mdns::MulticastDnsMode;
 use ::rtc::interceptor::{
     CongestionControlBuilder, PacerBuilder, Slot, TwccReceiverBuilder, TwccSenderBuilder,
 };
@@ -27,7 +28,7 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState,
-    RTCSessionDescription, Registry,
+    RTCSessionDescription, Registry, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
@@ -171,8 +172,20 @@ impl Peer {
             gathered: gathered_tx,
         });
         let runtime = webrtc::runtime::default_runtime().ok_or("no async runtime for WebRTC")?;
+        // Browsers may hide their addresses behind mDNS names (`<uuid>.local`), which takes a
+        // multicast socket to resolve. On loopback only (tests, a network namespace with no
+        // multicast route) there is nothing to resolve and that socket cannot even be opened.
+        let mdns = if settings.bind.iter().all(|a| a.ip().is_loopback()) {
+            MulticastDnsMode::Disabled
+        } else {
+            MulticastDnsMode::QueryOnly
+        };
+        let setting_engine = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(mdns)
+            .build();
         let connection = PeerConnectionBuilder::new()
             .with_configuration(configuration)
+            .with_setting_engine(setting_engine)
             .with_media_engine(media_engine)
             .with_interceptor_registry(registry)
             .with_handler(handler)
