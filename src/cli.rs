@@ -269,6 +269,7 @@ fn print_status(s: &DaemonStatus) {
         CallStatus::Idle => "idle".to_string(),
         CallStatus::Joining { url } => format!("joining {url}"),
         CallStatus::InCall { url } => format!("in a call: {url}"),
+        CallStatus::Reconnecting { url, reason } => format!("reconnecting to {url} ({reason})"),
         CallStatus::Leaving => "leaving".to_string(),
         CallStatus::Failed { reason } => format!("failed: {reason}"),
     };

@@ -6,7 +6,7 @@
 mod common;
 
 use common::janus::Janus;
-use common::{simulated_room, wait_for, Daemon};
+use common::{in_own_network, simulated_room, wait_for, Daemon};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -14,30 +14,6 @@ const PARTICIPANT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/chromium/participant.py"
 );
-
-/// Runs this test again, alone, inside a new network namespace with only `lo` up. Returns
-/// true when the caller is already inside it and should do the work.
-fn in_own_network(test: &str) -> bool {
-    if std::env::var_os("SALLE_NETNS").is_some() {
-        return true;
-    }
-    let me = std::env::current_exe().unwrap();
-    let status = Command::new("unshare")
-        .args([
-            "--net",
-            "--",
-            "sh",
-            "-c",
-            "ip link set lo up && exec \"$0\" \"$@\"",
-        ])
-        .arg(&me)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("SALLE_NETNS", "1")
-        .status()
-        .expect("run unshare (util-linux)");
-    assert!(status.success(), "{test} failed in its network namespace");
-    false
-}
 
 #[test]
 fn chromium_and_the_room_see_each_other_in_a_janus_room() {

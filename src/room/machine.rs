@@ -21,6 +21,9 @@ pub struct RoomSettings {
     pub leave_timeout_ms: Millis,
     /// How long a failure stays on show before the room is idle again.
     pub failed_hold_ms: Millis,
+    /// Give up a lost connection that has not come back after this long (the session gives
+    /// up earlier on its own; this is the room's guarantee).
+    pub reconnect_timeout_ms: Millis,
 }
 
 impl Default for RoomSettings {
@@ -32,6 +35,7 @@ impl Default for RoomSettings {
             join_timeout_ms: 60_000,
             leave_timeout_ms: 5_000,
             failed_hold_ms: 10_000,
+            reconnect_timeout_ms: 120_000,
         }
     }
 }
@@ -41,10 +45,25 @@ impl Default for RoomSettings {
 #[allow(clippy::enum_variant_names)]
 enum Call {
     Idle,
-    Joining { session: SessionId, url: String },
-    InCall { session: SessionId, url: String },
-    Leaving { session: SessionId },
-    Failed { reason: String },
+    Joining {
+        session: SessionId,
+        url: String,
+    },
+    InCall {
+        session: SessionId,
+        url: String,
+    },
+    Reconnecting {
+        session: SessionId,
+        url: String,
+        reason: String,
+    },
+    Leaving {
+        session: SessionId,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 /// The result of one input: effects for the drivers, and, for commands, why it was refused.
@@ -137,7 +156,7 @@ impl Room {
                 (Call::Joining { .. }, Press::Long) => self.leave(now, step),
                 // A second short press while joining is most likely impatience: ignore it.
                 (Call::Joining { .. }, Press::Short) => {}
-                (Call::InCall { .. }, _) => self.leave(now, step),
+                (Call::InCall { .. } | Call::Reconnecting { .. }, _) => self.leave(now, step),
                 (Call::Leaving { .. }, _) => {}
             },
             (Button::Mute, _) => {
@@ -155,7 +174,9 @@ impl Room {
         match command {
             Command::Join { url } => match &self.call {
                 Call::Idle | Call::Failed { .. } => self.join(now, url, step),
-                Call::Joining { url: current, .. } | Call::InCall { url: current, .. } => {
+                Call::Joining { url: current, .. }
+                | Call::InCall { url: current, .. }
+                | Call::Reconnecting { url: current, .. } => {
                     let wanted = url.as_ref().or(self.settings.meeting_url.as_ref());
                     if wanted != Some(current) {
                         step.refused = Some(format!("already in {current}: leave first"));
@@ -166,7 +187,9 @@ impl Room {
                 }
             },
             Command::Leave => match self.call {
-                Call::Joining { .. } | Call::InCall { .. } => self.leave(now, step),
+                Call::Joining { .. } | Call::InCall { .. } | Call::Reconnecting { .. } => {
+                    self.leave(now, step)
+                }
                 _ => step.refused = Some("not in a meeting".into()),
             },
             Command::SetMicMuted { muted } => {
@@ -189,16 +212,39 @@ impl Room {
     }
 
     fn on_session(&mut self, now: Millis, event: SessionEvent, step: &mut Step) {
+        if let SessionEvent::Reconnecting { session, reason } = event {
+            // Only a call in progress reconnects; a join that loses its connection keeps its
+            // own timeout.
+            if let Call::InCall {
+                session: current,
+                url,
+            } = &self.call
+            {
+                if *current == session {
+                    let url = url.clone();
+                    self.enter(
+                        now,
+                        Call::Reconnecting {
+                            session,
+                            url,
+                            reason,
+                        },
+                    );
+                }
+            }
+            return;
+        }
         let (session, outcome) = match event {
             SessionEvent::Connected { session } => (session, Ok(true)),
             SessionEvent::Ended { session } => (session, Ok(false)),
             SessionEvent::Failed { session, reason } => (session, Err(reason)),
+            SessionEvent::Reconnecting { .. } => unreachable!("handled above"),
         };
         if self.current_session() != Some(session) {
             return; // A late event from a session we already gave up on.
         }
         match (&self.call, outcome) {
-            (Call::Joining { url, .. }, Ok(true)) => {
+            (Call::Joining { url, .. } | Call::Reconnecting { url, .. }, Ok(true)) => {
                 let url = url.clone();
                 self.enter(now, Call::InCall { session, url });
             }
@@ -236,6 +282,14 @@ impl Room {
                 self.fail(
                     now,
                     format!("the meeting did not answer within {secs} s"),
+                    step,
+                );
+            }
+            Call::Reconnecting { .. } if elapsed >= self.settings.reconnect_timeout_ms => {
+                let secs = self.settings.reconnect_timeout_ms / 1000;
+                self.fail(
+                    now,
+                    format!("the connection did not come back within {secs} s"),
                     step,
                 );
             }
@@ -310,7 +364,9 @@ impl Room {
     /// The session being set up or in progress (not one being torn down).
     fn active_session(&self) -> Option<SessionId> {
         match self.call {
-            Call::Joining { session, .. } | Call::InCall { session, .. } => Some(session),
+            Call::Joining { session, .. }
+            | Call::InCall { session, .. }
+            | Call::Reconnecting { session, .. } => Some(session),
             _ => None,
         }
     }
@@ -326,7 +382,9 @@ impl Room {
     fn wanted_leds(&self) -> LedState {
         let status = match self.call {
             Call::Idle => LedPattern::Dim,
-            Call::Joining { .. } | Call::Leaving { .. } => LedPattern::Blink,
+            Call::Joining { .. } | Call::Leaving { .. } | Call::Reconnecting { .. } => {
+                LedPattern::Blink
+            }
             Call::InCall { .. } => LedPattern::On,
             Call::Failed { .. } => LedPattern::FastBlink,
         };
@@ -343,6 +401,10 @@ impl Room {
             Call::Idle => CallStatus::Idle,
             Call::Joining { url, .. } => CallStatus::Joining { url: url.clone() },
             Call::InCall { url, .. } => CallStatus::InCall { url: url.clone() },
+            Call::Reconnecting { url, reason, .. } => CallStatus::Reconnecting {
+                url: url.clone(),
+                reason: reason.clone(),
+            },
             Call::Leaving { .. } => CallStatus::Leaving,
             Call::Failed { reason } => CallStatus::Failed {
                 reason: reason.clone(),

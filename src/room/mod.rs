@@ -91,6 +91,9 @@ pub enum SessionEvent {
     Failed { session: SessionId, reason: String },
     /// The session ended normally (we left, or the meeting ended).
     Ended { session: SessionId },
+    /// The connection was lost; the session is trying to get it back (ICE restart, then a
+    /// full rejoin with backoff). `Connected` follows when it is back, `Failed` if it gives up.
+    Reconnecting { session: SessionId, reason: String },
 }
 
 /// What the media engine reports.

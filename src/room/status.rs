@@ -8,10 +8,21 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case", tag = "state")]
 pub enum CallStatus {
     Idle,
-    Joining { url: String },
-    InCall { url: String },
+    Joining {
+        url: String,
+    },
+    InCall {
+        url: String,
+    },
+    /// The connection was lost in a call: the room is getting it back by itself.
+    Reconnecting {
+        url: String,
+        reason: String,
+    },
     Leaving,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 impl CallStatus {
@@ -20,6 +31,7 @@ impl CallStatus {
             CallStatus::Idle => "idle",
             CallStatus::Joining { .. } => "joining",
             CallStatus::InCall { .. } => "in-call",
+            CallStatus::Reconnecting { .. } => "reconnecting",
             CallStatus::Leaving => "leaving",
             CallStatus::Failed { .. } => "failed",
         }

@@ -22,6 +22,10 @@ use webrtc::rtp_transceiver::RtpSender;
 /// together).
 const STREAM_ID: &str = "salle";
 
+/// The room's encoded frames of one kind for the whole session: each connection's sender
+/// takes them in turn (a rejoin makes a new connection).
+pub type SharedFrames = Arc<tokio::sync::Mutex<mpsc::Receiver<EncodedFrame>>>;
+
 /// Counters for status.
 #[derive(Debug, Default)]
 pub struct SendCounters {
@@ -82,7 +86,7 @@ impl OutgoingTrack {
     /// closes or the connection goes.
     pub async fn start(
         self,
-        frames: mpsc::Receiver<EncodedFrame>,
+        frames: SharedFrames,
         feedback: mpsc::UnboundedSender<EncoderFeedback>,
     ) -> Vec<JoinHandle<()>> {
         let payload_type = match self.sender.get_parameters().await {
@@ -104,7 +108,9 @@ impl OutgoingTrack {
         let is_video = self.kind == RtpCodecKind::Video;
         let keyframe = feedback.clone();
         let send = tokio::spawn(async move {
-            let mut frames = frames;
+            // Held while sending; a pump of an earlier connection (before a rejoin) lets go
+            // when it is stopped.
+            let mut frames = frames.lock_owned().await;
             // What was encoded while the connection was set up is old: a receiver would get a
             // burst of stale frames. Start from now, and from a keyframe.
             while frames.try_recv().is_ok() {}

@@ -2,7 +2,7 @@
 //! for a connection, start sending, play remote tracks, and keep the session's figures.
 
 use super::peer::{ConnectionState, Peer, PeerEvent};
-use super::publish::{OutgoingTrack, SendCounters};
+use super::publish::{OutgoingTrack, SendCounters, SharedFrames};
 use super::remote::{self, ReceiveCounters, RemoteTrackInfo};
 use super::stats::{
     connection_status, record_received, record_sent, ConnectionStatus, RateMeter, SessionMonitor,
@@ -79,20 +79,56 @@ pub async fn set_up<T>(
     }
 }
 
+/// How a session that lost its meeting spaces its attempts to join again, and when it gives up.
+#[derive(Debug)]
+pub struct Rejoin {
+    since: std::time::Instant,
+    delay: Duration,
+}
+
+impl Rejoin {
+    /// How long to keep trying: a network back within this long brings the call back.
+    pub const WINDOW: Duration = Duration::from_secs(60);
+    const FIRST: Duration = Duration::from_millis(500);
+    const LONGEST: Duration = Duration::from_secs(5);
+
+    /// The wait before the next attempt, or None once the window is over.
+    pub fn next_delay(&mut self) -> Option<Duration> {
+        if self.since.elapsed() >= Self::WINDOW {
+            return None;
+        }
+        let delay = self.delay;
+        self.delay = (self.delay * 2).min(Self::LONGEST);
+        Some(delay)
+    }
+}
+
+impl Default for Rejoin {
+    fn default() -> Self {
+        Rejoin {
+            since: std::time::Instant::now(),
+            delay: Self::FIRST,
+        }
+    }
+}
+
 /// The sending side of a session and the figures of both sides.
 pub struct Session {
     monitor: SessionMonitor,
     feedback: mpsc::UnboundedSender<EncoderFeedback>,
     receive: Option<Arc<Receive>>,
-    video: Option<mpsc::Receiver<crate::media::EncodedFrame>>,
-    audio: Option<mpsc::Receiver<crate::media::EncodedFrame>>,
+    video: Option<SharedFrames>,
+    audio: Option<SharedFrames>,
     sent_video: Vec<Arc<SendCounters>>,
     sent_audio: Vec<Arc<SendCounters>>,
     received_video: Arc<ReceiveCounters>,
     received_audio: Arc<ReceiveCounters>,
     sent_rate: RateMeter,
     received_rate: RateMeter,
-    tasks: Vec<JoinHandle<()>>,
+    /// Sending to the current connection: stopped when it is lost.
+    send_tasks: Vec<JoinHandle<()>>,
+    /// Playing remote tracks: each ends with its track (and takes its tile away).
+    play_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Session {
@@ -101,15 +137,16 @@ impl Session {
             monitor,
             feedback: ports.feedback,
             receive: ports.receive,
-            video: ports.video,
-            audio: ports.audio,
+            video: ports.video.map(|v| Arc::new(tokio::sync::Mutex::new(v))),
+            audio: ports.audio.map(|a| Arc::new(tokio::sync::Mutex::new(a))),
             sent_video: Vec::new(),
             sent_audio: Vec::new(),
             received_video: Arc::default(),
             received_audio: Arc::default(),
             sent_rate: RateMeter::default(),
             received_rate: RateMeter::default(),
-            tasks: Vec::new(),
+            send_tasks: Vec::new(),
+            play_tasks: Vec::new(),
         }
     }
 
@@ -126,16 +163,23 @@ impl Session {
     pub async fn send(&mut self, tracks: Vec<OutgoingTrack>) {
         for track in tracks {
             let frames = match track.kind {
-                RtpCodecKind::Video => self.video.take(),
-                _ => self.audio.take(),
+                RtpCodecKind::Video => self.video.clone(),
+                _ => self.audio.clone(),
             };
             let Some(frames) = frames else { continue };
             match track.kind {
                 RtpCodecKind::Video => self.sent_video.push(track.counters.clone()),
                 _ => self.sent_audio.push(track.counters.clone()),
             }
-            self.tasks
+            self.send_tasks
                 .extend(track.start(frames, self.feedback.clone()).await);
+        }
+    }
+
+    /// The connection is lost: stop sending to it (the next connection takes the media).
+    pub fn stop_sending(&mut self) {
+        for task in self.send_tasks.drain(..) {
+            task.abort();
         }
     }
 
@@ -148,7 +192,8 @@ impl Session {
             RtpCodecKind::Video => self.received_video.clone(),
             _ => self.received_audio.clone(),
         };
-        self.tasks.push(tokio::spawn(async move {
+        self.play_tasks.retain(|t| !t.is_finished());
+        self.play_tasks.push(tokio::spawn(async move {
             if let Err(e) = remote::play(track, receive, info, counters).await {
                 tracing::warn!("remote track: {e}");
             }
@@ -191,7 +236,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        for task in self.send_tasks.iter().chain(&self.play_tasks) {
             task.abort();
         }
     }
@@ -200,4 +245,26 @@ impl Drop for Session {
 /// A connection state as status shows it.
 pub fn state_name(state: ConnectionState) -> String {
     format!("{state:?}").to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejoining_backs_off_to_a_ceiling() {
+        let mut rejoin = Rejoin::default();
+        let delays: Vec<Duration> = (0..6).map(|_| rejoin.next_delay().unwrap()).collect();
+        let ms: Vec<u128> = delays.iter().map(|d| d.as_millis()).collect();
+        assert_eq!(ms, [500, 1000, 2000, 4000, 5000, 5000]);
+    }
+
+    #[test]
+    fn rejoining_gives_up_after_the_window() {
+        let mut rejoin = Rejoin {
+            since: std::time::Instant::now() - Rejoin::WINDOW,
+            delay: Rejoin::FIRST,
+        };
+        assert_eq!(rejoin.next_delay(), None);
+    }
 }

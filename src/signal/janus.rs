@@ -9,7 +9,7 @@ use crate::room::{SessionEvent, SessionId};
 use crate::rtc::peer::{ConnectionState, Peer, PeerEvent, PeerSettings, Role};
 use crate::rtc::publish::OutgoingTrack;
 use crate::rtc::remote::RemoteTrackInfo;
-use crate::rtc::session::{set_up, state_name, wait_connected, Session};
+use crate::rtc::session::{state_name, wait_connected, Rejoin, Session};
 use crate::rtc::stats::SessionMonitor;
 use crate::rtc::MediaPorts;
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -45,6 +45,9 @@ enum FeedEvent {
 }
 
 impl JanusMeeting {
+    /// Runs one session until `leave` fires or it cannot go on. A call that loses its
+    /// connection (signalling or media) says so and joins again, with backoff, for up to
+    /// `Rejoin::WINDOW`.
     pub async fn run(
         self,
         session: SessionId,
@@ -53,16 +56,78 @@ impl JanusMeeting {
         ports: MediaPorts,
     ) {
         tokio::pin!(leave);
-        let (janus_tx, mut janus_events) = mpsc::unbounded_channel();
         let mut media = Session::new(ports, self.monitor.clone());
-        let setup = async {
-            let api = JanusApi::connect(&self.url, janus_tx).await?;
-            let publisher = self.publish(&api, &media).await?;
-            Ok::<_, String>((api, publisher))
-        };
-        let Some((api, publisher)) = set_up(setup, &mut leave, session, &events).await else {
-            return;
-        };
+        let mut rejoin: Option<(Rejoin, String)> = None;
+        loop {
+            let (janus_tx, janus_events) = mpsc::unbounded_channel();
+            let setup = async {
+                let api = JanusApi::connect(&self.url, janus_tx).await?;
+                let publisher = self.publish(&api, &media).await?;
+                Ok::<_, String>((api, publisher))
+            };
+            let attempt = tokio::select! {
+                attempt = setup => attempt,
+                _ = &mut leave => break,
+            };
+            let (api, publisher) = match (attempt, &mut rejoin) {
+                (Ok(joined), _) => joined,
+                (Err(reason), None) => {
+                    let _ = events.send(SessionEvent::Failed { session, reason }).await;
+                    return;
+                }
+                (Err(reason), Some((backoff, lost))) => {
+                    let Some(delay) = backoff.next_delay() else {
+                        let reason = format!("{lost}; joining again failed: {reason}");
+                        let _ = events.send(SessionEvent::Failed { session, reason }).await;
+                        return;
+                    };
+                    tracing::info!("joining again in {delay:?}: {reason}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => continue,
+                        _ = &mut leave => break,
+                    }
+                }
+            };
+            // In the meeting: for the first time, or back after a rejoin.
+            let _ = events.send(SessionEvent::Connected { session }).await;
+            let lost = self
+                .in_call(
+                    session,
+                    &events,
+                    &mut leave,
+                    &mut media,
+                    api,
+                    publisher,
+                    janus_events,
+                )
+                .await;
+            let Some(reason) = lost else { break };
+            tracing::warn!("{reason}: joining again");
+            media.stop_sending();
+            let _ = events
+                .send(SessionEvent::Reconnecting {
+                    session,
+                    reason: reason.clone(),
+                })
+                .await;
+            rejoin = Some((Rejoin::default(), reason));
+        }
+        drop(media);
+        let _ = events.send(SessionEvent::Ended { session }).await;
+    }
+
+    /// The call, until the room leaves (None) or the meeting is lost (Some(why)).
+    #[allow(clippy::too_many_arguments)]
+    async fn in_call(
+        &self,
+        session: SessionId,
+        events: &mpsc::Sender<SessionEvent>,
+        leave: &mut std::pin::Pin<&mut oneshot::Receiver<()>>,
+        media: &mut Session,
+        api: JanusApi,
+        publisher: Published,
+        mut janus_events: mpsc::UnboundedReceiver<Value>,
+    ) -> Option<String> {
         let Published {
             handle: publisher_handle,
             peer: publisher_peer,
@@ -71,9 +136,7 @@ impl JanusMeeting {
             others,
         } = publisher;
         media.send(tracks).await;
-        let _ = events.send(SessionEvent::Connected { session }).await;
         let mut publisher_state = "connected".to_string();
-
         let mut feeds: HashMap<u64, Feed> = HashMap::new();
         let (feed_tx, mut feed_events) = mpsc::unbounded_channel::<FeedEvent>();
         for (id, display) in others {
@@ -82,9 +145,9 @@ impl JanusMeeting {
         }
         let mut tick = tokio::time::interval(TICK);
         let mut ticks = 0u32;
-        let reason = loop {
+        let lost = loop {
             tokio::select! {
-                _ = &mut leave => break None,
+                _ = leave.as_mut() => break None,
                 _ = tick.tick() => {
                     media.tick(Some(&publisher_peer));
                     ticks += 1;
@@ -97,7 +160,16 @@ impl JanusMeeting {
                 }
                 event = publisher_events.recv() => match event {
                     Some(PeerEvent::State(ConnectionState::Failed)) => break Some(api.says("the publishing connection failed")),
-                    Some(PeerEvent::State(state)) => publisher_state = state_name(state),
+                    Some(PeerEvent::State(state)) => {
+                        // ICE may get a path back by itself: say so while it tries.
+                        if state == ConnectionState::Disconnected {
+                            let reason = api.says("the connection is interrupted");
+                            let _ = events.send(SessionEvent::Reconnecting { session, reason }).await;
+                        } else if state == ConnectionState::Connected && publisher_state == "disconnected" {
+                            let _ = events.send(SessionEvent::Connected { session }).await;
+                        }
+                        publisher_state = state_name(state);
+                    }
                     Some(PeerEvent::Track(_)) => {}
                     None => break Some(api.says("the publishing connection closed")),
                 },
@@ -121,6 +193,14 @@ impl JanusMeeting {
                             }
                         }
                         Janus::SessionTimeout => break Some(api.says("the session timed out")),
+                        Janus::Hangup { handle, reason } if handle == publisher_handle => {
+                            break Some(api.says(&format!("closed the room's connection ({reason})")));
+                        }
+                        Janus::Hangup { handle, reason } => {
+                            // A subscription: the publisher's `unpublished` follows, or it
+                            // comes back; either way nothing to do but note it.
+                            tracing::info!("Janus closed subscription {handle}: {reason}");
+                        }
                         Janus::Other => tracing::debug!("Janus event: {event}"),
                     }
                 }
@@ -142,20 +222,18 @@ impl JanusMeeting {
                 }
             }
         };
-        let _ = api
-            .message(publisher_handle, json!({"request": "leave"}), None)
-            .await;
+        if lost.is_none() {
+            // Leaving: say goodbye (a lost connection has nobody to say it to).
+            let _ = api
+                .message(publisher_handle, json!({"request": "leave"}), None)
+                .await;
+        }
         for feed in feeds.into_values() {
             feed.peer.close().await;
         }
         publisher_peer.close().await;
         api.destroy();
-        drop(media);
-        let event = match reason {
-            None => SessionEvent::Ended { session },
-            Some(reason) => SessionEvent::Failed { session, reason },
-        };
-        let _ = events.send(event).await;
+        lost
     }
 
     /// Joins the room as a publisher and publishes; returns who else is there.
@@ -278,12 +356,23 @@ enum Janus {
     /// A publisher stopped publishing or left.
     Gone(u64),
     SessionTimeout,
+    /// Janus closed a handle's peer connection (ICE failed on its side, DTLS alert).
+    Hangup {
+        handle: u64,
+        reason: String,
+    },
     Other,
 }
 
 fn classify(event: &Value) -> Janus {
     if event["janus"] == "timeout" {
         return Janus::SessionTimeout;
+    }
+    if event["janus"] == "hangup" {
+        return Janus::Hangup {
+            handle: event["sender"].as_u64().unwrap_or_default(),
+            reason: event["reason"].as_str().unwrap_or("hangup").to_string(),
+        };
     }
     let data = &event["plugindata"]["data"];
     let list = publishers(data);

@@ -43,6 +43,32 @@ bind = ["127.0.0.1:0"]
     )
 }
 
+/// Runs the test `test` of this test binary again, alone, inside a new network namespace with
+/// only `lo` up (so nothing it does can use another interface, and it may cut its own network).
+/// Returns true in the re-run, which does the work; false in the caller, after checking that the
+/// re-run passed.
+pub fn in_own_network(test: &str) -> bool {
+    if std::env::var_os("SALLE_NETNS").is_some() {
+        return true;
+    }
+    let me = std::env::current_exe().unwrap();
+    let status = Command::new("unshare")
+        .args([
+            "--net",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ])
+        .arg(&me)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("SALLE_NETNS", "1")
+        .status()
+        .expect("run unshare (util-linux)");
+    assert!(status.success(), "{test} failed in its network namespace");
+    false
+}
+
 pub fn salle() -> Command {
     Command::new(env!("CARGO_BIN_EXE_salle"))
 }

@@ -46,6 +46,13 @@ fn ended(session: SessionId) -> Input {
     Input::Session(SessionEvent::Ended { session })
 }
 
+fn reconnecting(session: SessionId) -> Input {
+    Input::Session(SessionEvent::Reconnecting {
+        session,
+        reason: "ICE disconnected".into(),
+    })
+}
+
 fn state(room: &Room) -> &'static str {
     room.status().call.name()
 }
@@ -485,6 +492,7 @@ fn any_input() -> impl Strategy<Value = Input> {
         (origin, command).prop_map(|(origin, command)| Input::Command { origin, command }),
         session.clone().prop_map(connected),
         session.clone().prop_map(ended),
+        session.clone().prop_map(reconnecting),
         session.prop_map(|s| failed(s, "boom")),
         Just(Input::Media(MediaEvent::Failed {
             reason: "pipeline".into()
@@ -499,6 +507,59 @@ fn any_input() -> impl Strategy<Value = Input> {
         }),
         Just(Input::Tick),
     ]
+}
+
+#[test]
+fn a_lost_connection_in_a_call_is_reconnecting_then_back_in_the_call() {
+    let mut room = in_call();
+    let step = room.handle(1_000, reconnecting(1));
+    assert_eq!(state(&room), "reconnecting");
+    assert!(matches!(
+        room.status().call,
+        CallStatus::Reconnecting { ref reason, .. } if reason == "ICE disconnected"
+    ));
+    // Nothing is torn down: the session is getting its connection back.
+    assert!(!step
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Disconnect { .. })));
+    assert_eq!(room.status().leds.status, LedPattern::Blink);
+    room.handle(5_000, connected(1));
+    assert_eq!(state(&room), "in-call");
+    assert_eq!(room.status().leds.status, LedPattern::On);
+}
+
+#[test]
+fn reconnecting_gives_up_after_the_timeout_or_when_the_session_does() {
+    let mut room = in_call();
+    room.handle(1_000, reconnecting(1));
+    let step = room.handle(1_000 + settings().reconnect_timeout_ms, Input::Tick);
+    assert_eq!(state(&room), "failed");
+    assert!(step.effects.contains(&Effect::Disconnect { session: 1 }));
+    assert!(room
+        .status()
+        .last_error
+        .unwrap()
+        .contains("did not come back"));
+
+    let mut room = in_call();
+    room.handle(1_000, reconnecting(1));
+    room.handle(2_000, failed(1, "Janus: the session timed out"));
+    assert_eq!(state(&room), "failed");
+}
+
+#[test]
+fn the_join_button_leaves_while_reconnecting_and_a_join_does_not_reconnect() {
+    let mut room = in_call();
+    room.handle(1_000, reconnecting(1));
+    let step = room.handle(2_000, press(Button::Join));
+    assert!(step.effects.contains(&Effect::Disconnect { session: 1 }));
+    assert_eq!(state(&room), "leaving");
+
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    room.handle(100, reconnecting(1));
+    assert_eq!(state(&room), "joining", "a join keeps its own timeout");
 }
 
 proptest! {
@@ -556,7 +617,10 @@ proptest! {
             prop_assert_eq!(leds, after.leds);
             prop_assert_eq!(after.leds.mute == LedPattern::On, after.mic_muted);
             // A session is open exactly while joining or in a call.
-            let active = matches!(after.call, CallStatus::Joining { .. } | CallStatus::InCall { .. });
+            let active = matches!(
+                after.call,
+                CallStatus::Joining { .. } | CallStatus::InCall { .. } | CallStatus::Reconnecting { .. }
+            );
             prop_assert_eq!(open_session.is_some(), active, "open session vs state");
             // A failure always says why.
             if let CallStatus::Failed { reason } = &after.call {
@@ -565,8 +629,10 @@ proptest! {
             }
             // In a call only through a session that connected.
             if matches!(after.call, CallStatus::InCall { .. }) {
-                let was_in_session =
-                    matches!(before.call, CallStatus::InCall { .. } | CallStatus::Joining { .. });
+                let was_in_session = matches!(
+                    before.call,
+                    CallStatus::InCall { .. } | CallStatus::Joining { .. } | CallStatus::Reconnecting { .. }
+                );
                 prop_assert!(was_in_session, "entered a call from {:?}", before.call);
             }
         }
