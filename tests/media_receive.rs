@@ -484,6 +484,46 @@ fn the_self_view_is_a_picture_in_picture_on_top() {
     camera.set_state(gst::State::Null).unwrap();
 }
 
+#[test]
+fn the_self_view_shows_what_the_camera_sends_and_the_privacy_card() {
+    use salle::media::send_video::{SendVideo, VideoSettings, VideoSource};
+    let _serial = serial();
+    let receive = receive();
+    // The daemon's wiring: the send pipeline's preview on a channel, the screen's self-view on it.
+    let settings = VideoSettings {
+        source: VideoSource::TestPattern("red".into()),
+        width: 640,
+        height: 360,
+        encoder: Some(salle::media::encoder::Encoder::X264),
+        self_view_channel: Some("test-daemon-self-view".into()),
+        ..VideoSettings::default()
+    };
+    let (frames, _keep) = tokio::sync::mpsc::channel(64);
+    let (errors, _errors) = tokio::sync::mpsc::unbounded_channel();
+    let mut camera = SendVideo::start(&settings, frames, errors).expect("send video");
+    receive
+        .set_self_view(Some(SelfViewSource::Channel(
+            "test-daemon-self-view".into(),
+        )))
+        .unwrap();
+    let pip = receive.layout().self_view;
+    let (x, y) = pip.centre();
+    wait_for_screen(&receive, "the camera in the self-view", |f| {
+        close(f.pixel(x, y), [255, 0, 0])
+    });
+    // Camera privacy: the self-view shows the dark "Camera off" card, never the picture.
+    camera.set_camera_off(true);
+    let frame = wait_for_screen(&receive, "the privacy card in the self-view", |f| {
+        let [r, g, b, _] = f.pixel(pip.x + 4, pip.y + 4);
+        r < 40 && g < 40 && b < 40
+    });
+    save_png(&frame, "self-view-camera-off.png");
+    camera.set_camera_off(false);
+    wait_for_screen(&receive, "the camera back in the self-view", |f| {
+        close(f.pixel(x, y), [255, 0, 0])
+    });
+}
+
 /// RMS of interleaved samples, as a fraction of full scale.
 fn rms(samples: &[i16]) -> f64 {
     let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
