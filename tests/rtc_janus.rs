@@ -29,6 +29,11 @@ fn the_room_and_a_remote_participant_see_and_hear_each_other() {
     assert!(rms > -30.0, "{sent}");
     let freq = sent["audio_freq_hz"].as_f64().unwrap_or(0.0);
     assert!((freq - 440.0).abs() < 20.0, "{sent}");
+    // receive.py asks for a keyframe (PLI, relayed by Janus) until its first frame decodes:
+    // the room's encoder answered it.
+    assert!(sent["plis_sent"].as_u64() >= Some(1), "{sent}");
+    let requests = daemon.status()["session"]["sent"]["keyframe_requests"].as_u64();
+    assert!(requests >= Some(1), "keyframe requests seen by the room: {requests:?}");
 
     // What the room receives: Alice, by name, decoded on the screen.
     let status = wait_for(
