@@ -7,6 +7,7 @@ use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
 use crate::room::{Effect, Input, SessionEvent, SessionId};
 use crate::rtc::peer::{BitrateRange, IceServer, PeerSettings};
+use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
 use crate::rtc::{EncoderFeedback, MediaPorts};
 use crate::signal::janus::JanusMeeting;
@@ -166,9 +167,11 @@ impl Effects {
                     whep,
                     token: self.token(),
                     peer: self.peer_settings(),
-                    monitor: self.monitor("WHIP"),
                 };
-                tokio::spawn(meeting.run(session, session_tx, leave_rx, ports))
+                let monitor = self.monitor("WHIP");
+                tokio::spawn(run_meeting(
+                    meeting, session, session_tx, leave_rx, ports, monitor,
+                ))
             }
             Ok(MeetingTarget::Janus { url, room }) => {
                 let meeting = JanusMeeting {
@@ -176,9 +179,11 @@ impl Effects {
                     room,
                     display: self.network.room_name.clone(),
                     peer: self.peer_settings(),
-                    monitor: self.monitor("Janus VideoRoom"),
                 };
-                tokio::spawn(meeting.run(session, session_tx, leave_rx, ports))
+                let monitor = self.monitor("Janus VideoRoom");
+                tokio::spawn(run_meeting(
+                    meeting, session, session_tx, leave_rx, ports, monitor,
+                ))
             }
             Ok(MeetingTarget::Whep { endpoint }) => {
                 let meeting = WhipWhepMeeting {
@@ -186,9 +191,11 @@ impl Effects {
                     whep: Some(endpoint),
                     token: self.token(),
                     peer: self.peer_settings(),
-                    monitor: self.monitor("WHEP"),
                 };
-                tokio::spawn(meeting.run(session, session_tx, leave_rx, ports))
+                let monitor = self.monitor("WHEP");
+                tokio::spawn(run_meeting(
+                    meeting, session, session_tx, leave_rx, ports, monitor,
+                ))
             }
             Ok(other) => {
                 let service = other.service();

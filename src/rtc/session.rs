@@ -56,27 +56,110 @@ pub async fn wait_connected(
     Ok(merged_rx)
 }
 
-/// Runs a session's set-up unless the room leaves first. On failure or leave, tells the room
-/// (`Failed` with the reason, or `Ended`) and returns None.
-pub async fn set_up<T>(
-    setup: impl std::future::Future<Output = Result<T, String>>,
-    leave: &mut std::pin::Pin<&mut tokio::sync::oneshot::Receiver<()>>,
-    session: SessionId,
-    events: &mpsc::Sender<SessionEvent>,
-) -> Option<T> {
-    tokio::select! {
-        result = setup => match result {
-            Ok(value) => Some(value),
-            Err(reason) => {
-                let _ = events.send(SessionEvent::Failed { session, reason }).await;
-                None
-            }
-        },
-        _ = leave.as_mut() => {
-            let _ = events.send(SessionEvent::Ended { session }).await;
-            None
-        }
+/// A meeting service, as the session driver sees it: joining (signalling and connections up,
+/// media ready to send) and being in the call until the room leaves or the meeting is lost.
+/// One implementation per service (`signal/`); `run` does the rest, the same for all.
+#[async_trait::async_trait]
+pub trait Meeting: Send + Sync {
+    /// What a successful join holds (connections, signalling) for `in_call`.
+    type Joined: Send;
+
+    /// Joins; an error is for people (it names the server and what it said).
+    async fn join(&self, media: &mut Session) -> Result<Self::Joined, String>;
+
+    /// The call, until the room leaves (None) or the meeting is lost (Some(why)). Tells the
+    /// room when the connection is interrupted (`Reconnecting`) and back (`Connected`).
+    async fn in_call(
+        &self,
+        joined: Self::Joined,
+        media: &mut Session,
+        call: &mut Call<'_>,
+    ) -> Option<String>;
+}
+
+/// What `in_call` needs of the session: whether the room left, and a way to tell it things.
+pub struct Call<'a> {
+    pub session: SessionId,
+    events: &'a mpsc::Sender<SessionEvent>,
+    leave: std::pin::Pin<&'a mut tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Call<'_> {
+    /// Resolves when the room leaves the meeting.
+    pub async fn left(&mut self) {
+        let _ = self.leave.as_mut().await;
     }
+
+    /// The connection is interrupted (`Some(why)`) or back (`None`).
+    pub async fn interrupted(&self, reason: Option<String>) {
+        let session = self.session;
+        let event = match reason {
+            Some(reason) => SessionEvent::Reconnecting { session, reason },
+            None => SessionEvent::Connected { session },
+        };
+        let _ = self.events.send(event).await;
+    }
+}
+
+/// Runs a meeting session until the room leaves or it cannot go on. A first join that fails
+/// fails the session; a call that is lost says so and joins again, with backoff, for up to
+/// `Rejoin::WINDOW`.
+pub async fn run<M: Meeting>(
+    meeting: M,
+    session: SessionId,
+    events: mpsc::Sender<SessionEvent>,
+    leave: tokio::sync::oneshot::Receiver<()>,
+    ports: MediaPorts,
+    monitor: SessionMonitor,
+) {
+    tokio::pin!(leave);
+    let mut media = Session::new(ports, monitor);
+    let mut rejoin: Option<(Rejoin, String)> = None;
+    loop {
+        let attempt = tokio::select! {
+            attempt = meeting.join(&mut media) => attempt,
+            _ = &mut leave => break,
+        };
+        let joined = match (attempt, &mut rejoin) {
+            (Ok(joined), _) => joined,
+            (Err(reason), None) => {
+                let _ = events.send(SessionEvent::Failed { session, reason }).await;
+                return;
+            }
+            (Err(reason), Some((backoff, lost))) => {
+                let Some(delay) = backoff.next_delay() else {
+                    let reason = format!("{lost}; joining again failed: {reason}");
+                    let _ = events.send(SessionEvent::Failed { session, reason }).await;
+                    return;
+                };
+                tracing::info!("joining again in {delay:?}: {reason}");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => continue,
+                    _ = &mut leave => break,
+                }
+            }
+        };
+        // In the meeting: for the first time, or back after a rejoin.
+        let _ = events.send(SessionEvent::Connected { session }).await;
+        let mut call = Call {
+            session,
+            events: &events,
+            leave: leave.as_mut(),
+        };
+        let Some(reason) = meeting.in_call(joined, &mut media, &mut call).await else {
+            break;
+        };
+        tracing::warn!("{reason}: joining again");
+        media.stop_sending();
+        let lost = SessionEvent::Reconnecting {
+            session,
+            reason: reason.clone(),
+        };
+        let _ = events.send(lost).await;
+        rejoin = Some((Rejoin::default(), reason));
+    }
+    drop(media);
+    let _ = events.send(SessionEvent::Ended { session }).await;
 }
 
 /// How a session that lost its meeting spaces its attempts to join again, and when it gives up.

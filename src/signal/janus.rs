@@ -5,18 +5,15 @@
 //! subscriber: a handle per feed, Janus offers, we answer).
 
 use super::janus_api::JanusApi;
-use crate::room::{SessionEvent, SessionId};
 use crate::rtc::peer::{ConnectionState, Peer, PeerEvent, PeerSettings, Role};
 use crate::rtc::publish::OutgoingTrack;
 use crate::rtc::remote::RemoteTrackInfo;
-use crate::rtc::session::{state_name, wait_connected, Rejoin, Session};
-use crate::rtc::stats::SessionMonitor;
-use crate::rtc::MediaPorts;
+use crate::rtc::session::{state_name, wait_connected, Call, Meeting, Session};
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use url::Url;
 
 const PLUGIN: &str = "janus.plugin.videoroom";
@@ -28,7 +25,6 @@ pub struct JanusMeeting {
     /// How the room appears to the others.
     pub display: String,
     pub peer: PeerSettings,
-    pub monitor: SessionMonitor,
 }
 
 /// A remote publisher we receive.
@@ -45,89 +41,18 @@ enum FeedEvent {
 }
 
 impl JanusMeeting {
-    /// Runs one session until `leave` fires or it cannot go on. A call that loses its
-    /// connection (signalling or media) says so and joins again, with backoff, for up to
-    /// `Rejoin::WINDOW`.
-    pub async fn run(
-        self,
-        session: SessionId,
-        events: mpsc::Sender<SessionEvent>,
-        leave: oneshot::Receiver<()>,
-        ports: MediaPorts,
-    ) {
-        tokio::pin!(leave);
-        let mut media = Session::new(ports, self.monitor.clone());
-        let mut rejoin: Option<(Rejoin, String)> = None;
-        loop {
-            let (janus_tx, janus_events) = mpsc::unbounded_channel();
-            let setup = async {
-                let api = JanusApi::connect(&self.url, janus_tx).await?;
-                let publisher = self.publish(&api, &media).await?;
-                Ok::<_, String>((api, publisher))
-            };
-            let attempt = tokio::select! {
-                attempt = setup => attempt,
-                _ = &mut leave => break,
-            };
-            let (api, publisher) = match (attempt, &mut rejoin) {
-                (Ok(joined), _) => joined,
-                (Err(reason), None) => {
-                    let _ = events.send(SessionEvent::Failed { session, reason }).await;
-                    return;
-                }
-                (Err(reason), Some((backoff, lost))) => {
-                    let Some(delay) = backoff.next_delay() else {
-                        let reason = format!("{lost}; joining again failed: {reason}");
-                        let _ = events.send(SessionEvent::Failed { session, reason }).await;
-                        return;
-                    };
-                    tracing::info!("joining again in {delay:?}: {reason}");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => continue,
-                        _ = &mut leave => break,
-                    }
-                }
-            };
-            // In the meeting: for the first time, or back after a rejoin.
-            let _ = events.send(SessionEvent::Connected { session }).await;
-            let lost = self
-                .in_call(
-                    session,
-                    &events,
-                    &mut leave,
-                    &mut media,
-                    api,
-                    publisher,
-                    janus_events,
-                )
-                .await;
-            let Some(reason) = lost else { break };
-            tracing::warn!("{reason}: joining again");
-            media.stop_sending();
-            let _ = events
-                .send(SessionEvent::Reconnecting {
-                    session,
-                    reason: reason.clone(),
-                })
-                .await;
-            rejoin = Some((Rejoin::default(), reason));
-        }
-        drop(media);
-        let _ = events.send(SessionEvent::Ended { session }).await;
-    }
-
     /// The call, until the room leaves (None) or the meeting is lost (Some(why)).
-    #[allow(clippy::too_many_arguments)]
-    async fn in_call(
+    async fn call(
         &self,
-        session: SessionId,
-        events: &mpsc::Sender<SessionEvent>,
-        leave: &mut std::pin::Pin<&mut oneshot::Receiver<()>>,
+        joined: Joined,
         media: &mut Session,
-        api: JanusApi,
-        publisher: Published,
-        mut janus_events: mpsc::UnboundedReceiver<Value>,
+        call: &mut Call<'_>,
     ) -> Option<String> {
+        let Joined {
+            api,
+            publisher,
+            events: mut janus_events,
+        } = joined;
         let Published {
             handle: publisher_handle,
             peer: publisher_peer,
@@ -147,7 +72,7 @@ impl JanusMeeting {
         let mut ticks = 0u32;
         let lost = loop {
             tokio::select! {
-                _ = leave.as_mut() => break None,
+                _ = call.left() => break None,
                 _ = tick.tick() => {
                     media.tick(Some(&publisher_peer));
                     ticks += 1;
@@ -163,10 +88,9 @@ impl JanusMeeting {
                     Some(PeerEvent::State(state)) => {
                         // ICE may get a path back by itself: say so while it tries.
                         if state == ConnectionState::Disconnected {
-                            let reason = api.says("the connection is interrupted");
-                            let _ = events.send(SessionEvent::Reconnecting { session, reason }).await;
+                            call.interrupted(Some(api.says("the connection is interrupted"))).await;
                         } else if state == ConnectionState::Connected && publisher_state == "disconnected" {
-                            let _ = events.send(SessionEvent::Connected { session }).await;
+                            call.interrupted(None).await;
                         }
                         publisher_state = state_name(state);
                     }
@@ -338,6 +262,39 @@ impl JanusMeeting {
             }
             Err(e) => tracing::warn!("receiving {name}: {e}"),
         }
+    }
+}
+
+/// The room in the VideoRoom: the signalling session, the published connection, and the
+/// events Janus sends about the room.
+pub struct Joined {
+    api: JanusApi,
+    publisher: Published,
+    events: mpsc::UnboundedReceiver<Value>,
+}
+
+#[async_trait::async_trait]
+impl Meeting for JanusMeeting {
+    type Joined = Joined;
+
+    async fn join(&self, media: &mut Session) -> Result<Joined, String> {
+        let (janus_tx, events) = mpsc::unbounded_channel();
+        let api = JanusApi::connect(&self.url, janus_tx).await?;
+        let publisher = self.publish(&api, media).await?;
+        Ok(Joined {
+            api,
+            publisher,
+            events,
+        })
+    }
+
+    async fn in_call(
+        &self,
+        joined: Joined,
+        media: &mut Session,
+        call: &mut Call<'_>,
+    ) -> Option<String> {
+        self.call(joined, media, call).await
     }
 }
 

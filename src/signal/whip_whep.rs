@@ -2,16 +2,13 @@
 //! is given, plays what the WHEP endpoint serves (the other side of the meeting).
 
 use super::whip::{HttpSignalling, Protocol};
-use crate::room::{SessionEvent, SessionId};
 use crate::rtc::peer::{ConnectionState, Peer, PeerEvent, PeerSettings, Role};
 use crate::rtc::publish::OutgoingTrack;
 use crate::rtc::remote::RemoteTrackInfo;
-use crate::rtc::session::{set_up, state_name, wait_connected, Session};
-use crate::rtc::stats::SessionMonitor;
-use crate::rtc::MediaPorts;
+use crate::rtc::session::{state_name, wait_connected, Call, Meeting, Session};
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use url::Url;
 
 /// How often figures are taken and the estimate handed to the encoder.
@@ -24,8 +21,6 @@ pub struct WhipWhepMeeting {
     /// Bearer token for both endpoints.
     pub token: Option<String>,
     pub peer: PeerSettings,
-    /// Where the session's figures go, for status.
-    pub monitor: SessionMonitor,
 }
 
 /// One direction's live session, to be ended with DELETE.
@@ -39,30 +34,9 @@ struct Leg {
 }
 
 impl WhipWhepMeeting {
-    /// Runs one session until `leave` fires or the session breaks.
-    pub async fn run(
-        self,
-        session: SessionId,
-        events: mpsc::Sender<SessionEvent>,
-        leave: oneshot::Receiver<()>,
-        ports: MediaPorts,
-    ) {
-        tokio::pin!(leave);
-        let mut media = Session::new(ports, self.monitor.clone());
-        let setup = async {
-            let publish = match &self.whip {
-                Some(whip) => Some(self.publish(whip, &media).await?),
-                None => None,
-            };
-            let play = match &self.whep {
-                Some(whep) => Some(self.play(whep).await?),
-                None => None,
-            };
-            Ok::<_, String>((publish, play))
-        };
-        let Some((publish, mut play)) = set_up(setup, &mut leave, session, &events).await else {
-            return;
-        };
+    /// The call, until the room leaves (None) or a connection is lost (Some(why)).
+    async fn call(&self, legs: Legs, media: &mut Session, call: &mut Call<'_>) -> Option<String> {
+        let Legs { publish, mut play } = legs;
         let mut publish = match publish {
             Some((leg, tracks)) => {
                 media.send(tracks).await;
@@ -70,13 +44,11 @@ impl WhipWhepMeeting {
             }
             None => None,
         };
-        let _ = events.send(SessionEvent::Connected { session }).await;
-
         let mut tick = tokio::time::interval(TICK);
         let (mut ticks, mut remote_serial) = (0u32, 0);
         let reason = loop {
             tokio::select! {
-                _ = &mut leave => break None,
+                _ = call.left() => break None,
                 _ = tick.tick() => {
                     media.tick(publish.as_ref().map(|leg| &leg.peer));
                     ticks += 1;
@@ -89,7 +61,7 @@ impl WhipWhepMeeting {
                     }
                 }
                 event = next_event(&mut publish) => {
-                    if let Some(reason) = leg_event(&mut publish, event, "WHIP") {
+                    if let Some(reason) = leg_event(&mut publish, event, "WHIP", call).await {
                         break Some(reason);
                     }
                 }
@@ -103,7 +75,7 @@ impl WhipWhepMeeting {
                         media.play(track, info).await;
                     }
                     other => {
-                        if let Some(reason) = leg_event(&mut play, other, "WHEP") {
+                        if let Some(reason) = leg_event(&mut play, other, "WHEP", call).await {
                             break Some(reason);
                         }
                     }
@@ -113,12 +85,7 @@ impl WhipWhepMeeting {
         for leg in [publish, play].into_iter().flatten() {
             leg.end().await;
         }
-        drop(media);
-        let event = match reason {
-            None => SessionEvent::Ended { session },
-            Some(reason) => SessionEvent::Failed { session, reason },
-        };
-        let _ = events.send(event).await;
+        reason
     }
 
     async fn publish(
@@ -164,7 +131,12 @@ impl WhipWhepMeeting {
 }
 
 /// What a leg's event means for the session: a reason to end it, or nothing.
-fn leg_event(leg: &mut Option<Leg>, event: Option<PeerEvent>, protocol: &str) -> Option<String> {
+async fn leg_event(
+    leg: &mut Option<Leg>,
+    event: Option<PeerEvent>,
+    protocol: &str,
+    call: &Call<'_>,
+) -> Option<String> {
     match event {
         Some(PeerEvent::State(ConnectionState::Failed)) => {
             Some(format!("the connection to the {protocol} server failed"))
@@ -172,12 +144,59 @@ fn leg_event(leg: &mut Option<Leg>, event: Option<PeerEvent>, protocol: &str) ->
         Some(PeerEvent::State(state)) => {
             tracing::info!("{protocol} connection: {state:?}");
             if let Some(leg) = leg {
+                // ICE may get a path back by itself: say so while it tries.
+                if state == ConnectionState::Disconnected {
+                    let why = format!("the connection to the {protocol} server is interrupted");
+                    call.interrupted(Some(why)).await;
+                } else if state == ConnectionState::Connected && leg.state == "disconnected" {
+                    call.interrupted(None).await;
+                }
                 leg.state = state_name(state);
             }
             None
         }
         Some(PeerEvent::Track(_)) => None,
         None => Some(format!("the {protocol} connection closed")),
+    }
+}
+
+/// The room's legs of a WHIP/WHEP meeting.
+pub struct Legs {
+    publish: Option<(Leg, Vec<OutgoingTrack>)>,
+    play: Option<Leg>,
+}
+
+#[async_trait::async_trait]
+impl Meeting for WhipWhepMeeting {
+    type Joined = Legs;
+
+    async fn join(&self, media: &mut Session) -> Result<Legs, String> {
+        let publish = match &self.whip {
+            Some(whip) => Some(self.publish(whip, media).await?),
+            None => None,
+        };
+        let play = match &self.whep {
+            Some(whep) => match self.play(whep).await {
+                Ok(leg) => Some(leg),
+                Err(e) => {
+                    if let Some((leg, _)) = publish {
+                        leg.end().await;
+                    }
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        Ok(Legs { publish, play })
+    }
+
+    async fn in_call(
+        &self,
+        legs: Legs,
+        media: &mut Session,
+        call: &mut Call<'_>,
+    ) -> Option<String> {
+        self.call(legs, media, call).await
     }
 }
 
