@@ -32,8 +32,22 @@ fn the_room_and_a_remote_participant_see_and_hear_each_other() {
     // receive.py asks for a keyframe (PLI, relayed by Janus) until its first frame decodes:
     // the room's encoder answered it.
     assert!(sent["plis_sent"].as_u64() >= Some(1), "{sent}");
-    let requests = daemon.status()["session"]["sent"]["keyframe_requests"].as_u64();
-    assert!(requests >= Some(1), "keyframe requests seen by the room: {requests:?}");
+    let status = daemon.status();
+    let requests = status["session"]["sent"]["keyframe_requests"].as_u64();
+    assert!(
+        requests >= Some(1),
+        "keyframe requests seen by the room: {requests:?}"
+    );
+    // On a clean path the congestion estimate stays well above its floor (150 kbit/s): the
+    // audio, which transport feedback does not cover, is not counted as lost.
+    let target = status["session"]["sent"]["target_kbps"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        target > 300,
+        "congestion target {target} kbit/s: {}",
+        status["session"]
+    );
 
     // What the room receives: Alice, by name, decoded on the screen.
     let status = wait_for(
@@ -167,8 +181,7 @@ fn after_a_10_s_network_cut_the_call_comes_back_by_itself() {
     let back = std::time::Instant::now();
     daemon.wait_state("in-call", Duration::from_secs(30));
     eprintln!("back in the call {:?} after the network", back.elapsed());
-    // The picture needs a keyframe first: at the congestion controller's floor (see the README)
-    // a 720p keyframe takes about 2 s to go out.
+    // The picture needs a keyframe first.
     let sent = janus.receive("Salle Cut", 5);
     assert!(sent["video_frames"].as_u64() > Some(50), "{sent}");
     assert!(sent["audio_rms_dbfs"].as_f64() > Some(-30.0), "{sent}");
