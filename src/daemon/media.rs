@@ -10,6 +10,7 @@ use super::Event;
 use crate::config::{Config, ScreenOutput};
 use crate::hw::camera::Encoding;
 use crate::hw::inventory::{Selected, Selection};
+use crate::media::adapt::SizeAdapter;
 use crate::media::encoder::Encoder;
 use crate::media::layout::Size;
 use crate::media::receive::{
@@ -92,6 +93,9 @@ pub struct Media {
     /// Where this session's encoded frames go: one channel per session, kept across camera and
     /// pipeline restarts, so the meeting's tracks keep their senders.
     session_video: Option<mpsc::Sender<EncodedFrame>>,
+    /// The picture size the network estimate allows (while video runs).
+    size: Option<SizeAdapter>,
+    started: std::time::Instant,
     session_audio: Option<mpsc::Sender<EncodedFrame>>,
     in_session: bool,
     mic_muted: bool,
@@ -113,6 +117,8 @@ impl Media {
             screen: None,
             audio_packets: Arc::new(AtomicU64::new(0)),
             session_video: None,
+            size: None,
+            started: std::time::Instant::now(),
             session_audio: None,
             in_session: false,
             mic_muted: config.meeting.join_muted,
@@ -154,6 +160,16 @@ impl Media {
         match feedback {
             EncoderFeedback::Keyframe => video.force_keyframe(),
             EncoderFeedback::TargetKbps(kbps) => {
+                // The size first: a starved 720p looks worse than a well-fed 360p.
+                let now_ms = self.started.elapsed().as_millis() as u64;
+                if let Some(step) = self.size.as_mut().and_then(|s| s.update(now_ms, kbps)) {
+                    match video.set_step(step) {
+                        Ok(step) => {
+                            tracing::info!("video size {:?} for {kbps} kbit/s", step.size())
+                        }
+                        Err(e) => tracing::debug!("video size stays: {e}"),
+                    }
+                }
                 // Leave room for sound and packet headers; never above what the room allows.
                 let kbps = (kbps * 9 / 10).min(self.config.network.max_video_kbps);
                 if kbps.abs_diff(video.kbps()) * 20 > video.kbps() {
@@ -390,6 +406,7 @@ impl Media {
         match SendVideo::start(&settings, frames, errors) {
             Ok(mut video) => {
                 video.set_camera_off(self.camera_off);
+                self.size = Some(SizeAdapter::new(video.step(), video.step()));
                 tracing::info!(
                     "video: {:?} {width}x{height}@{fps} with {}",
                     settings.source,

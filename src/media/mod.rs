@@ -12,6 +12,7 @@
 //! - here: what every pipeline shares: watching its bus for errors (`watch_bus`), starting it
 //!   (`play`) and shutting it down (`shut_down`)
 
+pub mod adapt;
 pub mod encoder;
 pub mod layout;
 pub mod receive;
