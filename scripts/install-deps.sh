@@ -13,6 +13,8 @@ PACKAGES=(
   # tests: systemd-analyze, udev, the QEMU tier with real kernel drivers
   systemd udev kmod qemu-system-x86 busybox-static cpio gzip xz-utils v4l-utils alsa-utils gpiod
   make gcc-12 binutils libelf1 zlib1g coreutils util-linux
+  # WebRTC tests: a TURN server (coturn) on loopback, iproute2 for network namespaces
+  coturn iproute2
 )
 
 SUDO=""

@@ -127,3 +127,112 @@ fn a_whip_server_that_refuses_leaves_the_room_idle_with_the_reason() {
     // The failure stays on the screen for 10 s, then the room is ready again.
     daemon.wait_state("idle", Duration::from_secs(25));
 }
+
+/// coturn (Debian) on loopback with one long-term credential; killed when dropped.
+struct Turn {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Turn {
+    fn start() -> Turn {
+        let port = {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.local_addr().unwrap().port()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new("turnserver")
+            .args([
+                "-n",
+                "--no-tls",
+                "--no-dtls",
+                "--no-cli",
+                "--no-stun-backward-compatibility",
+            ])
+            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
+            .args(["--listening-port", &port.to_string()])
+            .args(["--min-port", "49160", "--max-port", "49200"])
+            .args([
+                "--allow-loopback-peers",
+                "--lt-cred-mech",
+                "--realm",
+                "salle.test",
+            ])
+            .args(["--user", "room:secret", "--pidfile"])
+            .arg(dir.path().join("turn.pid"))
+            .args(["--log-file", "stdout", "--simple-log"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start turnserver (Debian package coturn)");
+        // Ready when it answers a STUN binding request.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        request.extend_from_slice(b"salle-probe!");
+        wait_for("turnserver answering", Duration::from_secs(10), || {
+            probe.send_to(&request, ("127.0.0.1", port)).ok()?;
+            let mut answer = [0u8; 512];
+            probe.recv(&mut answer).ok().map(|_| ())
+        });
+        Turn {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn with_relay_only_the_media_goes_through_turn_and_still_decodes() {
+    let turn = Turn::start();
+    let mut server = GstPeer::start(
+        "whip-server",
+        &["--listen", "127.0.0.1:0", "--seconds", "4"],
+    );
+    let config = simulated_room("Salle TURN", &format!("whip+{}", server.url)).replace(
+        "[network]",
+        &format!(
+            "[network]\nrelay_only = true\n[[network.ice_servers]]\nurls = [\"turn:127.0.0.1:{}?transport=udp\"]\nusername = \"room\"\ncredential = \"secret\"\n",
+            turn.port
+        ),
+    );
+    // The table header must come after the plain keys of [network]: move `bind` up.
+    let config = config
+        .replace("\nbind = [\"127.0.0.1:0\"]\n", "\n")
+        .replace(
+            "[network]\nrelay_only = true\n",
+            "[network]\nrelay_only = true\nbind = [\"127.0.0.1:0\"]\n",
+        );
+    let daemon = Daemon::start(&config);
+    daemon.cli(&["join"]);
+    daemon.wait_state("in-call", Duration::from_secs(30));
+    let pair = wait_for(
+        "the candidate pair in status",
+        Duration::from_secs(10),
+        || {
+            let status = daemon.status();
+            status["session"]["connections"][0]["candidate_pair"]
+                .as_str()
+                .map(String::from)
+        },
+    );
+    assert!(
+        pair.starts_with("relay "),
+        "local candidate not relayed: {pair}"
+    );
+    let result = server.result(Duration::from_secs(40));
+    assert!(result["video_frames"].as_u64() > Some(50), "{result}");
+    assert_eq!(result["width"].as_u64(), Some(1280), "{result}");
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(10));
+}

@@ -41,6 +41,9 @@ pub struct NetworkConfig {
     /// STUN/TURN servers. None by default: nothing is contacted that the room's owner did not
     /// name (meeting services may add theirs).
     pub ice_servers: Vec<IceServerConfig>,
+    /// Send media only through the TURN servers (networks that allow nothing else, or to hide
+    /// the room's addresses).
+    pub relay_only: bool,
     /// The video bitrate range congestion control may use, kbit/s.
     pub min_video_kbps: u32,
     pub max_video_kbps: u32,
@@ -51,6 +54,7 @@ impl Default for NetworkConfig {
         NetworkConfig {
             bind: vec![std::net::SocketAddr::from(([0, 0, 0, 0], 0))],
             ice_servers: Vec::new(),
+            relay_only: false,
             min_video_kbps: 150,
             max_video_kbps: 2500,
         }

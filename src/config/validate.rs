@@ -134,6 +134,16 @@ pub fn check(config: &Config) -> Result<(), Problem> {
         network.min_video_kbps.into(),
         20_000,
     )?;
+    let has_turn = network
+        .ice_servers
+        .iter()
+        .any(|s| s.urls.iter().any(|u| u.starts_with("turn")));
+    if network.relay_only && !has_turn {
+        return Err(problem(
+            &["network", "relay_only"],
+            "needs a TURN server in [[network.ice_servers]]",
+        ));
+    }
     if network.bind.is_empty() {
         return Err(problem(&["network", "bind"], "needs at least one address"));
     }

@@ -248,6 +248,7 @@ impl Effects {
                 })
                 .collect(),
             bind: network.bind.clone(),
+            relay_only: network.relay_only,
             video_bps: BitrateRange {
                 start: u64::from(self.network.start_kbps) * 1000,
                 min: u64::from(network.min_video_kbps) * 1000,

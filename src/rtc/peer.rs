@@ -27,8 +27,8 @@ use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState,
-    RTCSessionDescription, Registry, SettingEngineBuilder,
+    RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
@@ -58,6 +58,8 @@ pub struct PeerSettings {
     pub bind: Vec<SocketAddr>,
     /// The congestion controller's range for the video, bits per second.
     pub video_bps: BitrateRange,
+    /// Only relayed candidates (TURN).
+    pub relay_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,7 @@ impl Default for PeerSettings {
         PeerSettings {
             ice_servers: Vec::new(),
             bind: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
+            relay_only: false,
             video_bps: BitrateRange {
                 start: 1_200_000,
                 min: 150_000,
@@ -165,6 +168,11 @@ impl Peer {
                     })
                     .collect(),
             )
+            .with_ice_transport_policy(if settings.relay_only {
+                RTCIceTransportPolicy::Relay
+            } else {
+                RTCIceTransportPolicy::All
+            })
             .build();
         let (gathered_tx, gathered) = watch::channel(false);
         let handler = Arc::new(Handler {

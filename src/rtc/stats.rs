@@ -152,8 +152,9 @@ pub async fn connection_status(peer: &Peer, role: &str, state: &str) -> Connecti
     };
     let candidate = |id: &str| {
         report.iter().find_map(|entry| match entry {
+            // Candidate entries are keyed "RTC{Local,Remote}IceCandidate_<id>" in webrtc-rs 0.21.
             RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)
-                if c.stats.id == id =>
+                if c.stats.id == id || c.stats.id.ends_with(&format!("_{id}")) =>
             {
                 Some(format!(
                     "{} {}:{}/{}",
@@ -196,10 +197,9 @@ pub async fn connection_status(peer: &Peer, role: &str, state: &str) -> Connecti
         }
     }
     if let Some(pair) = pair {
-        if let (Some(local), Some(remote)) = (
-            candidate(&pair.local_candidate_id),
-            candidate(&pair.remote_candidate_id),
-        ) {
+        // The crate reports no remote candidates (0.21): the peer's side may be unknown.
+        if let Some(local) = candidate(&pair.local_candidate_id) {
+            let remote = candidate(&pair.remote_candidate_id).unwrap_or_else(|| "peer".into());
             status.candidate_pair = Some(format!("{local} -> {remote}"));
         }
         if pair.current_round_trip_time > 0.0 {
