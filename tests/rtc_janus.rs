@@ -97,11 +97,7 @@ fn a_janus_room_that_does_not_exist_is_a_clear_error_and_the_room_goes_back_to_i
     let url = format!("janus+{}/?room=999999", janus.ws());
     let daemon = Daemon::start(&simulated_room("Salle Janus", &url));
     daemon.cli(&["join"]);
-    let status = wait_for("the join to fail", Duration::from_secs(20), || {
-        let status = daemon.status();
-        status["last_error"].as_str().is_some().then_some(status)
-    });
-    let error = status["last_error"].as_str().unwrap();
+    let error = daemon.wait_error(Duration::from_secs(20));
     assert!(
         error.contains("Janus") && error.contains("999999"),
         "{error}"

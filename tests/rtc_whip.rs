@@ -114,11 +114,7 @@ fn a_whip_server_that_refuses_leaves_the_room_idle_with_the_reason() {
         &format!("whip+http://127.0.0.1:{port}/whip"),
     ));
     daemon.cli(&["join"]);
-    let status = wait_for("the join to fail", Duration::from_secs(20), || {
-        let status = daemon.status();
-        status["last_error"].as_str().is_some().then_some(status)
-    });
-    let error = status["last_error"].as_str().unwrap();
+    let error = daemon.wait_error(Duration::from_secs(20));
     assert!(
         error.contains("500") && error.contains("database on fire"),
         "{error}"

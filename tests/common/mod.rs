@@ -165,6 +165,13 @@ impl Daemon {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Waits for the room's last error (a failed join) and returns it.
+    pub fn wait_error(&self, limit: Duration) -> String {
+        wait_for("the room's error", limit, || {
+            self.status()["last_error"].as_str().map(String::from)
+        })
+    }
+
     pub fn state(&self) -> String {
         self.status()["call"]["state"].as_str().unwrap().to_string()
     }
