@@ -1,2 +1,0 @@
-//! WebRTC publishing benchmark (written next; see README "Benchmark").
-fn main() {}
