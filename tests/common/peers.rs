@@ -13,25 +13,32 @@ pub fn gst_peer_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
-            let script = concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/gst-peer/build.sh"
-            );
-            let out = Command::new("bash")
-                .arg(script)
-                .stderr(Stdio::inherit())
-                .output()
-                .expect("run tests/fixtures/gst-peer/build.sh");
-            assert!(out.status.success(), "building the gst-peer fixture failed");
-            let path = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .trim()
-                .to_string();
-            PathBuf::from(path)
+            build_gst_peer(&std::env::var("GST_PEER_PROFILE").unwrap_or_else(|_| "dev".into()))
         })
         .clone()
+}
+
+/// Builds the fixture with cargo `profile` (tests/fixtures/gst-peer/build.sh; cached, so a
+/// second call is quick) and returns its path. The benchmark uses the release build.
+pub fn build_gst_peer(profile: &str) -> PathBuf {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gst-peer/build.sh"
+    );
+    let out = Command::new("bash")
+        .arg(script)
+        .env("GST_PEER_PROFILE", profile)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run tests/fixtures/gst-peer/build.sh");
+    assert!(out.status.success(), "building the gst-peer fixture failed");
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    PathBuf::from(path)
 }
 
 /// An LD_PRELOAD library that shows a program only the loopback interface (as a normal one):
@@ -46,6 +53,8 @@ pub fn loopback_only_shim() -> PathBuf {
         );
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         let shim = dir.join("lo_only_ifaddrs.so");
+        // Built under a name of its own, then renamed: test processes running at the same
+        // time never load a half-written library.
         let built = dir.join(format!("lo_only_ifaddrs.{}.so", std::process::id()));
         let status = Command::new("gcc")
             .args(["-shared", "-fPIC", "-O2", "-o"])
