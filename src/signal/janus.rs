@@ -196,7 +196,9 @@ impl JanusMeeting {
             .and_then(|j| j["sdp"].as_str().map(String::from))
             .ok_or_else(|| api.says("answered the publish without an SDP"))?;
         api.candidates_done(handle);
-        peer.accept_answer(&answer).await?;
+        peer.accept_answer(&answer)
+            .await
+            .map_err(|e| api.says(&e))?;
         let events = wait_connected(events).await.map_err(|e| api.says(&e))?;
         Ok(Published {
             handle,
@@ -230,7 +232,7 @@ impl JanusMeeting {
                 .ok_or_else(|| api.says(&format!("subscribing to {name} gave no offer")))?;
             let (events_tx, mut events) = mpsc::unbounded_channel();
             let peer = Peer::new(&self.peer, Role::Receive, events_tx).await?;
-            let answer = peer.answer(&offer).await?;
+            let answer = peer.answer(&offer).await.map_err(|e| api.says(&e))?;
             api.message(
                 handle,
                 json!({"request": "start"}),

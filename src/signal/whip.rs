@@ -135,7 +135,8 @@ impl HttpSignalling {
         }
     }
 
-    fn says(&self, what: &str) -> String {
+    /// `what`, said about this server: "WHIP server URL: what".
+    pub fn says(&self, what: &str) -> String {
         format!("{} server {}: {what}", self.protocol.name(), self.endpoint)
     }
 

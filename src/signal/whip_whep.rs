@@ -216,11 +216,13 @@ impl Leg {
             events: mpsc::unbounded_channel().1,
             state: "connecting".into(),
         };
+        // The server's name in every failure: "the remote answer: SdpInvalidSyntax" alone
+        // does not say whom to call.
         let connected = match leg.peer.accept_answer(&created.answer).await {
             Ok(()) => wait_connected(events)
                 .await
                 .map_err(|e| format!("{}: {e}", leg.resource)),
-            Err(e) => Err(e),
+            Err(e) => Err(leg.signalling.says(&e)),
         };
         match connected {
             Ok(events) => {
