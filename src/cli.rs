@@ -270,6 +270,7 @@ fn print_status(s: &DaemonStatus) {
         CallStatus::Joining { url } => format!("joining {url}"),
         CallStatus::InCall { url } => format!("in a call: {url}"),
         CallStatus::Reconnecting { url, reason } => format!("reconnecting to {url} ({reason})"),
+        CallStatus::Waiting { url, reason } => format!("{reason} ({url})"),
         CallStatus::Leaving => "leaving".to_string(),
         CallStatus::Failed { reason } => format!("failed: {reason}"),
     };

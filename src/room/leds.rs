@@ -14,6 +14,8 @@ pub enum LedPattern {
     Blink,
     /// 4 Hz: "something is wrong".
     FastBlink,
+    /// A short flash every 2 s: "waiting for someone else" (the meeting's lobby).
+    SlowBlink,
 }
 
 impl LedPattern {
@@ -27,6 +29,7 @@ impl LedPattern {
             LedPattern::Dim => &[(true, 2), (false, 18)],
             LedPattern::Blink => &[(true, 500), (false, 500)],
             LedPattern::FastBlink => &[(true, 125), (false, 125)],
+            LedPattern::SlowBlink => &[(true, 250), (false, 1750)],
         }
     }
 }
@@ -34,8 +37,8 @@ impl LedPattern {
 /// The patterns of every LED the room knows about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedState {
-    /// The call-state LED (documented in the README: idle dim, joining blink, in call on,
-    /// failed fast blink).
+    /// The call-state LED (documented in the README: idle dim, joining blink, waiting in a
+    /// lobby slow blink, in call on, failed fast blink).
     pub status: LedPattern,
     /// The microphone-muted LED: on while muted.
     pub mute: LedPattern,

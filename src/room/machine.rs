@@ -24,6 +24,8 @@ pub struct RoomSettings {
     /// Give up a lost connection that has not come back after this long (the session gives
     /// up earlier on its own; this is the room's guarantee).
     pub reconnect_timeout_ms: Millis,
+    /// Give up waiting in a meeting's lobby after this long without being admitted.
+    pub lobby_timeout_ms: Millis,
 }
 
 impl Default for RoomSettings {
@@ -36,6 +38,7 @@ impl Default for RoomSettings {
             leave_timeout_ms: 5_000,
             failed_hold_ms: 10_000,
             reconnect_timeout_ms: 120_000,
+            lobby_timeout_ms: 300_000,
         }
     }
 }
@@ -54,6 +57,12 @@ enum Call {
         url: String,
     },
     Reconnecting {
+        session: SessionId,
+        url: String,
+        reason: String,
+    },
+    /// In the meeting's lobby: joining, but on the host's time (no join timeout).
+    Waiting {
         session: SessionId,
         url: String,
         reason: String,
@@ -153,9 +162,9 @@ impl Room {
             (Button::Join, press) => match (&self.call, press) {
                 (Call::Idle | Call::Failed { .. }, _) => self.join(now, None, step),
                 // A long press cancels a join that is taking too long.
-                (Call::Joining { .. }, Press::Long) => self.leave(now, step),
+                (Call::Joining { .. } | Call::Waiting { .. }, Press::Long) => self.leave(now, step),
                 // A second short press while joining is most likely impatience: ignore it.
-                (Call::Joining { .. }, Press::Short) => {}
+                (Call::Joining { .. } | Call::Waiting { .. }, Press::Short) => {}
                 (Call::InCall { .. } | Call::Reconnecting { .. }, _) => self.leave(now, step),
                 (Call::Leaving { .. }, _) => {}
             },
@@ -175,6 +184,7 @@ impl Room {
             Command::Join { url } => match &self.call {
                 Call::Idle | Call::Failed { .. } => self.join(now, url, step),
                 Call::Joining { url: current, .. }
+                | Call::Waiting { url: current, .. }
                 | Call::InCall { url: current, .. }
                 | Call::Reconnecting { url: current, .. } => {
                     let wanted = url.as_ref().or(self.settings.meeting_url.as_ref());
@@ -187,9 +197,10 @@ impl Room {
                 }
             },
             Command::Leave => match self.call {
-                Call::Joining { .. } | Call::InCall { .. } | Call::Reconnecting { .. } => {
-                    self.leave(now, step)
-                }
+                Call::Joining { .. }
+                | Call::Waiting { .. }
+                | Call::InCall { .. }
+                | Call::Reconnecting { .. } => self.leave(now, step),
                 _ => step.refused = Some("not in a meeting".into()),
             },
             Command::SetMicMuted { muted } => {
@@ -212,6 +223,46 @@ impl Room {
     }
 
     fn on_session(&mut self, now: Millis, event: SessionEvent, step: &mut Step) {
+        let event = match event {
+            SessionEvent::Waiting { session, reason } => {
+                // Only a join goes to the lobby (or back to it, with a new reason).
+                if let Call::Joining { session: s, url }
+                | Call::Waiting {
+                    session: s, url, ..
+                } = &self.call
+                {
+                    if *s == session {
+                        let url = url.clone();
+                        if matches!(self.call, Call::Waiting { .. }) {
+                            // Same wait, new words: the lobby's clock keeps running.
+                            self.call = Call::Waiting {
+                                session,
+                                url,
+                                reason,
+                            };
+                        } else {
+                            self.enter(
+                                now,
+                                Call::Waiting {
+                                    session,
+                                    url,
+                                    reason,
+                                },
+                            );
+                        }
+                    }
+                }
+                return;
+            }
+            SessionEvent::MuteRequested { session } => {
+                // Muting only: the session has no way to unmute the room.
+                if self.active_session() == Some(session) {
+                    self.set_mic_muted(true, step);
+                }
+                return;
+            }
+            event => event,
+        };
         if let SessionEvent::Reconnecting { session, reason } = event {
             // Only a call in progress reconnects; a join that loses its connection keeps its
             // own timeout.
@@ -238,13 +289,20 @@ impl Room {
             SessionEvent::Connected { session } => (session, Ok(true)),
             SessionEvent::Ended { session } => (session, Ok(false)),
             SessionEvent::Failed { session, reason } => (session, Err(reason)),
-            SessionEvent::Reconnecting { .. } => unreachable!("handled above"),
+            SessionEvent::Reconnecting { .. }
+            | SessionEvent::Waiting { .. }
+            | SessionEvent::MuteRequested { .. } => unreachable!("handled above"),
         };
         if self.current_session() != Some(session) {
             return; // A late event from a session we already gave up on.
         }
         match (&self.call, outcome) {
-            (Call::Joining { url, .. } | Call::Reconnecting { url, .. }, Ok(true)) => {
+            (
+                Call::Joining { url, .. }
+                | Call::Waiting { url, .. }
+                | Call::Reconnecting { url, .. },
+                Ok(true),
+            ) => {
                 let url = url.clone();
                 self.enter(now, Call::InCall { session, url });
             }
@@ -290,6 +348,15 @@ impl Room {
                 self.fail(
                     now,
                     format!("the connection did not come back within {secs} s"),
+                    step,
+                );
+            }
+            Call::Waiting { .. } if elapsed >= self.settings.lobby_timeout_ms => {
+                let secs = self.settings.lobby_timeout_ms / 1000;
+                let name = self.settings.room_name.clone();
+                self.fail(
+                    now,
+                    format!("nobody admitted {name} from the meeting's lobby within {secs} s"),
                     step,
                 );
             }
@@ -365,6 +432,7 @@ impl Room {
     fn active_session(&self) -> Option<SessionId> {
         match self.call {
             Call::Joining { session, .. }
+            | Call::Waiting { session, .. }
             | Call::InCall { session, .. }
             | Call::Reconnecting { session, .. } => Some(session),
             _ => None,
@@ -385,6 +453,8 @@ impl Room {
             Call::Joining { .. } | Call::Leaving { .. } | Call::Reconnecting { .. } => {
                 LedPattern::Blink
             }
+            // Nothing to do but wait for the host: calmer than "working on it".
+            Call::Waiting { .. } => LedPattern::SlowBlink,
             Call::InCall { .. } => LedPattern::On,
             Call::Failed { .. } => LedPattern::FastBlink,
         };
@@ -402,6 +472,10 @@ impl Room {
             Call::Joining { url, .. } => CallStatus::Joining { url: url.clone() },
             Call::InCall { url, .. } => CallStatus::InCall { url: url.clone() },
             Call::Reconnecting { url, reason, .. } => CallStatus::Reconnecting {
+                url: url.clone(),
+                reason: reason.clone(),
+            },
+            Call::Waiting { url, reason, .. } => CallStatus::Waiting {
                 url: url.clone(),
                 reason: reason.clone(),
             },

@@ -94,6 +94,12 @@ pub enum SessionEvent {
     /// The connection was lost; the session is trying to get it back (ICE restart, then a
     /// full rejoin with backoff). `Connected` follows when it is back, `Failed` if it gives up.
     Reconnecting { session: SessionId, reason: String },
+    /// The meeting keeps the room waiting (a lobby) until someone admits it; `reason` is what
+    /// people in the room read ("waiting for the host to admit Salle 1").
+    Waiting { session: SessionId, reason: String },
+    /// Someone in the meeting asked the room to mute (a moderator's remote mute). It can only
+    /// mute: only people in the room unmute the room's microphone.
+    MuteRequested { session: SessionId },
 }
 
 /// What the media engine reports.

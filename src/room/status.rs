@@ -19,6 +19,11 @@ pub enum CallStatus {
         url: String,
         reason: String,
     },
+    /// In the meeting's lobby, until the host admits the room.
+    Waiting {
+        url: String,
+        reason: String,
+    },
     Leaving,
     Failed {
         reason: String,
@@ -32,6 +37,7 @@ impl CallStatus {
             CallStatus::Joining { .. } => "joining",
             CallStatus::InCall { .. } => "in-call",
             CallStatus::Reconnecting { .. } => "reconnecting",
+            CallStatus::Waiting { .. } => "waiting",
             CallStatus::Leaving => "leaving",
             CallStatus::Failed { .. } => "failed",
         }

@@ -638,3 +638,100 @@ proptest! {
         }
     }
 }
+
+fn waiting(session: SessionId) -> Input {
+    Input::Session(SessionEvent::Waiting {
+        session,
+        reason: "waiting for the host to admit Salle Monge".into(),
+    })
+}
+
+#[test]
+fn a_lobby_wait_is_shown_and_admission_puts_the_room_in_the_call() {
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    room.handle(100, waiting(1));
+    assert_eq!(
+        room.status().call,
+        CallStatus::Waiting {
+            url: URL.into(),
+            reason: "waiting for the host to admit Salle Monge".into()
+        }
+    );
+    assert_eq!(room.status().leds.status, LedPattern::SlowBlink);
+    // The host takes longer than a join may: waiting is not joining.
+    let later = settings().join_timeout_ms + 1_000;
+    room.handle(later, Input::Tick);
+    assert_eq!(state(&room), "waiting");
+    room.handle(later + 10, connected(1));
+    assert_eq!(state(&room), "in-call");
+}
+
+#[test]
+fn the_lobby_wait_gives_up_after_its_timeout_and_a_long_press_cancels_it() {
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    room.handle(100, waiting(1));
+    // A poll that repeats the reason does not restart the lobby's clock.
+    room.handle(200_000, waiting(1));
+    let step = room.handle(100 + settings().lobby_timeout_ms, Input::Tick);
+    assert!(step.effects.contains(&Effect::Disconnect { session: 1 }));
+    match room.status().call {
+        CallStatus::Failed { reason } => assert!(reason.contains("lobby"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    room.handle(100, waiting(1));
+    let step = room.handle(
+        200,
+        Input::Button {
+            button: Button::Join,
+            press: Press::Long,
+        },
+    );
+    assert!(step.effects.contains(&Effect::Disconnect { session: 1 }));
+    assert_eq!(state(&room), "leaving");
+}
+
+#[test]
+fn a_lobby_event_from_another_session_or_outside_a_join_changes_nothing() {
+    let mut room = in_call();
+    room.handle(100, waiting(1));
+    assert_eq!(state(&room), "in-call");
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    room.handle(100, waiting(7));
+    assert_eq!(state(&room), "joining");
+}
+
+#[test]
+fn the_meeting_can_mute_the_room_but_never_unmute_it() {
+    let mut room = in_call();
+    let step = room.handle(
+        100,
+        Input::Session(SessionEvent::MuteRequested { session: 1 }),
+    );
+    assert_eq!(
+        step.effects,
+        vec![Effect::SetMicMuted(true), Effect::Leds(room.status().leds)]
+    );
+    assert!(room.status().mic_muted);
+    // Asked again: nothing more to do.
+    let step = room.handle(
+        200,
+        Input::Session(SessionEvent::MuteRequested { session: 1 }),
+    );
+    assert!(step.effects.is_empty());
+    // Only the room's own button unmutes.
+    room.handle(300, press(Button::Mute));
+    assert!(!room.status().mic_muted);
+    // A request from a session that is no longer the room's is ignored.
+    let step = room.handle(
+        400,
+        Input::Session(SessionEvent::MuteRequested { session: 9 }),
+    );
+    assert!(step.effects.is_empty());
+    assert!(!room.status().mic_muted);
+}
