@@ -11,6 +11,8 @@ use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
 use crate::rtc::{EncoderFeedback, MediaPorts};
 use crate::signal::janus::JanusMeeting;
+use crate::signal::livekit::{Access, LiveKitMeeting};
+use crate::signal::meet::{LiveKitAccess, MeetRoom};
 use crate::signal::whip_whep::WhipWhepMeeting;
 use crate::signal::{MeetingTarget, SimulatedMeeting};
 use std::collections::HashMap;
@@ -36,6 +38,8 @@ struct Network {
     config: NetworkConfig,
     token_file: Option<std::path::PathBuf>,
     start_kbps: u32,
+    /// The camera's size, which LiveKit wants announced with the track.
+    camera: (u32, u32),
 }
 
 /// Consumes a session's media when nothing sends it anywhere.
@@ -57,6 +61,7 @@ impl Effects {
                     .video_kbps
                     .unwrap_or(1200)
                     .clamp(config.network.min_video_kbps, config.network.max_video_kbps),
+                camera: (config.camera.width, config.camera.height),
             },
             monitor: None,
             leds,
@@ -137,14 +142,7 @@ impl Effects {
         let (leave_tx, leave_rx) = oneshot::channel();
         self.sessions.insert(session, leave_tx);
         let task = match MeetingTarget::parse(url) {
-            Err(e) => tokio::spawn(async move {
-                let _ = session_tx
-                    .send(SessionEvent::Failed {
-                        session,
-                        reason: e.to_string(),
-                    })
-                    .await;
-            }),
+            Err(e) => return self.fail_at_once(session, session_tx, e.to_string()),
             Ok(MeetingTarget::Simulated {
                 name,
                 connect_ms,
@@ -185,6 +183,31 @@ impl Effects {
                     meeting, session, session_tx, leave_rx, ports, monitor,
                 ))
             }
+            Ok(target @ (MeetingTarget::LaSuiteMeet { .. } | MeetingTarget::LiveKit { .. })) => {
+                let (access, service) = match target {
+                    MeetingTarget::LaSuiteMeet { base, slug } => {
+                        match MeetRoom::new(base, slug, self.network.room_name.clone()) {
+                            Ok(room) => (Access::Meet(room), "La Suite Meet"),
+                            Err(reason) => return self.fail_at_once(session, session_tx, reason),
+                        }
+                    }
+                    MeetingTarget::LiveKit { url, token } => {
+                        (Access::Direct(LiveKitAccess { url, token }), "LiveKit")
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                let meeting = LiveKitMeeting {
+                    access,
+                    camera: self.network.camera,
+                    peer: self.peer_settings(),
+                    session,
+                    events: session_tx.clone(),
+                };
+                let monitor = self.monitor(service);
+                tokio::spawn(run_meeting(
+                    meeting, session, session_tx, leave_rx, ports, monitor,
+                ))
+            }
             Ok(MeetingTarget::Whep { endpoint }) => {
                 let meeting = WhipWhepMeeting {
                     whip: None,
@@ -197,18 +220,22 @@ impl Effects {
                     meeting, session, session_tx, leave_rx, ports, monitor,
                 ))
             }
-            Ok(other) => {
-                let service = other.service();
-                tokio::spawn(async move {
-                    let reason =
-                        format!("joining {service} meetings is not supported by this build yet");
-                    let _ = session_tx
-                        .send(SessionEvent::Failed { session, reason })
-                        .await;
-                })
-            }
         };
         self.sessions_done.push(task);
+    }
+
+    /// A session that cannot even start: the room hears why.
+    fn fail_at_once(
+        &mut self,
+        session: SessionId,
+        session_tx: mpsc::Sender<SessionEvent>,
+        reason: String,
+    ) {
+        self.sessions_done.push(tokio::spawn(async move {
+            let _ = session_tx
+                .send(SessionEvent::Failed { session, reason })
+                .await;
+        }));
     }
 
     /// A fresh monitor for the session starting now, which status shows.

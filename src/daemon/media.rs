@@ -99,6 +99,8 @@ pub struct Media {
     session_audio: Option<mpsc::Sender<EncodedFrame>>,
     in_session: bool,
     mic_muted: bool,
+    /// The same, for meeting sessions.
+    mic_muted_watch: tokio::sync::watch::Sender<bool>,
     camera_off: bool,
     camera_available: bool,
 }
@@ -122,6 +124,7 @@ impl Media {
             session_audio: None,
             in_session: false,
             mic_muted: config.meeting.join_muted,
+            mic_muted_watch: tokio::sync::watch::Sender::new(config.meeting.join_muted),
             camera_off: false,
             camera_available: true,
         }
@@ -137,6 +140,7 @@ impl Media {
     ) -> MediaPorts {
         self.in_session = true;
         self.mic_muted = mic_muted;
+        self.mic_muted_watch.send_replace(mic_muted);
         self.camera_off = camera_off;
         let (video_tx, video) = mpsc::channel(FRAME_QUEUE);
         let (audio_tx, audio) = mpsc::channel(FRAME_QUEUE);
@@ -151,6 +155,7 @@ impl Media {
             audio: Some(audio),
             receive: self.receive.clone(),
             feedback: self.feedback(),
+            mic_muted: self.mic_muted_watch.subscribe(),
         }
     }
 
@@ -193,6 +198,7 @@ impl Media {
 
     pub fn set_mic_muted(&mut self, muted: bool) {
         self.mic_muted = muted;
+        self.mic_muted_watch.send_replace(muted);
         if let Some(audio) = &self.audio {
             audio.set_muted(muted);
         }

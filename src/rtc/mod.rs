@@ -12,7 +12,7 @@ pub mod remote;
 use crate::media::receive::Receive;
 use crate::media::EncodedFrame;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// What a meeting session gets from the media engine: the room's encoded video and sound (for
 /// as long as the session lasts, across camera restarts), the receive pipeline remote people
@@ -22,6 +22,9 @@ pub struct MediaPorts {
     pub audio: Option<mpsc::Receiver<EncodedFrame>>,
     pub receive: Option<Arc<Receive>>,
     pub feedback: mpsc::UnboundedSender<EncoderFeedback>,
+    /// Whether the room's microphone is muted, as it changes: services that show a mute icon
+    /// (LiveKit) are told.
+    pub mic_muted: watch::Receiver<bool>,
 }
 
 /// What the network asks of the encoder.

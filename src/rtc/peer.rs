@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -109,6 +110,11 @@ pub enum PeerEvent {
     State(ConnectionState),
     /// A remote track started (receive role).
     Track(Arc<dyn TrackRemote>),
+    /// A message on a data channel the other side opened (LiveKit's `_reliable`/`_lossy`).
+    Data {
+        channel: String,
+        data: bytes::Bytes,
+    },
 }
 
 impl std::fmt::Debug for PeerEvent {
@@ -116,6 +122,7 @@ impl std::fmt::Debug for PeerEvent {
         match self {
             PeerEvent::State(state) => write!(f, "State({state:?})"),
             PeerEvent::Track(_) => f.write_str("Track"),
+            PeerEvent::Data { channel, data } => write!(f, "Data({channel}, {} bytes)", data.len()),
         }
     }
 }
@@ -262,6 +269,20 @@ impl Peer {
             .map_err(|e| format!("adding a {kind} receiver: {e}"))
     }
 
+    /// A candidate the other side sent on its own (trickle ICE), as the JSON object browsers
+    /// and LiveKit use: `{"candidate": "candidate:...", "sdpMid": "0", "sdpMLineIndex": 0}`.
+    pub async fn add_remote_candidate(&self, init_json: &str) -> Result<(), String> {
+        let init: webrtc::peer_connection::RTCIceCandidateInit = serde_json::from_str(init_json)
+            .map_err(|e| format!("a remote ICE candidate {init_json:?}: {e}"))?;
+        if init.candidate.is_empty() {
+            return Ok(()); // End of candidates: nothing to add.
+        }
+        self.connection
+            .add_ice_candidate(init)
+            .await
+            .map_err(|e| format!("a remote ICE candidate {init_json:?}: {e}"))
+    }
+
     /// Restarts ICE (after a disconnection): the next offer carries new credentials.
     pub async fn restart_ice(&self) -> Result<(), String> {
         self.connection
@@ -322,6 +343,30 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let _ = self.events.send(PeerEvent::Track(track));
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        let events = self.events.clone();
+        let label = channel.label().await.unwrap_or_default();
+        // The channel's messages, until it closes (the connection's end closes it).
+        tokio::spawn(async move {
+            while let Some(event) = channel.poll().await {
+                match event {
+                    DataChannelEvent::OnMessage(message) => {
+                        let data = message.data.freeze();
+                        let event = PeerEvent::Data {
+                            channel: label.clone(),
+                            data,
+                        };
+                        if events.send(event).is_err() {
+                            return;
+                        }
+                    }
+                    DataChannelEvent::OnClose => return,
+                    _ => {}
+                }
+            }
+        });
     }
 }
 

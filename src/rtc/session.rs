@@ -5,7 +5,8 @@ use super::peer::{ConnectionState, Peer, PeerEvent};
 use super::publish::{OutgoingTrack, SendCounters, SharedFrames};
 use super::remote::{self, ReceiveCounters, RemoteTrackInfo};
 use super::stats::{
-    connection_status, record_received, record_sent, ConnectionStatus, RateMeter, SessionMonitor,
+    connection_status, record_received, record_sent, CaptionLine, ConnectionStatus, RateMeter,
+    SessionMonitor,
 };
 use super::{EncoderFeedback, MediaPorts};
 use crate::media::receive::Receive;
@@ -88,6 +89,15 @@ impl Call<'_> {
     /// Resolves when the room leaves the meeting.
     pub async fn left(&mut self) {
         let _ = self.leave.as_mut().await;
+    }
+
+    /// Someone in the meeting asked the room to mute (the room decides: it only ever mutes).
+    pub async fn mute_requested(&self) {
+        let session = self.session;
+        let _ = self
+            .events
+            .send(SessionEvent::MuteRequested { session })
+            .await;
     }
 
     /// The connection is interrupted (`Some(why)`) or back (`None`).
@@ -212,6 +222,7 @@ pub struct Session {
     send_tasks: Vec<JoinHandle<()>>,
     /// Playing remote tracks: each ends with its track (and takes its tile away).
     play_tasks: Vec<JoinHandle<()>>,
+    mic_muted: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Session {
@@ -230,7 +241,32 @@ impl Session {
             received_rate: RateMeter::default(),
             send_tasks: Vec::new(),
             play_tasks: Vec::new(),
+            mic_muted: ports.mic_muted,
         }
+    }
+
+    /// Shows the meeting's captions in status (and, through it, on the screen).
+    pub fn show_captions(&self, lines: Vec<CaptionLine>) {
+        self.monitor.update(|status| status.captions = lines);
+    }
+
+    /// Marks who speaks: their tiles (by track id) and their names in status.
+    pub fn show_speaking(&self, speaking: &[(String, String)], silent: &[String]) {
+        if let Some(receive) = &self.receive {
+            for (id, _) in speaking {
+                let _ = receive.set_speaking(id, true);
+            }
+            for id in silent {
+                let _ = receive.set_speaking(id, false);
+            }
+        }
+        let names = speaking.iter().map(|(_, name)| name.clone()).collect();
+        self.monitor.update(|status| status.speaking = names);
+    }
+
+    /// The room's microphone mute, as it changes.
+    pub fn mic_muted(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.mic_muted.clone()
     }
 
     /// Which of the room's media there is to send.

@@ -18,6 +18,22 @@ pub struct SessionStatus {
     pub received: ReceivedStatus,
     /// Per connection (publisher, subscriber): the pair of candidates carrying the media.
     pub connections: Vec<ConnectionStatus>,
+    /// The meeting's live captions when its transcription runs, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub captions: Vec<CaptionLine>,
+    /// The names of the people speaking now, as the meeting service says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speaking: Vec<String>,
+}
+
+/// One caption line: who speaks, what they said so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptionLine {
+    pub speaker: String,
+    pub text: String,
+    /// The transcriber will not change this line any more.
+    #[serde(rename = "final")]
+    pub is_final: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -35,3 +35,30 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
     text
 }
+
+/// How much of a server's text goes into an error message.
+const EXCERPT_CHARS: usize = 200;
+
+/// The first line of a server's answer, shortened: enough to recognise an error page.
+pub fn excerpt(body: &str) -> String {
+    let line = body.trim().lines().next().unwrap_or_default().trim();
+    let mut text: String = line.chars().take(EXCERPT_CHARS).collect();
+    if line.chars().count() > EXCERPT_CHARS {
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_are_shortened_to_their_first_line() {
+        let long = format!("{}\nsecond line", "x".repeat(500));
+        let text = excerpt(&long);
+        assert_eq!(text.chars().count(), EXCERPT_CHARS + 1);
+        assert!(text.ends_with('…'));
+        assert_eq!(excerpt("  bad request \nmore"), "bad request");
+    }
+}

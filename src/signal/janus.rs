@@ -94,7 +94,7 @@ impl JanusMeeting {
                         }
                         publisher_state = state_name(state);
                     }
-                    Some(PeerEvent::Track(_)) => {}
+                    Some(PeerEvent::Track(_) | PeerEvent::Data { .. }) => {}
                     None => break Some(api.says("the publishing connection closed")),
                 },
                 event = janus_events.recv() => {
@@ -141,7 +141,7 @@ impl JanusMeeting {
                                 feed.state = state_name(state);
                             }
                         }
-                        None => {}
+                        Some(PeerEvent::Data { .. }) | None => {}
                     }
                 }
             }

@@ -6,6 +6,7 @@
 //! `join`). The event can come before the ack; either way the first non-ack message with the
 //! transaction is the answer.
 
+use super::http::excerpt;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -216,8 +217,4 @@ impl JanusApi {
         }
         Ok(answer)
     }
-}
-
-fn excerpt(text: &str) -> String {
-    text.chars().take(120).collect()
 }

@@ -1,10 +1,11 @@
-//! Meeting services. Each service is an adapter behind the `MeetingSession` seam; this issue
-//! provides the meeting-URL forms and a simulated service, the real adapters (La Suite Meet /
-//! LiveKit, WHIP+WHEP, Janus) plug in behind the same seam.
+//! Meeting services: one adapter per service behind `rtc::session::Meeting` (La Suite Meet /
+//! LiveKit, WHIP+WHEP, Janus VideoRoom), the meeting-URL forms, and a simulated service.
 
 mod http;
 pub mod janus;
 pub mod janus_api;
+pub mod livekit;
+pub mod meet;
 mod simulated;
 mod target;
 pub mod whip;

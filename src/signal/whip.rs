@@ -6,6 +6,7 @@
 //! with the answer); an ICE restart or trickled candidates go by PATCH
 //! (`application/trickle-ice-sdpfrag`); DELETE ends the session. WHIP publishes, WHEP plays.
 
+use super::http::excerpt;
 use crate::rtc::peer::IceServer;
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, LINK, LOCATION};
 use reqwest::{Client, StatusCode};
@@ -14,8 +15,6 @@ use url::Url;
 
 /// How long one request may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of an error body goes into the message: enough to read, not a page of HTML.
-const BODY_EXCERPT: usize = 200;
 
 /// Which of the two protocols, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,16 +159,6 @@ impl HttpSignalling {
     }
 }
 
-/// The first line of a body, shortened.
-fn excerpt(body: &str) -> String {
-    let line = body.trim().lines().next().unwrap_or_default().trim();
-    let mut text: String = line.chars().take(BODY_EXCERPT).collect();
-    if line.chars().count() > BODY_EXCERPT {
-        text.push('…');
-    }
-    text
-}
-
 /// ICE servers from `Link` headers (RFC 9725 section 4.6):
 /// `<turn:turn.example.net?transport=udp>; rel="ice-server"; username="u"; credential="p"`.
 pub fn ice_servers(headers: &HeaderMap) -> Vec<IceServer> {
@@ -265,14 +254,5 @@ mod tests {
             servers[2].urls,
             ["turns:turn.example.net:443?transport=tcp"]
         );
-    }
-
-    #[test]
-    fn error_bodies_are_shortened_to_their_first_line() {
-        let long = format!("{}\nsecond line", "x".repeat(500));
-        let text = excerpt(&long);
-        assert_eq!(text.chars().count(), BODY_EXCERPT + 1);
-        assert!(text.ends_with('…'));
-        assert_eq!(excerpt("  bad request \nmore"), "bad request");
     }
 }

@@ -155,7 +155,7 @@ async fn leg_event(
             }
             None
         }
-        Some(PeerEvent::Track(_)) => None,
+        Some(PeerEvent::Track(_) | PeerEvent::Data { .. }) => None,
         None => Some(format!("the {protocol} connection closed")),
     }
 }

@@ -1,0 +1,577 @@
+//! A LiveKit meeting (La Suite Meet's media server) as one native participant: the room joins
+//! under its name, publishes its camera (H.264) and microphone (Opus) with LiveKit's sources,
+//! and receives everyone else, their names, who speaks, and the meeting's captions.
+//!
+//! LiveKit's flow (see DESIGN.md): the signalling socket answers the join with a
+//! `JoinResponse`; the server offers the subscriber connection (we answer); to publish, we ask
+//! for each track (`AddTrackRequest`), wait for `TrackPublishedResponse`, then offer on the
+//! publisher connection. The server trickles its candidates; ours are in our SDP. Ping/pong
+//! keeps the socket alive; a lost socket is resumed (`reconnect=1&sid=`) before a full rejoin.
+
+pub mod data;
+pub mod signal;
+
+use super::meet::{LiveKitAccess, MeetRoom};
+use crate::room::{SessionEvent, SessionId};
+use crate::rtc::peer::{ConnectionState, IceServer, Peer, PeerEvent, PeerSettings, Role};
+use crate::rtc::publish::OutgoingTrack;
+use crate::rtc::remote::RemoteTrackInfo;
+use crate::rtc::session::{state_name, Call, Meeting, Session};
+use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use data::{Captions, Received};
+use livekit_protocol::{
+    self as proto, signal_request::Message as Request, signal_response::Message as Response,
+};
+use signal::{Attempt, Signal};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Joining (signalling, publishing, the publisher connection up) may take this long.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
+/// The figures' refresh.
+const TICK: Duration = Duration::from_millis(500);
+/// How long a lost signalling socket is resumed before the session rejoins from scratch.
+const RESUME_FOR: Duration = Duration::from_secs(10);
+
+/// Where the credentials come from.
+pub enum Access {
+    /// A La Suite Meet room: its API gives them, maybe after the lobby.
+    Meet(MeetRoom),
+    /// A raw `livekit+wss://host?token=...` URL.
+    Direct(LiveKitAccess),
+}
+
+pub struct LiveKitMeeting {
+    pub access: Access,
+    /// The camera's size, announced with the track.
+    pub camera: (u32, u32),
+    pub peer: PeerSettings,
+    /// To tell the room it waits in a lobby.
+    pub session: SessionId,
+    pub events: mpsc::Sender<SessionEvent>,
+}
+
+/// The people in the meeting, by participant sid.
+#[derive(Default)]
+struct Participants {
+    names: HashMap<String, String>,
+    identities: HashMap<String, String>,
+}
+
+impl Participants {
+    fn update(&mut self, info: &proto::ParticipantInfo) {
+        if info.state == proto::participant_info::State::Disconnected as i32 {
+            self.names.remove(&info.sid);
+            return;
+        }
+        let name = if info.name.is_empty() {
+            info.identity.clone()
+        } else {
+            info.name.clone()
+        };
+        self.identities.insert(info.identity.clone(), name.clone());
+        self.names.insert(info.sid.clone(), name);
+    }
+
+    fn name(&self, sid: &str) -> String {
+        self.names.get(sid).cloned().unwrap_or_else(|| sid.into())
+    }
+
+    fn name_of_identity(&self, identity: &str) -> String {
+        self.identities
+            .get(identity)
+            .cloned()
+            .unwrap_or_else(|| identity.into())
+    }
+}
+
+/// Remote candidates that came before their connection had the other side's description.
+#[derive(Default)]
+struct Candidates {
+    ready: bool,
+    early: Vec<String>,
+}
+
+impl Candidates {
+    async fn add(&mut self, peer: &Peer, init: String) {
+        if !self.ready {
+            self.early.push(init);
+        } else if let Err(e) = peer.add_remote_candidate(&init).await {
+            tracing::debug!("{e}");
+        }
+    }
+
+    async fn described(&mut self, peer: &Peer) {
+        self.ready = true;
+        for init in std::mem::take(&mut self.early) {
+            if let Err(e) = peer.add_remote_candidate(&init).await {
+                tracing::debug!("{e}");
+            }
+        }
+    }
+}
+
+/// The room in the meeting.
+pub struct Joined {
+    signal: Signal,
+    responses: mpsc::UnboundedReceiver<Response>,
+    access: LiveKitAccess,
+    /// Ours, to resume the session.
+    sid: String,
+    publisher: Peer,
+    publisher_events: mpsc::UnboundedReceiver<PeerEvent>,
+    publisher_candidates: Candidates,
+    subscriber: Peer,
+    subscriber_events: mpsc::UnboundedReceiver<PeerEvent>,
+    subscriber_candidates: Candidates,
+    tracks: Vec<OutgoingTrack>,
+    /// Our microphone's track sid, for mute requests both ways.
+    microphone: Option<String>,
+    participants: Participants,
+    ping_interval: Duration,
+    ping_timeout: Duration,
+}
+
+impl LiveKitMeeting {
+    /// The credentials: from La Suite Meet (through its lobby when it has one) or the URL.
+    async fn credentials(&self) -> Result<LiveKitAccess, String> {
+        match &self.access {
+            Access::Direct(access) => Ok(access.clone()),
+            Access::Meet(room) => {
+                let (session, events) = (self.session, self.events.clone());
+                room.enter(move |reason| {
+                    let _ = events.try_send(SessionEvent::Waiting { session, reason });
+                })
+                .await
+            }
+        }
+    }
+
+    /// Signalling, the join, both connections, the tracks published.
+    async fn join_meeting(&self, media: &mut Session) -> Result<Joined, String> {
+        let access = self.credentials().await?;
+        let (signal, mut responses) =
+            Signal::connect(&access.url, &access.token, Attempt::Join).await?;
+        let join = tokio::time::timeout(JOIN_TIMEOUT, responses.recv())
+            .await
+            .map_err(|_| signal.says("no answer to the join"))?;
+        let join = match join {
+            Some(Response::Join(join)) => join,
+            Some(Response::Leave(leave)) => {
+                return Err(signal.says(&format!("refused the join ({})", leave_reason(&leave))))
+            }
+            Some(other) => {
+                return Err(signal.says(&format!("answered the join with {}", kind(&other))))
+            }
+            None => return Err(signal.says("closed the connection instead of answering the join")),
+        };
+        let sid = join
+            .participant
+            .as_ref()
+            .map(|p| p.sid.clone())
+            .unwrap_or_default();
+        tracing::info!(
+            "LiveKit: joined room {:?} as {sid} (server {}), {} others",
+            join.room
+                .as_ref()
+                .map(|r| r.name.as_str())
+                .unwrap_or_default(),
+            join.server_version,
+            join.other_participants.len()
+        );
+        let mut participants = Participants::default();
+        for info in &join.other_participants {
+            participants.update(info);
+        }
+        let mut settings = self.peer.clone();
+        settings
+            .ice_servers
+            .extend(join.ice_servers.iter().map(|s| IceServer {
+                urls: s.urls.clone(),
+                username: s.username.clone(),
+                credential: s.credential.clone(),
+            }));
+        let (publisher_tx, mut publisher_events) = mpsc::unbounded_channel();
+        let publisher = Peer::new(&settings, Role::Publish, publisher_tx).await?;
+        let (subscriber_tx, subscriber_events) = mpsc::unbounded_channel();
+        let subscriber = Peer::new(&settings, Role::Receive, subscriber_tx).await?;
+
+        // Ask for our tracks; the publisher's offer waits for the server to know them.
+        let muted = *media.mic_muted().borrow();
+        let mut wanted = HashSet::new();
+        let mut tracks = Vec::new();
+        if media.has_video() {
+            let (width, height) = self.camera;
+            signal.send(Request::AddTrack(proto::AddTrackRequest {
+                cid: "camera".into(),
+                name: "camera".into(),
+                r#type: proto::TrackType::Video as i32,
+                source: proto::TrackSource::Camera as i32,
+                width,
+                height,
+                ..Default::default()
+            }));
+            wanted.insert("camera".to_string());
+            tracks.push(OutgoingTrack::add(&publisher, RtpCodecKind::Video).await?);
+        }
+        if media.has_audio() {
+            signal.send(Request::AddTrack(proto::AddTrackRequest {
+                cid: "microphone".into(),
+                name: "microphone".into(),
+                r#type: proto::TrackType::Audio as i32,
+                source: proto::TrackSource::Microphone as i32,
+                muted,
+                ..Default::default()
+            }));
+            wanted.insert("microphone".to_string());
+            tracks.push(OutgoingTrack::add(&publisher, RtpCodecKind::Audio).await?);
+        }
+
+        let mut joined = Joined {
+            signal,
+            responses,
+            access,
+            sid,
+            publisher,
+            publisher_events: mpsc::unbounded_channel().1,
+            publisher_candidates: Candidates::default(),
+            subscriber,
+            subscriber_events,
+            subscriber_candidates: Candidates::default(),
+            tracks,
+            microphone: None,
+            participants,
+            ping_interval: seconds(join.ping_interval, 5),
+            ping_timeout: seconds(join.ping_timeout, 15),
+        };
+        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+        let mut offered = false;
+        loop {
+            if !offered && wanted.is_empty() {
+                let offer = joined.publisher.offer().await?;
+                joined
+                    .signal
+                    .send(Request::Offer(description("offer", offer)));
+                offered = true;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    let step = if !wanted.is_empty() { "publishing the tracks" } else { "connecting" };
+                    return Err(joined.signal.says(&format!("no connection within {JOIN_TIMEOUT:?} ({step})")));
+                }
+                response = joined.responses.recv() => {
+                    let Some(response) = response else {
+                        return Err(joined.signal.says("closed the connection while joining"));
+                    };
+                    match response {
+                        Response::TrackPublished(published) => {
+                            wanted.remove(&published.cid);
+                            if published.cid == "microphone" {
+                                joined.microphone = published.track.map(|t| t.sid);
+                            }
+                        }
+                        Response::Answer(answer) => {
+                            joined.publisher.accept_answer(&answer.sdp).await.map_err(|e| joined.signal.says(&e))?;
+                            joined.publisher_candidates.described(&joined.publisher).await;
+                        }
+                        Response::Leave(leave) => {
+                            return Err(joined.signal.says(&format!("sent the room away ({})", leave_reason(&leave))));
+                        }
+                        other => joined.on_response(other, media, None).await?,
+                    }
+                }
+                event = publisher_events.recv() => match event {
+                    Some(PeerEvent::State(ConnectionState::Connected)) => break,
+                    Some(PeerEvent::State(ConnectionState::Failed | ConnectionState::Closed)) | None => {
+                        return Err(joined.signal.says("the publishing connection failed (ICE/DTLS)"));
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+        joined.publisher_events = publisher_events;
+        Ok(joined)
+    }
+}
+
+impl Joined {
+    /// A response that means the same while joining and in the call. Errors are for people.
+    async fn on_response(
+        &mut self,
+        response: Response,
+        media: &mut Session,
+        call: Option<&Call<'_>>,
+    ) -> Result<(), String> {
+        match response {
+            Response::Offer(offer) => {
+                // The server's offer for what we receive (again whenever someone comes or goes).
+                let answer = self
+                    .subscriber
+                    .answer(&offer.sdp)
+                    .await
+                    .map_err(|e| self.signal.says(&e))?;
+                self.subscriber_candidates.described(&self.subscriber).await;
+                self.signal
+                    .send(Request::Answer(description("answer", answer)));
+            }
+            Response::Trickle(trickle) => {
+                if trickle.target == proto::SignalTarget::Subscriber as i32 {
+                    self.subscriber_candidates
+                        .add(&self.subscriber, trickle.candidate_init)
+                        .await;
+                } else {
+                    self.publisher_candidates
+                        .add(&self.publisher, trickle.candidate_init)
+                        .await;
+                }
+            }
+            Response::Update(update) => {
+                for info in &update.participants {
+                    if info.sid != self.sid {
+                        self.participants.update(info);
+                    }
+                }
+            }
+            Response::SpeakersChanged(changed) => {
+                let mut speaking = Vec::new();
+                let mut silent = Vec::new();
+                for speaker in changed.speakers {
+                    if speaker.active {
+                        let name = self.participants.name(&speaker.sid);
+                        speaking.push((speaker.sid, name));
+                    } else {
+                        silent.push(speaker.sid);
+                    }
+                }
+                media.show_speaking(&speaking, &silent);
+            }
+            Response::Mute(mute) if Some(&mute.sid) == self.microphone.as_ref() => {
+                if mute.muted {
+                    tracing::info!("the meeting asked the room to mute");
+                    if let Some(call) = call {
+                        call.mute_requested().await;
+                    }
+                } else {
+                    tracing::info!("the meeting asked to unmute: only people in the room can");
+                }
+            }
+            Response::Pong(_) | Response::PongResp(_) => {}
+            other => tracing::debug!("LiveKit: {} (not used)", kind(&other)),
+        }
+        Ok(())
+    }
+
+    /// Sends a ping in both the old and the new form (servers answer the one they know).
+    fn ping(&self, started: Instant) {
+        let now = started.elapsed().as_millis() as i64;
+        self.signal.send(Request::Ping(now));
+        self.signal.send(Request::PingReq(proto::Ping {
+            timestamp: now,
+            rtt: 0,
+        }));
+    }
+
+    /// After the signalling socket was lost: resume the same session for a while.
+    async fn resume(&mut self) -> Result<(), String> {
+        let until = Instant::now() + RESUME_FOR;
+        let mut last = String::new();
+        while Instant::now() < until {
+            let attempt = Attempt::Resume { sid: &self.sid };
+            match Signal::connect(&self.access.url, &self.access.token, attempt).await {
+                Ok((signal, mut responses)) => {
+                    // The server answers a resume with ReconnectResponse, or sends us away.
+                    match tokio::time::timeout(Duration::from_secs(5), responses.recv()).await {
+                        Ok(Some(Response::Reconnect(_))) => {
+                            tracing::info!("LiveKit: signalling resumed");
+                            self.signal = signal;
+                            self.responses = responses;
+                            return Ok(());
+                        }
+                        Ok(Some(Response::Leave(leave))) => {
+                            return Err(signal.says(&format!(
+                                "would not resume the session ({})",
+                                leave_reason(&leave)
+                            )))
+                        }
+                        Ok(Some(other)) => {
+                            // Some servers go straight on; keep what they said.
+                            self.signal = signal;
+                            self.responses = responses;
+                            tracing::info!("LiveKit: signalling resumed ({} first)", kind(&other));
+                            return Ok(());
+                        }
+                        _ => last = signal.says("no answer to the resume"),
+                    }
+                }
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(last)
+    }
+}
+
+#[async_trait::async_trait]
+impl Meeting for LiveKitMeeting {
+    type Joined = Joined;
+
+    async fn join(&self, media: &mut Session) -> Result<Joined, String> {
+        let joined = self.join_meeting(media).await?;
+        Ok(joined)
+    }
+
+    async fn in_call(
+        &self,
+        mut joined: Joined,
+        media: &mut Session,
+        call: &mut Call<'_>,
+    ) -> Option<String> {
+        media.send(std::mem::take(&mut joined.tracks)).await;
+        let mut mic_muted = media.mic_muted();
+        let mut captions = Captions::default();
+        let mut publisher_state = "connected".to_string();
+        let mut subscriber_state = "connecting".to_string();
+        let started = Instant::now();
+        let mut last_pong = Instant::now();
+        let mut last_ping = Instant::now();
+        let mut tick = tokio::time::interval(TICK);
+        let mut ticks = 0u32;
+        let lost = loop {
+            tokio::select! {
+                _ = call.left() => break None,
+                _ = tick.tick() => {
+                    media.tick(Some(&joined.publisher));
+                    ticks += 1;
+                    if ticks % 4 == 1 {
+                        let legs = [(&joined.publisher, "publish", publisher_state.as_str()), (&joined.subscriber, "receive", subscriber_state.as_str())];
+                        media.record_connections(&legs).await;
+                    }
+                    if last_ping.elapsed() >= joined.ping_interval {
+                        joined.ping(started);
+                        last_ping = Instant::now();
+                    }
+                    if last_pong.elapsed() >= joined.ping_timeout {
+                        tracing::warn!("{}", joined.signal.says("no pong in time"));
+                        if let Err(e) = joined.resume().await {
+                            break Some(e);
+                        }
+                        last_pong = Instant::now();
+                    }
+                }
+                changed = mic_muted.changed() => {
+                    if changed.is_ok() {
+                        let muted = *mic_muted.borrow_and_update();
+                        if let Some(sid) = &joined.microphone {
+                            joined.signal.send(Request::Mute(proto::MuteTrackRequest { sid: sid.clone(), muted }));
+                        }
+                    }
+                }
+                response = joined.responses.recv() => {
+                    let Some(response) = response else {
+                        tracing::warn!("{}", joined.signal.says("the signalling connection was lost: resuming"));
+                        call.interrupted(Some(joined.signal.says("the signalling connection was lost"))).await;
+                        if let Err(e) = joined.resume().await {
+                            break Some(e);
+                        }
+                        call.interrupted(None).await;
+                        last_pong = Instant::now();
+                        continue;
+                    };
+                    last_pong = Instant::now();
+                    match response {
+                        Response::Leave(leave) => {
+                            break Some(joined.signal.says(&format!("ended the room's participation ({})", leave_reason(&leave))));
+                        }
+                        Response::Answer(answer) => {
+                            if let Err(e) = joined.publisher.accept_answer(&answer.sdp).await {
+                                tracing::warn!("{}", joined.signal.says(&e));
+                            }
+                        }
+                        other => {
+                            if let Err(e) = joined.on_response(other, media, Some(call)).await {
+                                tracing::warn!("{e}");
+                            }
+                        }
+                    }
+                }
+                event = joined.publisher_events.recv() => match event {
+                    Some(PeerEvent::State(ConnectionState::Failed)) | None => {
+                        break Some(joined.signal.says("the publishing connection failed"));
+                    }
+                    Some(PeerEvent::State(state)) => {
+                        if state == ConnectionState::Disconnected {
+                            call.interrupted(Some(joined.signal.says("the connection is interrupted"))).await;
+                        } else if state == ConnectionState::Connected && publisher_state == "disconnected" {
+                            call.interrupted(None).await;
+                        }
+                        publisher_state = state_name(state);
+                    }
+                    Some(_) => {}
+                },
+                event = joined.subscriber_events.recv() => match event {
+                    Some(PeerEvent::Track(track)) => {
+                        // LiveKit names the stream "<participant sid>|<track sid>".
+                        let stream = track.stream_id().await;
+                        let participant = stream.split('|').next().unwrap_or_default().to_string();
+                        let name = joined.participants.name(&participant);
+                        tracing::info!("receiving {name} ({stream})");
+                        media.play(track, RemoteTrackInfo { id: participant, name }).await;
+                    }
+                    Some(PeerEvent::Data { channel, data }) => {
+                        let participants = &joined.participants;
+                        match captions.receive(&data, |identity| participants.name_of_identity(identity)) {
+                            Received::Captions => media.show_captions(captions.lines()),
+                            Received::Json(value) => tracing::debug!("data on {channel}: {value}"),
+                            Received::Ignored(why) => tracing::debug!("data on {channel} ignored: {why}"),
+                        }
+                    }
+                    Some(PeerEvent::State(state)) => subscriber_state = state_name(state),
+                    None => break Some(joined.signal.says("the receiving connection closed")),
+                },
+            }
+        };
+        if lost.is_none() {
+            // Leaving on purpose: say so, so the others see the room go at once.
+            joined.signal.send(Request::Leave(proto::LeaveRequest {
+                can_reconnect: false,
+                reason: proto::DisconnectReason::ClientInitiated as i32,
+                action: proto::leave_request::Action::Disconnect as i32,
+                regions: None,
+            }));
+            // Let the writer put it on the wire before the socket goes.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        joined.publisher.close().await;
+        joined.subscriber.close().await;
+        lost
+    }
+}
+
+fn description(kind: &str, sdp: String) -> proto::SessionDescription {
+    proto::SessionDescription {
+        r#type: kind.into(),
+        sdp,
+        ..Default::default()
+    }
+}
+
+/// LiveKit's intervals are whole seconds; 0 means "the default".
+fn seconds(value: i32, default: u64) -> Duration {
+    Duration::from_secs(if value > 0 { value as u64 } else { default })
+}
+
+fn leave_reason(leave: &proto::LeaveRequest) -> String {
+    proto::DisconnectReason::try_from(leave.reason)
+        .map(|r| r.as_str_name().to_lowercase().replace('_', " "))
+        .unwrap_or_else(|_| format!("reason {}", leave.reason))
+}
+
+/// A response's kind, for messages.
+fn kind(response: &Response) -> String {
+    let text = format!("{response:?}");
+    text.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("a message")
+        .to_string()
+}
