@@ -156,6 +156,8 @@ pub struct MeetingConfig {
     pub token_file: Option<PathBuf>,
     /// Give up a join that has not connected after this many seconds.
     pub join_timeout_s: u64,
+    /// Give up waiting in a meeting's lobby (La Suite Meet) after this many seconds.
+    pub lobby_timeout_s: u64,
 }
 
 impl Default for MeetingConfig {
@@ -166,6 +168,7 @@ impl Default for MeetingConfig {
             join_muted: false,
             token_file: None,
             join_timeout_s: 60,
+            lobby_timeout_s: 300,
         }
     }
 }
@@ -429,6 +432,7 @@ impl Config {
             meeting_url: self.meeting.url.clone(),
             join_muted: self.meeting.join_muted,
             join_timeout_ms: self.meeting.join_timeout_s * 1000,
+            lobby_timeout_ms: self.meeting.lobby_timeout_s * 1000,
             ..crate::room::RoomSettings::default()
         }
     }

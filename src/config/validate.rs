@@ -45,6 +45,12 @@ pub fn check(config: &Config) -> Result<(), Problem> {
         5,
         600,
     )?;
+    in_range(
+        &["meeting", "lobby_timeout_s"],
+        config.meeting.lobby_timeout_s,
+        5,
+        3600,
+    )?;
 
     let camera = &config.camera;
     if let DeviceChoice::Named(path) = &camera.device {
