@@ -245,6 +245,18 @@ impl Session {
         }
     }
 
+    /// Where the screen shows each remote person now (None without a screen).
+    pub fn layout(&self) -> Option<crate::media::layout::Layout> {
+        self.receive.as_ref().map(|r| r.layout())
+    }
+
+    /// Draws `id`'s tile as a shared screen (large).
+    pub fn mark_screen_share(&self, id: &str) {
+        if let Some(receive) = &self.receive {
+            let _ = receive.set_screen_share(id, true);
+        }
+    }
+
     /// Shows the meeting's captions in status (and, through it, on the screen).
     pub fn show_captions(&self, lines: Vec<CaptionLine>) {
         self.monitor.update(|status| status.captions = lines);

@@ -57,13 +57,24 @@ pub struct LiveKitMeeting {
 struct Participants {
     names: HashMap<String, String>,
     identities: HashMap<String, String>,
+    /// Every remote video track: track sid -> (participant sid, screen share).
+    videos: HashMap<String, (String, bool)>,
 }
 
 impl Participants {
     fn update(&mut self, info: &proto::ParticipantInfo) {
+        self.videos
+            .retain(|_, (participant, _)| *participant != info.sid);
         if info.state == proto::participant_info::State::Disconnected as i32 {
             self.names.remove(&info.sid);
             return;
+        }
+        for track in &info.tracks {
+            if track.r#type == proto::TrackType::Video as i32 {
+                let share = track.source == proto::TrackSource::ScreenShare as i32;
+                self.videos
+                    .insert(track.sid.clone(), (info.sid.clone(), share));
+            }
         }
         let name = if info.name.is_empty() {
             info.identity.clone()
@@ -72,6 +83,14 @@ impl Participants {
         };
         self.identities.insert(info.identity.clone(), name.clone());
         self.names.insert(info.sid.clone(), name);
+    }
+
+    /// The screen tile a track goes to: the person's, or their shared screen's.
+    fn tile(&self, participant: &str, track: &str) -> (String, bool) {
+        match self.videos.get(track) {
+            Some((_, true)) => (format!("{participant}/screen"), true),
+            _ => (participant.to_string(), false),
+        }
     }
 
     fn name(&self, sid: &str) -> String {
@@ -362,6 +381,36 @@ impl Joined {
         Ok(())
     }
 
+    /// Asks the server for each remote video at the size its tile has on the screen, and not
+    /// at all when it has no tile (more people than fit): the Pi never decodes more than it
+    /// shows. Only changes are sent; `sent` remembers what was asked.
+    fn ask_for_sizes(&self, media: &Session, sent: &mut HashMap<String, (bool, u32, u32)>) {
+        let Some(layout) = media.layout() else { return };
+        for (track, (participant, _)) in &self.participants.videos {
+            let (tile, _) = self.participants.tile(participant, track);
+            let wanted = match layout.placement(&tile) {
+                Some(placement) => {
+                    let size = placement.needed();
+                    (false, size.width, size.height)
+                }
+                None if layout.hidden.contains(&tile) => (true, 0, 0),
+                None => continue, // Not playing yet.
+            };
+            if sent.get(track) != Some(&wanted) {
+                let (disabled, width, height) = wanted;
+                self.signal
+                    .send(Request::TrackSetting(proto::UpdateTrackSettings {
+                        track_sids: vec![track.clone()],
+                        disabled,
+                        width,
+                        height,
+                        ..Default::default()
+                    }));
+                sent.insert(track.clone(), wanted);
+            }
+        }
+    }
+
     /// Sends a ping in both the old and the new form (servers answer the one they know).
     fn ping(&self, started: Instant) {
         let now = started.elapsed().as_millis() as i64;
@@ -437,6 +486,7 @@ impl Meeting for LiveKitMeeting {
         let mut last_ping = Instant::now();
         let mut tick = tokio::time::interval(TICK);
         let mut ticks = 0u32;
+        let mut sizes = HashMap::new();
         let lost = loop {
             tokio::select! {
                 _ = call.left() => break None,
@@ -447,6 +497,7 @@ impl Meeting for LiveKitMeeting {
                         let legs = [(&joined.publisher, "publish", publisher_state.as_str()), (&joined.subscriber, "receive", subscriber_state.as_str())];
                         media.record_connections(&legs).await;
                     }
+                    joined.ask_for_sizes(media, &mut sizes);
                     if last_ping.elapsed() >= joined.ping_interval {
                         joined.ping(started);
                         last_ping = Instant::now();
@@ -513,10 +564,14 @@ impl Meeting for LiveKitMeeting {
                     Some(PeerEvent::Track(track)) => {
                         // LiveKit names the stream "<participant sid>|<track sid>".
                         let stream = track.stream_id().await;
-                        let participant = stream.split('|').next().unwrap_or_default().to_string();
-                        let name = joined.participants.name(&participant);
+                        let (participant, track_sid) = stream.split_once('|').unwrap_or((&stream, ""));
+                        let name = joined.participants.name(participant);
+                        let (id, share) = joined.participants.tile(participant, track_sid);
                         tracing::info!("receiving {name} ({stream})");
-                        media.play(track, RemoteTrackInfo { id: participant, name }).await;
+                        media.play(track, RemoteTrackInfo { id: id.clone(), name }).await;
+                        if share {
+                            media.mark_screen_share(&id);
+                        }
                     }
                     Some(PeerEvent::Data { channel, data }) => {
                         let participants = &joined.participants;
