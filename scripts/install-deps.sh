@@ -40,6 +40,7 @@ getent group gpio >/dev/null || $SUDO groupadd --system gpio
 # tests).
 "$(dirname "$0")/../tests/fixtures/janus/setup.sh"
 "$(dirname "$0")/../tests/fixtures/chromium/setup.sh"
+"$(dirname "$0")/../tests/fixtures/livekit/setup.sh"
 
 if ! command -v cargo >/dev/null; then
   echo "install-deps: no Rust toolchain: install Rust 1.92 or newer with rustup, then run this again" >&2

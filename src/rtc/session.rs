@@ -250,6 +250,14 @@ impl Session {
         self.receive.as_ref().map(|r| r.layout())
     }
 
+    /// Someone left: their tile and their sound go now, whatever their tracks still do.
+    pub fn remove_person(&self, id: &str) {
+        if let Some(receive) = &self.receive {
+            let _ = receive.remove_video(id);
+            let _ = receive.remove_audio(id);
+        }
+    }
+
     /// Draws `id`'s tile as a shared screen (large).
     pub fn mark_screen_share(&self, id: &str) {
         if let Some(receive) = &self.receive {

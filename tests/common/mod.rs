@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod janus;
+pub mod livekit;
 pub mod media;
 pub mod peers;
 pub mod qemu;

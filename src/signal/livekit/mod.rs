@@ -347,9 +347,15 @@ impl Joined {
             }
             Response::Update(update) => {
                 for info in &update.participants {
-                    if info.sid != self.sid {
-                        self.participants.update(info);
+                    if info.sid == self.sid {
+                        continue;
                     }
+                    if info.state == proto::participant_info::State::Disconnected as i32 {
+                        tracing::info!("{} left", self.participants.name(&info.sid));
+                        media.remove_person(&info.sid);
+                        media.remove_person(&format!("{}/screen", info.sid));
+                    }
+                    self.participants.update(info);
                 }
             }
             Response::SpeakersChanged(changed) => {
