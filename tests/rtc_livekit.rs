@@ -41,7 +41,8 @@ fn on_screen(daemon: &Daemon, name: &str) -> Option<Value> {
 
 fn joined(fixture: &LiveKit) -> Daemon {
     let daemon = Daemon::start(&simulated_room("Salle Visio", &fixture.meeting_url(SLUG)));
-    daemon.cli(&["join"]);
+    // The join button, as someone in the room presses it.
+    daemon.cli(&["press", "join"]);
     daemon.wait_state("in-call", Duration::from_secs(30));
     daemon
 }
@@ -93,6 +94,13 @@ fn the_room_joins_a_public_visio_room_and_sees_and_is_seen() {
         (alice["width"].as_u64(), alice["height"].as_u64()),
         (Some(320), Some(180)),
         "{alice}"
+    );
+    // Her sound goes into the room's mix.
+    let status = daemon.status();
+    assert!(
+        status["session"]["received"]["audio_frames"].as_u64() > Some(25),
+        "{}",
+        status["session"]
     );
     // The room asked for her video at her tile's size (the whole 640x360 test screen, less
     // the margins), not more.
