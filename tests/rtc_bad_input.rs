@@ -174,3 +174,35 @@ fn a_janus_server_that_sends_garbage_is_a_clear_error() {
         &["Janus"],
     );
 }
+
+#[test]
+fn turn_over_tcp_or_tls_is_named_as_unsupported_and_the_room_still_runs() {
+    // webrtc-rs 0.21 relays over UDP only: such servers are skipped, and status says so.
+    let config = simulated_room("Salle TURN", "test://demo").replace(
+        "[network]",
+        r#"[[network.ice_servers]]
+urls = ["turn:127.0.0.1:3478?transport=udp", "turns:127.0.0.1:443?transport=tcp"]
+username = "room"
+credential = "secret"
+
+[network]"#,
+    );
+    let daemon = Daemon::start(&config);
+    let status = daemon.status();
+    let problems = status["problems"].as_array().cloned().unwrap_or_default();
+    assert!(
+        problems.iter().any(|p| {
+            let p = p.as_str().unwrap_or_default();
+            p.contains("turns:127.0.0.1:443") && p.contains("not supported")
+        }),
+        "{problems:?}"
+    );
+    assert!(
+        !problems
+            .iter()
+            .any(|p| p.as_str().unwrap_or_default().contains("transport=udp")),
+        "{problems:?}"
+    );
+    daemon.cli(&["join"]);
+    daemon.wait_state("in-call", Duration::from_secs(20));
+}

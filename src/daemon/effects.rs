@@ -6,7 +6,7 @@ use super::Event;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
 use crate::room::{Effect, Input, SessionEvent, SessionId};
-use crate::rtc::peer::{BitrateRange, IceServer, PeerSettings};
+use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
 use crate::rtc::{EncoderFeedback, MediaPorts};
@@ -260,6 +260,14 @@ impl Effects {
                 None
             }
         }
+    }
+
+    /// What in `[network]` cannot work, for status (the daemon still runs without it).
+    pub fn network_problems(&self) -> Vec<String> {
+        unsupported_turn_urls(&self.peer_settings().ice_servers)
+            .into_iter()
+            .map(|why| format!("[network] ice_servers: {why}"))
+            .collect()
     }
 
     fn peer_settings(&self) -> PeerSettings {

@@ -70,6 +70,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         media::Media::new(&config, events.clone()),
         events.clone(),
     );
+    problems.extend(effects.network_problems());
 
     let socket =
         control::server_socket_path(&config).map_err(|e| format!("control socket: {e}"))?;

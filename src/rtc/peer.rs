@@ -49,6 +49,25 @@ pub struct IceServer {
     pub credential: String,
 }
 
+/// The TURN URLs the WebRTC stack skips, with why: webrtc-rs 0.21 allocates relays over UDP
+/// only (`turn_relayer.rs`, `gather`: "Skipping unsupported secure TURN url" / "non-UDP"), so
+/// `turns:` and `?transport=tcp` give no candidates. Said once where the room can show it.
+pub fn unsupported_turn_urls(servers: &[IceServer]) -> Vec<String> {
+    servers
+        .iter()
+        .flat_map(|s| s.urls.iter())
+        .filter(|url| {
+            let url = url.to_ascii_lowercase();
+            url.starts_with("turns:") || (url.starts_with("turn:") && url.contains("transport=tcp"))
+        })
+        .map(|url| {
+            format!(
+                "{url}: TURN over TCP or TLS is not supported by the WebRTC stack (webrtc-rs 0.21 relays over UDP only); skipped"
+            )
+        })
+        .collect()
+}
+
 /// What a peer connection is built from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerSettings {
@@ -142,6 +161,9 @@ impl Peer {
         role: Role,
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<Peer, String> {
+        for skipped in unsupported_turn_urls(&settings.ice_servers) {
+            tracing::warn!("{skipped}");
+        }
         let mut media_engine = MediaEngine::default();
         register_codecs(&mut media_engine, role).map_err(|e| format!("codecs: {e}"))?;
         let mut registry = Registry::new();
@@ -484,4 +506,27 @@ fn register_codecs(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_and_tls_turn_urls_are_named_as_unsupported() {
+        let servers = [IceServer {
+            urls: vec![
+                "turn:turn.example.net:3478?transport=udp".into(),
+                "turn:turn.example.net:3478?transport=tcp".into(),
+                "turns:turn.example.net:443?transport=tcp".into(),
+                "stun:stun.example.net".into(),
+            ],
+            username: "u".into(),
+            credential: "p".into(),
+        }];
+        let skipped = unsupported_turn_urls(&servers);
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped[0].starts_with("turn:turn.example.net:3478?transport=tcp: "));
+        assert!(skipped[1].contains("not supported by the WebRTC stack"));
+    }
 }
