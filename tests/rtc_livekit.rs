@@ -61,6 +61,9 @@ fn the_room_joins_a_public_visio_room_and_sees_and_is_seen() {
     );
     assert_eq!(client["announced"]["camera"]["type"], "VIDEO", "{client}");
     assert_eq!(client["announced"]["microphone"]["source"], "MICROPHONE");
+    // Its candidates came trickled, after its descriptions, as LiveKit's clients send them.
+    let requests = client["requests"].as_array().unwrap();
+    assert!(requests.contains(&json!("trickle")), "{client}");
     let announced = (
         client["announced"]["camera"]["width"].as_u64(),
         client["announced"]["camera"]["height"].as_u64(),

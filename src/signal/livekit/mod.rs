@@ -269,9 +269,12 @@ impl LiveKitMeeting {
         loop {
             if !offered && wanted.is_empty() {
                 let offer = joined.publisher.offer().await?;
-                joined
-                    .signal
-                    .send(Request::Offer(description("offer", offer)));
+                send_description(
+                    &joined.signal,
+                    "offer",
+                    &offer,
+                    proto::SignalTarget::Publisher,
+                );
                 offered = true;
             }
             tokio::select! {
@@ -331,8 +334,12 @@ impl Joined {
                     .await
                     .map_err(|e| self.signal.says(&e))?;
                 self.subscriber_candidates.described(&self.subscriber).await;
-                self.signal
-                    .send(Request::Answer(description("answer", answer)));
+                send_description(
+                    &self.signal,
+                    "answer",
+                    &answer,
+                    proto::SignalTarget::Subscriber,
+                );
             }
             Response::Trickle(trickle) => {
                 if trickle.target == proto::SignalTarget::Subscriber as i32 {
@@ -609,6 +616,57 @@ impl Meeting for LiveKitMeeting {
     }
 }
 
+/// Our description without its candidates, and the candidates as LiveKit's trickle JSON
+/// (`{"candidate", "sdpMid", "sdpMLineIndex"}`), which is how LiveKit's clients send them: the
+/// server takes the description first and each candidate as it comes.
+fn split_candidates(sdp: &str) -> (String, Vec<String>) {
+    let mut kept = String::with_capacity(sdp.len());
+    let mut candidates = Vec::new();
+    let (mut index, mut mid) = (-1i32, None::<String>);
+    for line in sdp.lines() {
+        if line.starts_with("m=") {
+            index += 1;
+            mid = None;
+        } else if let Some(value) = line.strip_prefix("a=mid:") {
+            mid = Some(value.to_string());
+        }
+        if let Some(candidate) = line.strip_prefix("a=") {
+            if candidate.starts_with("candidate:") {
+                let init = serde_json::json!({
+                    "candidate": candidate,
+                    "sdpMid": mid,
+                    "sdpMLineIndex": index.max(0),
+                });
+                candidates.push(init.to_string());
+                continue;
+            }
+            if candidate == "end-of-candidates" {
+                continue;
+            }
+        }
+        kept.push_str(line);
+        kept.push_str("\r\n");
+    }
+    (kept, candidates)
+}
+
+/// Sends `sdp` as an offer or answer for `target`, its candidates trickled after it.
+fn send_description(signal: &Signal, kind: &str, sdp: &str, target: proto::SignalTarget) {
+    let (sdp, candidates) = split_candidates(sdp);
+    let description = description(kind, sdp);
+    signal.send(match kind {
+        "offer" => Request::Offer(description),
+        _ => Request::Answer(description),
+    });
+    for candidate_init in candidates {
+        signal.send(Request::Trickle(proto::TrickleRequest {
+            candidate_init,
+            target: target as i32,
+            r#final: false,
+        }));
+    }
+}
+
 fn description(kind: &str, sdp: String) -> proto::SessionDescription {
     proto::SessionDescription {
         r#type: kind.into(),
@@ -635,4 +693,27 @@ fn kind(response: &Response) -> String {
         .next()
         .unwrap_or("a message")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_leave_the_description_and_are_trickled_with_their_section() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n\
+                   a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n\
+                   a=end-of-candidates\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=mid:1\r\n";
+        let (kept, candidates) = split_candidates(sdp);
+        assert!(!kept.contains("candidate"), "{kept}");
+        assert!(kept.contains("a=mid:1\r\n"), "{kept}");
+        assert_eq!(candidates.len(), 1);
+        let init: serde_json::Value = serde_json::from_str(&candidates[0]).unwrap();
+        assert_eq!(init["sdpMid"], "0");
+        assert_eq!(init["sdpMLineIndex"], 0);
+        assert_eq!(
+            init["candidate"],
+            "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host"
+        );
+    }
 }
