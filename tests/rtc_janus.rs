@@ -6,7 +6,7 @@ mod common;
 
 use common::janus::Janus;
 use common::{in_own_network, simulated_room, wait_for, Daemon};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn the_room_and_a_remote_participant_see_and_hear_each_other() {
@@ -109,20 +109,11 @@ fn a_janus_room_that_does_not_exist_is_a_clear_error_and_the_room_goes_back_to_i
 #[test]
 fn the_room_publishes_through_simple_whip_server_into_janus() {
     let janus = Janus::start();
-    let token = janus.path().join("whip.token");
-    std::fs::write(&token, janus.info["whip_token"].as_str().unwrap()).unwrap();
     let whip = janus.info["whip"].as_str().unwrap();
-    let config = simulated_room("Salle WHIP", &format!("whip+{whip}")).replace(
-        "[camera]",
-        &format!("token_file = \"{}\"\n\n[camera]", token.display()),
-    );
-    let daemon = Daemon::start(&config);
+    let daemon = Daemon::start(&janus.whip_room("Salle WHIP", whip));
     daemon.cli(&["join"]);
     daemon.wait_state("in-call", Duration::from_secs(20));
-    let display = janus.info["whip_display"]
-        .as_str()
-        .unwrap_or("whip-salle")
-        .to_string();
+    let display = janus.whip_display();
     let sent = janus.receive(&display, 5);
     assert!(sent["video_frames"].as_u64() > Some(100), "{sent}");
     assert_eq!(
@@ -135,14 +126,124 @@ fn the_room_publishes_through_simple_whip_server_into_janus() {
     daemon.wait_state("idle", Duration::from_secs(10));
 }
 
-/// Sets the network namespace's only interface up or down.
+#[test]
+fn turn_over_tcp_or_tls_offered_by_a_whip_server_is_named_in_status_and_the_call_goes_on() {
+    let janus = Janus::start();
+    // What a WHIP server behind a UDP-blocking firewall would offer: TURN over TLS on 443
+    // and over TCP, which webrtc-rs 0.21 cannot use (it relays over UDP only).
+    let servers = serde_json::json!([
+        {"uri": "turns:127.0.0.1:443?transport=tcp", "username": "room", "credential": "secret"},
+        {"uri": "turn:127.0.0.1:3478?transport=tcp", "username": "room", "credential": "secret"},
+    ]);
+    let endpoint = janus.whip_endpoint_offering("salle-turn", servers);
+    let daemon = Daemon::start(&janus.whip_room("Salle TURN", &endpoint));
+    daemon.cli(&["join"]);
+    let status = daemon.wait_state("in-call", Duration::from_secs(20));
+    let warnings = status["session"]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for url in ["turns:127.0.0.1:443", "turn:127.0.0.1:3478?transport=tcp"] {
+        assert!(
+            warnings.iter().any(|w| {
+                let w = w.as_str().unwrap_or_default();
+                w.contains(url)
+                    && w.contains("not supported by the WebRTC stack")
+                    && w.contains(&endpoint)
+            }),
+            "{url} not named: {warnings:?}"
+        );
+    }
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(10));
+}
+
+/// Sets the network namespace's only interface up or down: a cut of everything, media and
+/// signalling.
 fn loopback(up: bool) {
-    let state = if up { "up" } else { "down" };
+    ip(&["link", "set", "lo", if up { "up" } else { "down" }]);
+}
+
+/// Where the room's media goes from in the tests that lose only the media path: a loopback
+/// address of its own, which a route can take away while the signalling (127.0.0.1) stays.
+const MEDIA_ADDRESS: &str = "127.0.0.2";
+
+/// Takes the room's media address away (or gives it back): no UDP from or to it gets
+/// through, as when a firewall or a NAT drops the media, and the signalling still does.
+fn media_path(up: bool) {
+    let action = if up { "del" } else { "add" };
+    let address = format!("{MEDIA_ADDRESS}/32");
+    ip(&["route", action, "blackhole", &address, "table", "local"]);
+}
+
+fn ip(args: &[&str]) {
     let status = std::process::Command::new("ip")
-        .args(["link", "set", "lo", state])
+        .args(args)
         .status()
         .expect("run ip");
-    assert!(status.success(), "ip link set lo {state}");
+    assert!(status.success(), "ip {}", args.join(" "));
+}
+
+/// A simulated room whose media goes from `MEDIA_ADDRESS`.
+fn on_media_address(config: &str) -> String {
+    let loopback = "bind = [\"127.0.0.1:0\"]";
+    assert!(config.contains(loopback), "{config}");
+    config.replace(loopback, &format!("bind = [\"{MEDIA_ADDRESS}:0\"]"))
+}
+
+/// Breaks the network with `cut` for `length`, checks the room said "reconnecting" meanwhile,
+/// and returns once it is back.
+fn break_for(daemon: &Daemon, cut: fn(bool), length: Duration) {
+    cut(false);
+    let start = Instant::now();
+    let mut states = Vec::new();
+    while start.elapsed() < length {
+        let state = daemon.state();
+        if states.last() != Some(&state) {
+            states.push(state);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cut(true);
+    assert!(
+        states.contains(&"reconnecting".to_string()),
+        "states during the cut: {states:?}"
+    );
+}
+
+/// Waits for the room to be back in the call by itself; says on stderr how long it took and
+/// how (the session's ICE restarts and rejoins, the log's lines about them). Returns the log.
+fn back_in_call(daemon: &Daemon, what: &str) -> String {
+    let back = Instant::now();
+    let status = daemon.wait_state("in-call", Duration::from_secs(60));
+    let session = &status["session"];
+    eprintln!(
+        "{what}: back in the call {:?} after the network, {} ICE restart(s) and {} rejoin(s) so far",
+        back.elapsed(),
+        session["ice_restarts"],
+        session["rejoins"],
+    );
+    let log = daemon.log();
+    let telling = ["ICE restart", " back ", "joining again", "connection: "];
+    for line in log
+        .lines()
+        .filter(|l| telling.iter().any(|t| l.contains(t)))
+    {
+        eprintln!("  {line}");
+    }
+    log
+}
+
+/// Waits until the session's status field `key` reaches `at_least`; the session's status.
+fn wait_session(daemon: &Daemon, key: &str, at_least: u64) -> serde_json::Value {
+    wait_for(
+        &format!("{key} >= {at_least}"),
+        Duration::from_secs(30),
+        || {
+            let session = daemon.status()["session"].clone();
+            (session[key].as_u64() >= Some(at_least)).then_some(session)
+        },
+    )
 }
 
 #[test]
@@ -156,31 +257,128 @@ fn after_a_10_s_network_cut_the_call_comes_back_by_itself() {
     daemon.wait_state("in-call", Duration::from_secs(20));
     assert!(janus.receive("Salle Cut", 2)["video_frames"].as_u64() > Some(20));
 
-    // The cut: nothing gets through for 10 s. The room says it is reconnecting.
-    loopback(false);
-    let cut = std::time::Instant::now();
-    let mut states = Vec::new();
-    while cut.elapsed() < Duration::from_secs(10) {
-        let state = daemon.state();
-        if states.last() != Some(&state) {
-            states.push(state);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    loopback(true);
-    assert!(
-        states.contains(&"reconnecting".to_string()),
-        "states during the cut: {states:?}"
-    );
-
-    // Back in the call without anyone touching the room, and media flows again.
-    let back = std::time::Instant::now();
-    daemon.wait_state("in-call", Duration::from_secs(30));
-    eprintln!("back in the call {:?} after the network", back.elapsed());
-    // The picture needs a keyframe first.
+    // The cut: nothing gets through for 10 s, the signalling neither. The room says it is
+    // reconnecting, and is back in the call without anyone touching it (its path heals, an
+    // ICE restart or a rejoin: whichever gets there).
+    break_for(&daemon, loopback, Duration::from_secs(10));
+    back_in_call(&daemon, "a 10 s cut");
+    // Media flows again; the picture needs a keyframe first.
     let sent = janus.receive("Salle Cut", 5);
     assert!(sent["video_frames"].as_u64() > Some(50), "{sent}");
     assert!(sent["audio_rms_dbfs"].as_f64() > Some(-30.0), "{sent}");
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(10));
+}
+
+/// The number of frames of `name` the room's screen decoded, once it has.
+fn decoded(daemon: &Daemon, name: &str) -> Option<u64> {
+    let status = daemon.status();
+    let people = status["media"]["screen"]["people"].as_array()?.clone();
+    people.iter().find(|p| p["name"] == name)?["decoded_frames"].as_u64()
+}
+
+#[test]
+fn when_the_media_path_is_lost_ice_restarts_bring_both_ways_back_in_the_same_janus_session() {
+    let test =
+        "when_the_media_path_is_lost_ice_restarts_bring_both_ways_back_in_the_same_janus_session";
+    if !in_own_network(test) {
+        return;
+    }
+    let janus = Janus::start();
+    let mut alice = janus.publish_peer("Alice", 120);
+    let room = on_media_address(&simulated_room("Salle Restart", &janus.meeting_url()));
+    let daemon = Daemon::start(&room);
+    daemon.cli(&["join"]);
+    daemon.wait_state("in-call", Duration::from_secs(20));
+    let before = janus.receive("Salle Restart", 2);
+    assert!(before["video_frames"].as_u64() > Some(20), "{before}");
+    let alice_before = wait_for("Alice decoded", Duration::from_secs(30), || {
+        decoded(&daemon, "Alice").filter(|&frames| frames > 30)
+    });
+
+    // The media path is gone for 12 s; the signalling stays. ICE gives the path up (5 s),
+    // the grace passes (2.5 s), the room restarts ICE on both its connections through
+    // Janus; the new checks get through once the path is back. The old path cannot heal by
+    // itself: only the restart brings the call back.
+    break_for(&daemon, media_path, Duration::from_secs(12));
+    let log = back_in_call(&daemon, "the media path lost for 12 s");
+    let session = wait_session(&daemon, "ice_restarts", 2);
+    assert_eq!(session["rejoins"], 0, "{session}");
+    assert!(
+        log.contains("publishing connection back by ICE restart"),
+        "{log}"
+    );
+    // Still the same publisher in the room (a rejoin would have a new id), and what it sends
+    // decodes again.
+    let after = janus.receive("Salle Restart", 4);
+    assert_eq!(after["publisher_id"], before["publisher_id"], "{after}");
+    assert!(after["video_frames"].as_u64() > Some(50), "{after}");
+    assert!(after["audio_rms_dbfs"].as_f64() > Some(-30.0), "{after}");
+    // And Alice shows again on the room's screen, through her restarted subscription.
+    wait_for("Alice decoded again", Duration::from_secs(30), || {
+        decoded(&daemon, "Alice").filter(|&frames| frames > alice_before + 60)
+    });
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(10));
+    let _ = alice.kill();
+    let _ = alice.wait();
+}
+
+#[test]
+fn when_the_media_path_is_lost_a_whip_ice_restart_by_patch_brings_the_call_back() {
+    let test = "when_the_media_path_is_lost_a_whip_ice_restart_by_patch_brings_the_call_back";
+    if !in_own_network(test) {
+        return;
+    }
+    let janus = Janus::start();
+    let whip = janus.info["whip"].as_str().unwrap();
+    let daemon = Daemon::start(&on_media_address(&janus.whip_room("Salle WHIP", whip)));
+    daemon.cli(&["join"]);
+    daemon.wait_state("in-call", Duration::from_secs(20));
+    let before = janus.receive(&janus.whip_display(), 2);
+    assert!(before["video_frames"].as_u64() > Some(20), "{before}");
+
+    // simple-whip-server restarts ICE on a PATCH with new credentials (RFC 9725 4.4.2).
+    break_for(&daemon, media_path, Duration::from_secs(12));
+    let log = back_in_call(&daemon, "WHIP, the media path lost for 12 s");
+    let session = wait_session(&daemon, "ice_restarts", 1);
+    assert_eq!(session["rejoins"], 0, "{session}");
+    assert!(log.contains("WHIP connection back by ICE restart"), "{log}");
+    // The same WHIP session: the same publisher in Janus.
+    let after = janus.receive(&janus.whip_display(), 4);
+    assert_eq!(after["publisher_id"], before["publisher_id"], "{after}");
+    assert!(after["video_frames"].as_u64() > Some(50), "{after}");
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(10));
+}
+
+#[test]
+fn a_whip_server_that_cannot_restart_ice_gets_the_call_back_by_a_rejoin() {
+    let test = "a_whip_server_that_cannot_restart_ice_gets_the_call_back_by_a_rejoin";
+    if !in_own_network(test) {
+        return;
+    }
+    let janus = Janus::start();
+    let whip = janus.whip_without_ice_restarts();
+    let daemon = Daemon::start(&on_media_address(&janus.whip_room("Salle WHIP", &whip)));
+    daemon.cli(&["join"]);
+    daemon.wait_state("in-call", Duration::from_secs(20));
+    let before = janus.receive(&janus.whip_display(), 2);
+    assert!(before["video_frames"].as_u64() > Some(20), "{before}");
+
+    // The PATCH gets 405: the room leaves the WHIP session (DELETE) and publishes anew.
+    break_for(&daemon, media_path, Duration::from_secs(12));
+    let log = back_in_call(
+        &daemon,
+        "WHIP without restarts, the media path lost for 12 s",
+    );
+    let session = daemon.status()["session"].clone();
+    assert_eq!(session["ice_restarts"], 0, "{session}");
+    assert!(session["rejoins"].as_u64() >= Some(1), "{session}");
+    assert!(log.contains("cannot restart ICE (it answered 405"), "{log}");
+    let after = janus.receive(&janus.whip_display(), 4);
+    assert_ne!(after["publisher_id"], before["publisher_id"], "{after}");
+    assert!(after["video_frames"].as_u64() > Some(50), "{after}");
     daemon.cli(&["leave"]);
     daemon.wait_state("idle", Duration::from_secs(10));
 }

@@ -7,6 +7,7 @@ pub mod keyframe;
 pub mod packetize;
 pub mod peer;
 pub mod publish;
+pub mod recovery;
 pub mod remote;
 
 use crate::media::receive::Receive;

@@ -16,6 +16,7 @@ use ::rtc::interceptor::{
 use ::rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports, register_default_interceptors,
 };
+use ::rtc::peer_connection::configuration::RTCOfferOptions;
 use ::rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability;
 use ::rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
@@ -39,6 +40,13 @@ pub const OPUS_PAYLOAD_TYPE: u8 = 111;
 
 /// How long gathering may take before the offer goes out with the candidates found so far.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long ICE keeps checking a candidate pair that does not answer, and how often. The
+/// stack's default gives up after 1.4 s; an ICE restart made during an outage would then have
+/// nothing left checking when the network comes back. With checks for as long as a restart
+/// is given, one is always running.
+pub const ICE_CHECKING: Duration = super::recovery::RESTART_WAIT;
+const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 
 /// A STUN or TURN server, from the room's configuration or from the meeting service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -151,7 +159,8 @@ pub struct Peer {
     pub role: Role,
     /// The congestion controller's target (publish role).
     pub target: Option<TargetBitrate>,
-    gathered: watch::Receiver<bool>,
+    /// Whether ICE gathering is complete; the handler sets it, a new gathering clears it.
+    gathered: Arc<watch::Sender<bool>>,
 }
 
 impl Peer {
@@ -203,10 +212,10 @@ impl Peer {
                 RTCIceTransportPolicy::All
             })
             .build();
-        let (gathered_tx, gathered) = watch::channel(false);
+        let gathered = Arc::new(watch::channel(false).0);
         let handler = Arc::new(Handler {
             events,
-            gathered: gathered_tx,
+            gathered: gathered.clone(),
         });
         let runtime = webrtc::runtime::default_runtime().ok_or("no async runtime for WebRTC")?;
         // Browsers may hide their addresses behind mDNS names (`<uuid>.local`), which takes a
@@ -217,8 +226,10 @@ impl Peer {
         } else {
             MulticastDnsMode::QueryOnly
         };
+        let checks = ICE_CHECKING.as_millis() / ICE_CHECK_INTERVAL.as_millis();
         let setting_engine = SettingEngineBuilder::new()
             .with_multicast_dns_mode(mdns)
+            .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(checks as u16))
             .build();
         let connection = PeerConnectionBuilder::new()
             .with_configuration(configuration)
@@ -248,6 +259,34 @@ impl Peer {
             .await
             .map_err(|e| format!("creating the offer: {e}"))?;
         self.set_local(offer).await
+    }
+
+    /// An offer that restarts ICE: new credentials, with the candidates we have. It changes
+    /// nothing yet (the old path keeps working, or may heal): `apply_restart` does, with the
+    /// other side's answer.
+    pub async fn restart_offer(&self) -> Result<String, String> {
+        // The option rather than `restart_ice()`, which would also start a gathering now.
+        self.connection
+            .create_offer(Some(RTCOfferOptions { ice_restart: true }))
+            .await
+            .map(|offer| offer.sdp)
+            .map_err(|e| format!("creating the ICE restart offer: {e}"))
+    }
+
+    /// Completes an ICE restart: our restart offer and the other side's answer take effect.
+    pub async fn apply_restart(&self, offer: &str, answer: &str) -> Result<(), String> {
+        let offer = RTCSessionDescription::offer(offer.to_string())
+            .map_err(|e| format!("the ICE restart offer: {e}"))?;
+        self.connection
+            .set_local_description(offer)
+            .await
+            .map_err(|e| format!("applying the ICE restart: {e}"))?;
+        self.accept_answer(answer).await
+    }
+
+    /// The other side's description in effect (its last offer or answer).
+    pub async fn remote_description(&self) -> Option<String> {
+        self.connection.remote_description().await.map(|d| d.sdp)
     }
 
     /// Answers a remote offer, with every candidate gathered in the answer.
@@ -305,14 +344,6 @@ impl Peer {
             .map_err(|e| format!("a remote ICE candidate {init_json:?}: {e}"))
     }
 
-    /// Restarts ICE (after a disconnection): the next offer carries new credentials.
-    pub async fn restart_ice(&self) -> Result<(), String> {
-        self.connection
-            .restart_ice()
-            .await
-            .map_err(|e| format!("ICE restart: {e}"))
-    }
-
     pub async fn close(&self) {
         if let Err(e) = self.connection.close().await {
             tracing::debug!("closing the peer connection: {e}");
@@ -321,7 +352,9 @@ impl Peer {
 
     async fn set_local(&self, description: RTCSessionDescription) -> Result<String, String> {
         tracing::trace!("local description:\n{}", description.sdp);
-        let mut gathered = self.gathered.clone();
+        // Gathering starts again with each local description (a first one, an ICE restart).
+        self.gathered.send_replace(false);
+        let mut gathered = self.gathered.subscribe();
         self.connection
             .set_local_description(description)
             .await
@@ -342,7 +375,7 @@ impl Peer {
 
 struct Handler {
     events: mpsc::UnboundedSender<PeerEvent>,
-    gathered: watch::Sender<bool>,
+    gathered: Arc<watch::Sender<bool>>,
 }
 
 #[async_trait::async_trait]

@@ -1,7 +1,7 @@
 //! What every meeting session does with its peer connections, whatever the signalling: wait
 //! for a connection, start sending, play remote tracks, and keep the session's figures.
 
-use super::peer::{ConnectionState, Peer, PeerEvent};
+use super::peer::{unsupported_turn_urls, ConnectionState, IceServer, Peer, PeerEvent};
 use super::publish::{OutgoingTrack, SendCounters, SharedFrames};
 use super::remote::{self, ReceiveCounters, RemoteTrackInfo};
 use super::stats::{
@@ -161,6 +161,7 @@ pub async fn run<M: Meeting>(
         };
         tracing::warn!("{reason}: joining again");
         media.stop_sending();
+        media.monitor.update(|status| status.rejoins += 1);
         let lost = SessionEvent::Reconnecting {
             session,
             reason: reason.clone(),
@@ -262,6 +263,29 @@ impl Session {
     pub fn mark_screen_share(&self, id: &str) {
         if let Some(receive) = &self.receive {
             let _ = receive.set_screen_share(id, true);
+        }
+    }
+
+    /// A lost connection came back by an ICE restart.
+    pub fn count_ice_restart(&self) {
+        self.monitor.update(|status| status.ice_restarts += 1);
+    }
+
+    /// Something the room could not use, in status (once) and in the log.
+    pub fn warn(&self, warning: String) {
+        self.monitor.update(|status| {
+            if !status.warnings.contains(&warning) {
+                tracing::warn!("{warning}");
+                status.warnings.push(warning);
+            }
+        });
+    }
+
+    /// Names in status the ICE servers a meeting service offers that the WebRTC stack cannot
+    /// use (TURN over TCP or TLS); `from` says who offers them.
+    pub fn warn_unusable(&self, from: &str, servers: &[IceServer]) {
+        for why in unsupported_turn_urls(servers) {
+            self.warn(format!("{from} {why}"));
         }
     }
 

@@ -24,6 +24,16 @@ pub struct SessionStatus {
     /// The names of the people speaking now, as the meeting service says.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub speaking: Vec<String>,
+    /// ICE restarts done (a lost connection given new ICE credentials by the meeting's
+    /// server), without leaving the meeting.
+    #[serde(default)]
+    pub ice_restarts: u32,
+    /// Times the meeting was lost and joined again from scratch.
+    #[serde(default)]
+    pub rejoins: u32,
+    /// What the room could not use (an ICE server the WebRTC stack cannot reach, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One caption line: who speaks, what they said so far.

@@ -5,15 +5,19 @@
 //! subscriber: a handle per feed, Janus offers, we answer).
 
 use super::janus_api::JanusApi;
-use crate::rtc::peer::{ConnectionState, Peer, PeerEvent, PeerSettings, Role};
+use super::janus_restart::{finish_restart, start_due_restarts};
+use crate::rtc::peer::{Peer, PeerEvent, PeerSettings, Role};
 use crate::rtc::publish::OutgoingTrack;
+use crate::rtc::recovery::{self, Change, IceWatch, RestartError, RoundTrip, RoundTrips};
 use crate::rtc::remote::RemoteTrackInfo;
 use crate::rtc::session::{state_name, wait_connected, Call, Meeting, Session};
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use url::Url;
 
 const PLUGIN: &str = "janus.plugin.videoroom";
@@ -28,16 +32,30 @@ pub struct JanusMeeting {
 }
 
 /// A remote publisher we receive.
-struct Feed {
-    display: String,
-    handle: u64,
-    peer: Peer,
+pub(super) struct Feed {
+    pub(super) display: String,
+    pub(super) handle: u64,
+    pub(super) peer: Peer,
     state: String,
+    pub(super) watch: IceWatch,
+    /// Restarting did not bring it back: to be subscribed to again.
+    pub(super) stuck: bool,
 }
 
-/// What the session loop hears from the subscriptions.
-enum FeedEvent {
-    Peer(u64, Option<PeerEvent>),
+/// The room's own publishing connection, in the call.
+pub(super) struct Publishing {
+    pub(super) handle: u64,
+    pub(super) peer: Peer,
+    state: String,
+    pub(super) watch: IceWatch,
+}
+
+/// What the session loop hears from a subscription: its handle tells a resubscribed feed's
+/// events from the old connection's last ones.
+struct FeedEvent {
+    feed: u64,
+    handle: u64,
+    event: Option<PeerEvent>,
 }
 
 impl JanusMeeting {
@@ -54,14 +72,19 @@ impl JanusMeeting {
             events: mut janus_events,
         } = joined;
         let Published {
-            handle: publisher_handle,
-            peer: publisher_peer,
+            handle,
+            peer,
             events: mut publisher_events,
             tracks,
             others,
         } = publisher;
         media.send(tracks).await;
-        let mut publisher_state = "connected".to_string();
+        let mut publishing = Publishing {
+            handle,
+            peer,
+            state: "connected".into(),
+            watch: IceWatch::default(),
+        };
         let mut feeds: HashMap<u64, Feed> = HashMap::new();
         let (feed_tx, mut feed_events) = mpsc::unbounded_channel::<FeedEvent>();
         for (id, display) in others {
@@ -70,33 +93,54 @@ impl JanusMeeting {
         }
         let mut tick = tokio::time::interval(TICK);
         let mut ticks = 0u32;
+        let mut round_trips = RoundTrips::default();
         let lost = loop {
+            self.resubscribe_stuck(&api, &mut feeds, &feed_tx).await;
+            let due = recovery::earliest(
+                std::iter::once(publishing.watch.due_at())
+                    .chain(feeds.values().map(|f| f.watch.due_at())),
+            );
             tokio::select! {
                 _ = call.left() => break None,
                 _ = tick.tick() => {
-                    media.tick(Some(&publisher_peer));
+                    media.tick(Some(&publishing.peer));
                     ticks += 1;
                     if ticks % 4 == 1 {
-                        let mut legs = vec![(&publisher_peer, "publish".to_string(), publisher_state.clone())];
+                        let mut legs = vec![(&publishing.peer, "publish".to_string(), publishing.state.clone())];
                         legs.extend(feeds.values().map(|f| (&f.peer, format!("receive {}", f.display), f.state.clone())));
                         let legs: Vec<_> = legs.iter().map(|(p, r, s)| (*p, r.as_str(), s.as_str())).collect();
                         media.record_connections(&legs).await;
                     }
                 }
                 event = publisher_events.recv() => match event {
-                    Some(PeerEvent::State(ConnectionState::Failed)) => break Some(api.says("the publishing connection failed")),
                     Some(PeerEvent::State(state)) => {
-                        // ICE may get a path back by itself: say so while it tries.
-                        if state == ConnectionState::Disconnected {
-                            call.interrupted(Some(api.says("the connection is interrupted"))).await;
-                        } else if state == ConnectionState::Connected && publisher_state == "disconnected" {
-                            call.interrupted(None).await;
+                        tracing::info!("Janus publishing connection: {state:?}");
+                        publishing.state = state_name(state);
+                        match publishing.watch.on_state(state, Instant::now()) {
+                            Change::Lost => call.interrupted(Some(api.says("the connection is interrupted"))).await,
+                            Change::Back { by_restart } => {
+                                let how = recovery::how_back(by_restart);
+                                tracing::info!("Janus publishing connection back {how}");
+                                call.interrupted(None).await;
+                            }
+                            Change::Nothing => {}
                         }
-                        publisher_state = state_name(state);
                     }
                     Some(PeerEvent::Track(_) | PeerEvent::Data { .. }) => {}
                     None => break Some(api.says("the publishing connection closed")),
                 },
+                _ = recovery::until(due) => {
+                    let due = start_due_restarts(&api, &mut publishing, &mut feeds, &mut round_trips);
+                    if let Err(why) = due.await {
+                        break Some(why);
+                    }
+                }
+                (connection, trip) = round_trips.next() => {
+                    let done = finish_restart(&api, &mut publishing, &mut feeds, connection, trip, media);
+                    if let Err(why) = done.await {
+                        break Some(why);
+                    }
+                }
                 event = janus_events.recv() => {
                     let Some(event) = event else {
                         break Some(api.says("the signalling connection was lost"));
@@ -117,7 +161,7 @@ impl JanusMeeting {
                             }
                         }
                         Janus::SessionTimeout => break Some(api.says("the session timed out")),
-                        Janus::Hangup { handle, reason } if handle == publisher_handle => {
+                        Janus::Hangup { handle, reason } if handle == publishing.handle => {
                             break Some(api.says(&format!("closed the room's connection ({reason})")));
                         }
                         Janus::Hangup { handle, reason } => {
@@ -128,17 +172,22 @@ impl JanusMeeting {
                         Janus::Other => tracing::debug!("Janus event: {event}"),
                     }
                 }
-                Some(FeedEvent::Peer(id, event)) = feed_events.recv() => {
+                Some(FeedEvent { feed: id, handle, event }) = feed_events.recv() => {
+                    let Some(feed) = feeds.get_mut(&id).filter(|f| f.handle == handle) else {
+                        continue;
+                    };
                     match event {
                         Some(PeerEvent::Track(track)) => {
-                            if let Some(feed) = feeds.get(&id) {
-                                let info = RemoteTrackInfo { id: format!("janus-{id}"), name: feed.display.clone() };
-                                media.play(track, info).await;
-                            }
+                            let info = RemoteTrackInfo { id: format!("janus-{id}"), name: feed.display.clone() };
+                            media.play(track, info).await;
                         }
                         Some(PeerEvent::State(state)) => {
-                            if let Some(feed) = feeds.get_mut(&id) {
-                                feed.state = state_name(state);
+                            feed.state = state_name(state);
+                            // Only the publishing connection says whether the room is in the
+                            // call; a subscription just comes back.
+                            if let Change::Back { by_restart } = feed.watch.on_state(state, Instant::now()) {
+                                let how = recovery::how_back(by_restart);
+                                tracing::info!("receiving {} again, {how}", feed.display);
                             }
                         }
                         Some(PeerEvent::Data { .. }) | None => {}
@@ -149,19 +198,19 @@ impl JanusMeeting {
         if lost.is_none() {
             // Leaving: say goodbye (a lost connection has nobody to say it to).
             let _ = api
-                .message(publisher_handle, json!({"request": "leave"}), None)
+                .message(publishing.handle, json!({"request": "leave"}), None)
                 .await;
         }
         for feed in feeds.into_values() {
             feed.peer.close().await;
         }
-        publisher_peer.close().await;
+        publishing.peer.close().await;
         api.destroy();
         lost
     }
 
     /// Joins the room as a publisher and publishes; returns who else is there.
-    async fn publish(&self, api: &JanusApi, media: &Session) -> Result<Published, String> {
+    async fn publish(&self, api: &Arc<JanusApi>, media: &Session) -> Result<Published, String> {
         let handle = api.attach(PLUGIN).await?;
         let (joined, _) = api
             .message(
@@ -185,18 +234,11 @@ impl JanusMeeting {
             }
         }
         let offer = peer.offer().await?;
-        let (_, answer) = api
-            .message(
-                handle,
-                json!({"request": "publish", "audio": media.has_audio(), "video": media.has_video()}),
-                Some(json!({"type": "offer", "sdp": offer})),
-            )
-            .await?;
-        let answer = answer
-            .and_then(|j| j["sdp"].as_str().map(String::from))
-            .ok_or_else(|| api.says("answered the publish without an SDP"))?;
+        let request =
+            json!({"request": "publish", "audio": media.has_audio(), "video": media.has_video()});
+        let trip = offer_round_trip(api.clone(), handle, request, offer).await?;
         api.candidates_done(handle);
-        peer.accept_answer(&answer)
+        peer.accept_answer(&trip.theirs)
             .await
             .map_err(|e| api.says(&e))?;
         let events = wait_connected(events).await.map_err(|e| api.says(&e))?;
@@ -207,6 +249,29 @@ impl JanusMeeting {
             tracks,
             others: publishers(&joined),
         })
+    }
+
+    /// Subscribes again to the feeds that ICE restarts did not bring back.
+    async fn resubscribe_stuck(
+        &self,
+        api: &JanusApi,
+        feeds: &mut HashMap<u64, Feed>,
+        feed_events: &mpsc::UnboundedSender<FeedEvent>,
+    ) {
+        let stuck: Vec<u64> = feeds
+            .iter()
+            .filter(|(_, f)| f.stuck)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stuck {
+            if let Some(feed) = feeds.remove(&id) {
+                tracing::warn!("receiving {}: subscribing again", feed.display);
+                api.detach(feed.handle);
+                feed.peer.close().await;
+                self.subscribe(api, id, feed.display, feeds, feed_events)
+                    .await;
+            }
+        }
     }
 
     /// Receives one remote publisher. A failure is logged, not fatal: the others still show.
@@ -227,34 +292,40 @@ impl JanusMeeting {
                     None,
                 )
                 .await?;
-            let offer = offer
-                .and_then(|j| j["sdp"].as_str().map(String::from))
+            let offer = sdp(offer)
                 .ok_or_else(|| api.says(&format!("subscribing to {name} gave no offer")))?;
             let (events_tx, mut events) = mpsc::unbounded_channel();
             let peer = Peer::new(&self.peer, Role::Receive, events_tx).await?;
-            let answer = peer.answer(&offer).await.map_err(|e| api.says(&e))?;
-            api.message(
-                handle,
-                json!({"request": "start"}),
-                Some(json!({"type": "answer", "sdp": answer})),
-            )
-            .await?;
-            api.candidates_done(handle);
+            answer_and_start(api, handle, &peer, &offer).await?;
             // The feed's events go to the session loop, tagged with the feed.
             let tagged = feed_events.clone();
             tokio::spawn(async move {
                 while let Some(event) = events.recv().await {
-                    if tagged.send(FeedEvent::Peer(id, Some(event))).is_err() {
+                    let event = Some(event);
+                    if tagged
+                        .send(FeedEvent {
+                            feed: id,
+                            handle,
+                            event,
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 }
-                let _ = tagged.send(FeedEvent::Peer(id, None));
+                let _ = tagged.send(FeedEvent {
+                    feed: id,
+                    handle,
+                    event: None,
+                });
             });
             Ok::<_, String>(Feed {
                 display: name.clone(),
                 handle,
                 peer,
                 state: "connecting".into(),
+                watch: IceWatch::default(),
+                stuck: false,
             })
         };
         match subscribed.await {
@@ -267,10 +338,53 @@ impl JanusMeeting {
     }
 }
 
+/// Sends our offer with `request` (publish, configure) and takes Janus's answer.
+pub(super) async fn offer_round_trip(
+    api: Arc<JanusApi>,
+    handle: u64,
+    request: Value,
+    offer: String,
+) -> Result<RoundTrip, RestartError> {
+    let jsep = json!({"type": "offer", "sdp": offer});
+    let (_, answer) = api.message(handle, request, Some(jsep)).await?;
+    let theirs = sdp(answer)
+        .ok_or_else(|| RestartError::Refused(api.says("answered the offer without an SDP")))?;
+    Ok(RoundTrip {
+        ours: Some(offer),
+        theirs,
+    })
+}
+
+/// Answers Janus's offer for a subscription and starts receiving.
+pub(super) async fn answer_and_start(
+    api: &JanusApi,
+    handle: u64,
+    peer: &Peer,
+    offer: &str,
+) -> Result<(), RestartError> {
+    let answer = peer
+        .answer(offer)
+        .await
+        .map_err(|e| RestartError::Refused(api.says(&e)))?;
+    api.message(
+        handle,
+        json!({"request": "start"}),
+        Some(json!({"type": "answer", "sdp": answer})),
+    )
+    .await?;
+    api.candidates_done(handle);
+    Ok(())
+}
+
+/// The SDP of a message's `jsep`.
+pub(super) fn sdp(jsep: Option<Value>) -> Option<String> {
+    jsep.and_then(|j| j["sdp"].as_str().map(String::from))
+}
+
 /// The room in the VideoRoom: the signalling session, the published connection, and the
 /// events Janus sends about the room.
 pub struct Joined {
-    api: JanusApi,
+    api: Arc<JanusApi>,
     publisher: Published,
     events: mpsc::UnboundedReceiver<Value>,
 }
@@ -281,7 +395,7 @@ impl Meeting for JanusMeeting {
 
     async fn join(&self, media: &mut Session) -> Result<Joined, String> {
         let (janus_tx, events) = mpsc::unbounded_channel();
-        let api = JanusApi::connect(&self.url, janus_tx).await?;
+        let api = Arc::new(JanusApi::connect(&self.url, janus_tx).await?);
         let publisher = self.publish(&api, media).await?;
         Ok(Joined {
             api,

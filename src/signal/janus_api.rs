@@ -7,6 +7,7 @@
 //! transaction is the answer.
 
 use super::http::excerpt;
+use crate::rtc::recovery::RestartError;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -24,6 +25,32 @@ const KEEPALIVE: Duration = Duration::from_secs(25);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
+
+/// Why a request failed; the text names the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JanusError {
+    /// No answer in time, or the connection closed.
+    NoAnswer(String),
+    /// Janus or its plugin answered with an error.
+    Refused(String),
+}
+
+impl From<JanusError> for String {
+    fn from(error: JanusError) -> String {
+        match error {
+            JanusError::NoAnswer(text) | JanusError::Refused(text) => text,
+        }
+    }
+}
+
+impl From<JanusError> for RestartError {
+    fn from(error: JanusError) -> RestartError {
+        match error {
+            JanusError::NoAnswer(text) => RestartError::Unreachable(text),
+            JanusError::Refused(text) => RestartError::Refused(text),
+        }
+    }
+}
 
 /// One Janus session over one WebSocket.
 pub struct JanusApi {
@@ -141,7 +168,7 @@ impl JanusApi {
         handle: u64,
         body: Value,
         jsep: Option<Value>,
-    ) -> Result<(Value, Option<Value>), String> {
+    ) -> Result<(Value, Option<Value>), JanusError> {
         let mut request = json!({"janus": "message", "session_id": self.session, "handle_id": handle, "body": body});
         if let Some(jsep) = jsep {
             request["jsep"] = jsep;
@@ -150,7 +177,9 @@ impl JanusApi {
         let data = answer["plugindata"]["data"].clone();
         if let Some(error) = data["error"].as_str() {
             let code = data["error_code"].as_u64().unwrap_or_default();
-            return Err(self.says(&format!("{error} (VideoRoom error {code})")));
+            return Err(JanusError::Refused(
+                self.says(&format!("{error} (VideoRoom error {code})")),
+            ));
         }
         let jsep = answer.get("jsep").cloned();
         Ok((data, jsep))
@@ -162,6 +191,13 @@ impl JanusApi {
             json!({"janus": "trickle", "session_id": self.session, "handle_id": handle,
                          "candidate": {"completed": true}, "transaction": "trickle"}),
         );
+    }
+
+    /// Whether Janus answers within `limit`: the signalling works now, both ways.
+    pub async fn ping(&self, limit: Duration) -> Result<(), JanusError> {
+        self.request_within(json!({"janus": "ping"}), limit)
+            .await
+            .map(|_| ())
     }
 
     pub fn detach(&self, handle: u64) {
@@ -184,7 +220,15 @@ impl JanusApi {
         let _ = self.outgoing.send(Message::text(message.to_string()));
     }
 
-    async fn request(&self, mut request: Value) -> Result<Value, String> {
+    async fn request(&self, request: Value) -> Result<Value, JanusError> {
+        self.request_within(request, ANSWER_TIMEOUT).await
+    }
+
+    async fn request_within(
+        &self,
+        mut request: Value,
+        limit: Duration,
+    ) -> Result<Value, JanusError> {
         let transaction = format!("t{}", self.next_transaction.fetch_add(1, Ordering::Relaxed));
         request["transaction"] = json!(transaction);
         let (answer_tx, answer) = oneshot::channel();
@@ -198,22 +242,24 @@ impl JanusApi {
             .unwrap_or("request")
             .to_string();
         self.send(request);
-        let answer = tokio::time::timeout(ANSWER_TIMEOUT, answer).await;
+        let answer = tokio::time::timeout(limit, answer).await;
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&transaction);
         let answer = answer
             .map_err(|_| {
-                self.says(&format!(
-                    "no answer to \"{what}\" within {ANSWER_TIMEOUT:?}"
-                ))
+                JanusError::NoAnswer(
+                    self.says(&format!("no answer to \"{what}\" within {limit:?}")),
+                )
             })?
-            .map_err(|_| self.says("the connection closed"))?;
+            .map_err(|_| JanusError::NoAnswer(self.says("the connection closed")))?;
         if answer["janus"] == "error" {
             let reason = answer["error"]["reason"].as_str().unwrap_or("error");
             let code = answer["error"]["code"].as_u64().unwrap_or_default();
-            return Err(self.says(&format!("\"{what}\" refused: {reason} (code {code})")));
+            return Err(JanusError::Refused(
+                self.says(&format!("\"{what}\" refused: {reason} (code {code})")),
+            ));
         }
         Ok(answer)
     }

@@ -4,8 +4,10 @@
 mod http;
 pub mod janus;
 pub mod janus_api;
+mod janus_restart;
 pub mod livekit;
 pub mod meet;
+mod sdpfrag;
 mod simulated;
 mod target;
 pub mod whip;

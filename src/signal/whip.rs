@@ -8,13 +8,16 @@
 
 use super::http::excerpt;
 use crate::rtc::peer::IceServer;
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, LINK, LOCATION};
+use crate::rtc::recovery::RestartError;
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, IF_MATCH, LINK, LOCATION};
 use reqwest::{Client, StatusCode};
 use std::time::Duration;
 use url::Url;
 
 /// How long one request may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// What PATCH carries: ICE lines of an SDP (RFC 8840).
+const SDP_FRAGMENT: &str = "application/trickle-ice-sdpfrag";
 
 /// Which of the two protocols, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +113,58 @@ impl HttpSignalling {
         })
     }
 
+    /// Whether the server answers within `limit` (any answer to OPTIONS will do): the
+    /// signalling works now.
+    pub async fn reachable(&self, limit: Duration) -> Result<(), RestartError> {
+        let request = self
+            .client
+            .request(reqwest::Method::OPTIONS, self.endpoint.clone())
+            .timeout(limit);
+        match self.authorised(request).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(RestartError::Unreachable(self.failed(&e))),
+        }
+    }
+
+    /// Restarts ICE on a session (RFC 9725 section 4.4.2): our fragment with new credentials
+    /// and candidates out, the server's back.
+    pub async fn restart_ice(
+        &self,
+        resource: &Url,
+        fragment: &str,
+    ) -> Result<String, RestartError> {
+        let response = self
+            .authorised(self.client.patch(resource.clone()))
+            .header(CONTENT_TYPE, SDP_FRAGMENT)
+            // A restart matches any version of the session (quoted, as in the RFC's example
+            // and what servers compare with).
+            .header(IF_MATCH, "\"*\"")
+            .body(fragment.to_string())
+            .send()
+            .await
+            .map_err(|e| RestartError::Unreachable(self.failed(&e)))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| RestartError::Unreachable(self.failed(&e)))?;
+        match status {
+            StatusCode::OK => Ok(body),
+            // Not there now (a proxy, a restarting server): the next attempt may get through.
+            StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => {
+                Err(RestartError::Unreachable(self.refused(status, &body)))
+            }
+            StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED => {
+                Err(RestartError::Refused(self.says(&format!(
+                    "cannot restart ICE (it answered {status})"
+                ))))
+            }
+            _ => Err(RestartError::Refused(self.refused(status, &body))),
+        }
+    }
+
     /// Ends the session (leaving the meeting). Errors are only worth a log line: the server
     /// times the session out anyway.
     pub async fn delete(&self, resource: &Url) -> Result<(), String> {
@@ -132,6 +187,11 @@ impl HttpSignalling {
             Some(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
             None => request,
         }
+    }
+
+    /// "WHIP" or "WHEP".
+    pub fn protocol(&self) -> &'static str {
+        self.protocol.name()
     }
 
     /// `what`, said about this server: "WHIP server URL: what".

@@ -1,14 +1,17 @@
 //! A meeting made of standard endpoints: the room publishes with WHIP and, when a WHEP partner
 //! is given, plays what the WHEP endpoint serves (the other side of the meeting).
 
+use super::sdpfrag;
 use super::whip::{HttpSignalling, Protocol};
-use crate::rtc::peer::{ConnectionState, Peer, PeerEvent, PeerSettings, Role};
+use crate::rtc::peer::{Peer, PeerEvent, PeerSettings, Role};
 use crate::rtc::publish::OutgoingTrack;
+use crate::rtc::recovery::{self, Change, IceWatch, RestartError, RoundTrip, RoundTrips, Step};
 use crate::rtc::remote::RemoteTrackInfo;
 use crate::rtc::session::{state_name, wait_connected, Call, Meeting, Session};
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use url::Url;
 
 /// How often figures are taken and the estimate handed to the encoder.
@@ -31,6 +34,8 @@ struct Leg {
     events: mpsc::UnboundedReceiver<PeerEvent>,
     /// The connection's state, for status.
     state: String,
+    /// Its losses and ICE restarts.
+    watch: IceWatch,
 }
 
 impl WhipWhepMeeting {
@@ -46,7 +51,9 @@ impl WhipWhepMeeting {
         };
         let mut tick = tokio::time::interval(TICK);
         let (mut ticks, mut remote_serial) = (0u32, 0);
-        let reason = loop {
+        let mut round_trips = RoundTrips::default();
+        let reason = 'call: loop {
+            let due = recovery::earliest([due(&publish), due(&play)]);
             tokio::select! {
                 _ = call.left() => break None,
                 _ = tick.tick() => {
@@ -61,7 +68,7 @@ impl WhipWhepMeeting {
                     }
                 }
                 event = next_event(&mut publish) => {
-                    if let Some(reason) = leg_event(&mut publish, event, "WHIP", call).await {
+                    if let Some(reason) = self.leg_event(&mut publish, &play, event, call).await {
                         break Some(reason);
                     }
                 }
@@ -75,11 +82,29 @@ impl WhipWhepMeeting {
                         media.play(track, info).await;
                     }
                     other => {
-                        if let Some(reason) = leg_event(&mut play, other, "WHEP", call).await {
+                        if let Some(reason) = self.leg_event(&mut play, &publish, other, call).await {
                             break Some(reason);
                         }
                     }
                 },
+                _ = recovery::until(due) => {
+                    for (direction, leg) in [(Direction::Publish, &mut publish), (Direction::Play, &mut play)] {
+                        let Some(leg) = leg else { continue };
+                        if let Err(why) = leg.restart_if_due(direction, &mut round_trips).await {
+                            break 'call Some(why);
+                        }
+                    }
+                }
+                (direction, trip) = round_trips.next() => {
+                    let leg = match direction {
+                        Direction::Publish => &mut publish,
+                        Direction::Play => &mut play,
+                    };
+                    let Some(leg) = leg else { continue };
+                    if let Err(why) = leg.finish_restart(trip, media).await {
+                        break Some(why);
+                    }
+                }
             }
         };
         for leg in [publish, play].into_iter().flatten() {
@@ -87,14 +112,13 @@ impl WhipWhepMeeting {
         }
         reason
     }
-
     async fn publish(
         &self,
         whip: &Url,
         media: &Session,
     ) -> Result<(Leg, Vec<OutgoingTrack>), String> {
         let signalling = HttpSignalling::new(Protocol::Whip, whip.clone(), self.token.clone())?;
-        let (peer, events) = self.peer(&signalling, Role::Publish).await?;
+        let (peer, events) = self.peer(&signalling, Role::Publish, media).await?;
         let mut tracks = Vec::new();
         for (wanted, kind) in [
             (media.has_video(), RtpCodecKind::Video),
@@ -108,9 +132,9 @@ impl WhipWhepMeeting {
         Ok((leg, tracks))
     }
 
-    async fn play(&self, whep: &Url) -> Result<Leg, String> {
+    async fn play(&self, whep: &Url, media: &Session) -> Result<Leg, String> {
         let signalling = HttpSignalling::new(Protocol::Whep, whep.clone(), self.token.clone())?;
-        let (peer, events) = self.peer(&signalling, Role::Receive).await?;
+        let (peer, events) = self.peer(&signalling, Role::Receive, media).await?;
         peer.add_receiver(RtpCodecKind::Video).await?;
         peer.add_receiver(RtpCodecKind::Audio).await?;
         Leg::negotiate(peer, signalling, events).await
@@ -121,43 +145,65 @@ impl WhipWhepMeeting {
         &self,
         signalling: &HttpSignalling,
         role: Role,
+        media: &Session,
     ) -> Result<(Peer, mpsc::UnboundedReceiver<PeerEvent>), String> {
         let mut settings = self.peer.clone();
-        settings.ice_servers.extend(signalling.ice_servers().await);
+        let offered = signalling.ice_servers().await;
+        media.warn_unusable(&signalling.says("offers"), &offered);
+        settings.ice_servers.extend(offered);
         let (events_tx, events) = mpsc::unbounded_channel();
         let peer = Peer::new(&settings, role, events_tx).await?;
         Ok((peer, events))
     }
+
+    /// What a leg's event means for the session: a reason to end it, or nothing. The room
+    /// hears of a loss at once, and of the way back once no leg is lost.
+    async fn leg_event(
+        &self,
+        leg: &mut Option<Leg>,
+        other: &Option<Leg>,
+        event: Option<PeerEvent>,
+        call: &Call<'_>,
+    ) -> Option<String> {
+        let leg = leg.as_mut()?;
+        let protocol = leg.signalling.protocol();
+        match event {
+            Some(PeerEvent::State(state)) => {
+                tracing::info!("{protocol} connection: {state:?}");
+                leg.state = state_name(state);
+                let other_lost = other.as_ref().is_some_and(|o| o.watch.is_lost());
+                match leg.watch.on_state(state, Instant::now()) {
+                    Change::Lost => {
+                        let why = format!("the connection to the {protocol} server is interrupted");
+                        call.interrupted(Some(why)).await;
+                    }
+                    Change::Back { by_restart } => {
+                        let how = recovery::how_back(by_restart);
+                        tracing::info!("{protocol} connection back {how}");
+                        if !other_lost {
+                            call.interrupted(None).await;
+                        }
+                    }
+                    Change::Nothing => {}
+                }
+                None
+            }
+            Some(PeerEvent::Track(_) | PeerEvent::Data { .. }) => None,
+            None => Some(format!("the {protocol} connection closed")),
+        }
+    }
 }
 
-/// What a leg's event means for the session: a reason to end it, or nothing.
-async fn leg_event(
-    leg: &mut Option<Leg>,
-    event: Option<PeerEvent>,
-    protocol: &str,
-    call: &Call<'_>,
-) -> Option<String> {
-    match event {
-        Some(PeerEvent::State(ConnectionState::Failed)) => {
-            Some(format!("the connection to the {protocol} server failed"))
-        }
-        Some(PeerEvent::State(state)) => {
-            tracing::info!("{protocol} connection: {state:?}");
-            if let Some(leg) = leg {
-                // ICE may get a path back by itself: say so while it tries.
-                if state == ConnectionState::Disconnected {
-                    let why = format!("the connection to the {protocol} server is interrupted");
-                    call.interrupted(Some(why)).await;
-                } else if state == ConnectionState::Connected && leg.state == "disconnected" {
-                    call.interrupted(None).await;
-                }
-                leg.state = state_name(state);
-            }
-            None
-        }
-        Some(PeerEvent::Track(_) | PeerEvent::Data { .. }) => None,
-        None => Some(format!("the {protocol} connection closed")),
-    }
+/// When something is due about an optional leg's lost connection.
+fn due(leg: &Option<Leg>) -> Option<Instant> {
+    leg.as_ref().and_then(|l| l.watch.due_at())
+}
+
+/// Which leg a restart is for.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Publish,
+    Play,
 }
 
 /// The room's legs of a WHIP/WHEP meeting.
@@ -176,7 +222,7 @@ impl Meeting for WhipWhepMeeting {
             None => None,
         };
         let play = match &self.whep {
-            Some(whep) => match self.play(whep).await {
+            Some(whep) => match self.play(whep, media).await {
                 Ok(leg) => Some(leg),
                 Err(e) => {
                     if let Some((leg, _)) = publish {
@@ -215,6 +261,7 @@ impl Leg {
             resource: created.resource,
             events: mpsc::unbounded_channel().1,
             state: "connecting".into(),
+            watch: IceWatch::default(),
         };
         // The server's name in every failure: "the remote answer: SdpInvalidSyntax" alone
         // does not say whom to call.
@@ -235,6 +282,80 @@ impl Leg {
                 Err(e)
             }
         }
+    }
+
+    /// Starts restarting ICE through the server when it is due (RFC 9725 section 4.4.2): a
+    /// restart offer here; its round trip (the server reachable, then our ICE lines out by
+    /// PATCH and the server's back) on its own task. Err(why) when restarting is given up.
+    async fn restart_if_due(
+        &mut self,
+        direction: Direction,
+        round_trips: &mut RoundTrips<Direction>,
+    ) -> Result<(), String> {
+        match self.watch.step(Instant::now()) {
+            Some(Step::GiveUp) => Err(self.signalling.says(&format!(
+                "the connection did not come back within {:?} of ICE restarts",
+                recovery::GIVE_UP
+            ))),
+            Some(Step::Restart) => {
+                let says = |e: String| self.signalling.says(&e);
+                let offer = self.peer.restart_offer().await.map_err(says)?;
+                let fragment = sdpfrag::restart_fragment(&offer).map_err(says)?;
+                let (signalling, resource) = (self.signalling.clone(), self.resource.clone());
+                self.watch.started();
+                round_trips.start(direction, async move {
+                    signalling.reachable(recovery::PROBE).await?;
+                    let theirs = signalling.restart_ice(&resource, &fragment).await?;
+                    Ok(RoundTrip {
+                        ours: Some(offer),
+                        theirs,
+                    })
+                });
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Completes a restart whose round trip is done: the server's fragment put into its last
+    /// answer. Err(why) when the server cannot restart ICE (the session joins again).
+    async fn finish_restart(
+        &mut self,
+        trip: Result<RoundTrip, RestartError>,
+        media: &Session,
+    ) -> Result<(), String> {
+        let outcome = match trip {
+            Ok(trip) => self.apply_restart(trip).await,
+            Err(e) => Err(e),
+        };
+        self.watch.restarted(&outcome, Instant::now());
+        match outcome {
+            Ok(()) => {
+                tracing::info!("{}: ICE restarted", self.resource);
+                media.count_ice_restart();
+                Ok(())
+            }
+            Err(RestartError::Unreachable(why)) => {
+                tracing::info!("ICE restart: {why}; trying again");
+                Ok(())
+            }
+            Err(RestartError::Refused(why)) => Err(why),
+        }
+    }
+
+    async fn apply_restart(&self, trip: RoundTrip) -> Result<(), RestartError> {
+        let refused = |e: String| RestartError::Refused(self.signalling.says(&e));
+        let previous = self
+            .peer
+            .remote_description()
+            .await
+            .ok_or_else(|| refused("no answer to restart from".into()))?;
+        let answer = sdpfrag::apply_fragment(&previous, &trip.theirs).map_err(refused)?;
+        let offer = trip.ours.unwrap_or_default();
+        self.peer
+            .apply_restart(&offer, &answer)
+            .await
+            .map_err(refused)
     }
 
     async fn end(self) {

@@ -204,13 +204,17 @@ impl LiveKitMeeting {
             participants.update(info);
         }
         let mut settings = self.peer.clone();
-        settings
+        let offered: Vec<IceServer> = join
             .ice_servers
-            .extend(join.ice_servers.iter().map(|s| IceServer {
+            .iter()
+            .map(|s| IceServer {
                 urls: s.urls.clone(),
                 username: s.username.clone(),
                 credential: s.credential.clone(),
-            }));
+            })
+            .collect();
+        media.warn_unusable(&signal.says("offers"), &offered);
+        settings.ice_servers.extend(offered);
         let (publisher_tx, mut publisher_events) = mpsc::unbounded_channel();
         let publisher = Peer::new(&settings, Role::Publish, publisher_tx).await?;
         let (subscriber_tx, subscriber_events) = mpsc::unbounded_channel();
