@@ -229,7 +229,7 @@ fn loud_while_muted(fixture: &LiveKit) -> u64 {
 }
 
 #[test]
-fn mute_follows_the_room_and_the_meeting_can_only_mute() {
+fn mute_and_privacy_follow_the_room_and_the_meeting_can_only_mute() {
     let fixture = LiveKit::start(&[]);
     let daemon = joined(&fixture);
     fixture.wait_for("the room's sound", Duration::from_secs(30), |s| {
@@ -256,6 +256,16 @@ fn mute_follows_the_room_and_the_meeting_can_only_mute() {
     daemon.cli(&["press", "mute"]);
     fixture.wait_for("the unmute", Duration::from_secs(10), |s| {
         (room_client(s)?["announced"]["microphone"]["muted"] == false).then_some(())
+    });
+
+    // Camera privacy: the camera track is muted for the others too, and back.
+    daemon.cli(&["press", "camera-privacy"]);
+    fixture.wait_for("the camera muted", Duration::from_secs(10), |s| {
+        (room_client(s)?["announced"]["camera"]["muted"] == true).then_some(())
+    });
+    daemon.cli(&["press", "camera-privacy"]);
+    fixture.wait_for("the camera back", Duration::from_secs(10), |s| {
+        (room_client(s)?["announced"]["camera"]["muted"] == false).then_some(())
     });
 
     // A moderator mutes the room: it mutes. Asked to unmute: it does not.

@@ -19,7 +19,7 @@ use crate::media::receive::{
 use crate::media::send_audio::{AudioSettings, AudioSource, SendAudio};
 use crate::media::send_video::{CaptureFormat, SendVideo, VideoSettings, VideoSource};
 use crate::media::EncodedFrame;
-use crate::rtc::{EncoderFeedback, MediaPorts};
+use crate::rtc::{EncoderFeedback, MediaPorts, Switches};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -99,8 +99,8 @@ pub struct Media {
     session_audio: Option<mpsc::Sender<EncodedFrame>>,
     in_session: bool,
     mic_muted: bool,
-    /// The same, for meeting sessions.
-    mic_muted_watch: tokio::sync::watch::Sender<bool>,
+    /// Mute and privacy, for meeting sessions.
+    switches: tokio::sync::watch::Sender<Switches>,
     camera_off: bool,
     camera_available: bool,
 }
@@ -124,7 +124,10 @@ impl Media {
             session_audio: None,
             in_session: false,
             mic_muted: config.meeting.join_muted,
-            mic_muted_watch: tokio::sync::watch::Sender::new(config.meeting.join_muted),
+            switches: tokio::sync::watch::Sender::new(Switches {
+                mic_muted: config.meeting.join_muted,
+                camera_off: false,
+            }),
             camera_off: false,
             camera_available: true,
         }
@@ -140,8 +143,11 @@ impl Media {
     ) -> MediaPorts {
         self.in_session = true;
         self.mic_muted = mic_muted;
-        self.mic_muted_watch.send_replace(mic_muted);
         self.camera_off = camera_off;
+        self.switches.send_replace(Switches {
+            mic_muted,
+            camera_off,
+        });
         let (video_tx, video) = mpsc::channel(FRAME_QUEUE);
         let (audio_tx, audio) = mpsc::channel(FRAME_QUEUE);
         self.session_video = Some(video_tx);
@@ -155,7 +161,7 @@ impl Media {
             audio: Some(audio),
             receive: self.receive.clone(),
             feedback: self.feedback(),
-            mic_muted: self.mic_muted_watch.subscribe(),
+            switches: self.switches.subscribe(),
         }
     }
 
@@ -198,7 +204,7 @@ impl Media {
 
     pub fn set_mic_muted(&mut self, muted: bool) {
         self.mic_muted = muted;
-        self.mic_muted_watch.send_replace(muted);
+        self.switches.send_modify(|s| s.mic_muted = muted);
         if let Some(audio) = &self.audio {
             audio.set_muted(muted);
         }
@@ -206,6 +212,7 @@ impl Media {
 
     pub fn set_camera_off(&mut self, off: bool) {
         self.camera_off = off;
+        self.switches.send_modify(|s| s.camera_off = off);
         if let Some(video) = &mut self.video {
             video.set_camera_off(off);
         }

@@ -23,9 +23,16 @@ pub struct MediaPorts {
     pub audio: Option<mpsc::Receiver<EncodedFrame>>,
     pub receive: Option<Arc<Receive>>,
     pub feedback: mpsc::UnboundedSender<EncoderFeedback>,
-    /// Whether the room's microphone is muted, as it changes: services that show a mute icon
-    /// (LiveKit) are told.
-    pub mic_muted: watch::Receiver<bool>,
+    /// The room's microphone mute and camera privacy, as they change: services that show them
+    /// (LiveKit's mute icons) are told.
+    pub switches: watch::Receiver<Switches>,
+}
+
+/// What people in the room switched off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Switches {
+    pub mic_muted: bool,
+    pub camera_off: bool,
 }
 
 /// What the network asks of the encoder.

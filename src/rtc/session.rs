@@ -8,7 +8,7 @@ use super::stats::{
     connection_status, record_received, record_sent, CaptionLine, ConnectionStatus, RateMeter,
     SessionMonitor,
 };
-use super::{EncoderFeedback, MediaPorts};
+use super::{EncoderFeedback, MediaPorts, Switches};
 use crate::media::receive::Receive;
 use crate::room::{SessionEvent, SessionId};
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -223,7 +223,7 @@ pub struct Session {
     send_tasks: Vec<JoinHandle<()>>,
     /// Playing remote tracks: each ends with its track (and takes its tile away).
     play_tasks: Vec<JoinHandle<()>>,
-    mic_muted: tokio::sync::watch::Receiver<bool>,
+    switches: tokio::sync::watch::Receiver<Switches>,
 }
 
 impl Session {
@@ -242,7 +242,7 @@ impl Session {
             received_rate: RateMeter::default(),
             send_tasks: Vec::new(),
             play_tasks: Vec::new(),
-            mic_muted: ports.mic_muted,
+            switches: ports.switches,
         }
     }
 
@@ -308,9 +308,9 @@ impl Session {
         self.monitor.update(|status| status.speaking = names);
     }
 
-    /// The room's microphone mute, as it changes.
-    pub fn mic_muted(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.mic_muted.clone()
+    /// The room's microphone mute and camera privacy, as they change.
+    pub fn switches(&self) -> tokio::sync::watch::Receiver<Switches> {
+        self.switches.clone()
     }
 
     /// Which of the room's media there is to send.

@@ -17,6 +17,7 @@ use crate::rtc::peer::{ConnectionState, IceServer, Peer, PeerEvent, PeerSettings
 use crate::rtc::publish::OutgoingTrack;
 use crate::rtc::remote::RemoteTrackInfo;
 use crate::rtc::session::{state_name, Call, Meeting, Session};
+use crate::rtc::Switches;
 use ::rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use data::{Captions, Received};
 use livekit_protocol::{
@@ -147,6 +148,9 @@ pub struct Joined {
     tracks: Vec<OutgoingTrack>,
     /// Our microphone's track sid, for mute requests both ways.
     microphone: Option<String>,
+    /// Our camera's track sid: muted while the room's camera is off (privacy), so the others
+    /// see the camera-off icon rather than a still card.
+    camera: Option<String>,
     participants: Participants,
     ping_interval: Duration,
     ping_timeout: Duration,
@@ -221,7 +225,8 @@ impl LiveKitMeeting {
         let subscriber = Peer::new(&settings, Role::Receive, subscriber_tx).await?;
 
         // Ask for our tracks; the publisher's offer waits for the server to know them.
-        let muted = *media.mic_muted().borrow();
+        let switches = *media.switches().borrow();
+        let muted = switches.mic_muted;
         let mut wanted = HashSet::new();
         let mut tracks = Vec::new();
         if media.has_video() {
@@ -233,6 +238,7 @@ impl LiveKitMeeting {
                 source: proto::TrackSource::Camera as i32,
                 width,
                 height,
+                muted: switches.camera_off,
                 ..Default::default()
             }));
             wanted.insert("camera".to_string());
@@ -264,6 +270,7 @@ impl LiveKitMeeting {
             subscriber_candidates: Candidates::default(),
             tracks,
             microphone: None,
+            camera: None,
             participants,
             ping_interval: seconds(join.ping_interval, 5),
             ping_timeout: seconds(join.ping_timeout, 15),
@@ -293,8 +300,11 @@ impl LiveKitMeeting {
                     match response {
                         Response::TrackPublished(published) => {
                             wanted.remove(&published.cid);
-                            if published.cid == "microphone" {
-                                joined.microphone = published.track.map(|t| t.sid);
+                            let sid = published.track.map(|t| t.sid);
+                            match published.cid.as_str() {
+                                "microphone" => joined.microphone = sid,
+                                "camera" => joined.camera = sid,
+                                _ => {}
                             }
                         }
                         Response::Answer(answer) => {
@@ -428,6 +438,22 @@ impl Joined {
         }
     }
 
+    /// Keeps the meeting's mute icons in step with what the room switched off.
+    fn tell_switches(&self, before: Switches, now: Switches) {
+        let changes = [
+            (&self.microphone, before.mic_muted, now.mic_muted),
+            (&self.camera, before.camera_off, now.camera_off),
+        ];
+        for (sid, was, is) in changes {
+            if let (Some(sid), true) = (sid, was != is) {
+                self.signal.send(Request::Mute(proto::MuteTrackRequest {
+                    sid: sid.clone(),
+                    muted: is,
+                }));
+            }
+        }
+    }
+
     /// Sends a ping in both the old and the new form (servers answer the one they know).
     fn ping(&self, started: Instant) {
         let now = started.elapsed().as_millis() as i64;
@@ -494,7 +520,8 @@ impl Meeting for LiveKitMeeting {
         call: &mut Call<'_>,
     ) -> Option<String> {
         media.send(std::mem::take(&mut joined.tracks)).await;
-        let mut mic_muted = media.mic_muted();
+        let mut switches = media.switches();
+        let mut told = *switches.borrow_and_update();
         let mut captions = Captions::default();
         let mut publisher_state = "connected".to_string();
         let mut subscriber_state = "connecting".to_string();
@@ -527,12 +554,11 @@ impl Meeting for LiveKitMeeting {
                         last_pong = Instant::now();
                     }
                 }
-                changed = mic_muted.changed() => {
+                changed = switches.changed() => {
                     if changed.is_ok() {
-                        let muted = *mic_muted.borrow_and_update();
-                        if let Some(sid) = &joined.microphone {
-                            joined.signal.send(Request::Mute(proto::MuteTrackRequest { sid: sid.clone(), muted }));
-                        }
+                        let now = *switches.borrow_and_update();
+                        joined.tell_switches(told, now);
+                        told = now;
                     }
                 }
                 response = joined.responses.recv() => {
