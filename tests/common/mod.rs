@@ -6,6 +6,7 @@
 pub mod janus;
 pub mod livekit;
 pub mod media;
+pub mod network;
 pub mod peers;
 pub mod qemu;
 
@@ -53,7 +54,7 @@ pub fn in_own_network(test: &str) -> bool {
         return true;
     }
     let me = std::env::current_exe().unwrap();
-    let status = Command::new("unshare")
+    let out = Command::new("unshare")
         .args([
             "--net",
             "--",
@@ -62,11 +63,24 @@ pub fn in_own_network(test: &str) -> bool {
             "ip link set lo up && exec \"$0\" \"$@\"",
         ])
         .arg(&me)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        // Ignored tests too: the QEMU tier's guest tests are ignored on the host.
+        .args(["--exact", test, "--include-ignored", "--nocapture"])
+        .args(["--test-threads=1"])
         .env("SALLE_NETNS", "1")
-        .status()
+        .output()
         .expect("run unshare (util-linux)");
-    assert!(status.success(), "{test} failed in its network namespace");
+    let stdout = text(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{test} failed in its network namespace"
+    );
+    // A filter that matches nothing passes too: make sure the test itself ran.
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{test} did not run in its network namespace"
+    );
     false
 }
 
