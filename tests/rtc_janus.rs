@@ -5,6 +5,7 @@
 mod common;
 
 use common::janus::Janus;
+use common::network::{loopback, media_path, on_media_address};
 use common::{in_own_network, simulated_room, wait_for, Daemon};
 use std::time::{Duration, Instant};
 
@@ -156,39 +157,6 @@ fn turn_over_tcp_or_tls_offered_by_a_whip_server_is_named_in_status_and_the_call
     }
     daemon.cli(&["leave"]);
     daemon.wait_state("idle", Duration::from_secs(10));
-}
-
-/// Sets the network namespace's only interface up or down: a cut of everything, media and
-/// signalling.
-fn loopback(up: bool) {
-    ip(&["link", "set", "lo", if up { "up" } else { "down" }]);
-}
-
-/// Where the room's media goes from in the tests that lose only the media path: a loopback
-/// address of its own, which a route can take away while the signalling (127.0.0.1) stays.
-const MEDIA_ADDRESS: &str = "127.0.0.2";
-
-/// Takes the room's media address away (or gives it back): no UDP from or to it gets
-/// through, as when a firewall or a NAT drops the media, and the signalling still does.
-fn media_path(up: bool) {
-    let action = if up { "del" } else { "add" };
-    let address = format!("{MEDIA_ADDRESS}/32");
-    ip(&["route", action, "blackhole", &address, "table", "local"]);
-}
-
-fn ip(args: &[&str]) {
-    let status = std::process::Command::new("ip")
-        .args(args)
-        .status()
-        .expect("run ip");
-    assert!(status.success(), "ip {}", args.join(" "));
-}
-
-/// A simulated room whose media goes from `MEDIA_ADDRESS`.
-fn on_media_address(config: &str) -> String {
-    let loopback = "bind = [\"127.0.0.1:0\"]";
-    assert!(config.contains(loopback), "{config}");
-    config.replace(loopback, &format!("bind = [\"{MEDIA_ADDRESS}:0\"]"))
 }
 
 /// Breaks the network with `cut` for `length`, checks the room said "reconnecting" meanwhile,

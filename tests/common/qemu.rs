@@ -49,6 +49,8 @@ pub struct GuestTests<'a> {
     pub timeout: Duration,
     /// Host environment variables to pass into the guest, when they are set on the host.
     pub pass_env: &'a [&'a str],
+    /// Variables to set in the guest, with their values.
+    pub set_env: Vec<(String, String)>,
 }
 
 impl<'a> GuestTests<'a> {
@@ -60,6 +62,7 @@ impl<'a> GuestTests<'a> {
             expected,
             timeout: Duration::from_secs(600),
             pass_env: &[],
+            set_env: Vec::new(),
         }
     }
 
@@ -73,6 +76,9 @@ impl<'a> GuestTests<'a> {
             if std::env::var_os(name).is_some() {
                 command.args(["--env", name]);
             }
+        }
+        for (name, value) in &self.set_env {
+            command.args(["--env", &format!("{name}={value}")]);
         }
         let out = command
             .args(["--", "env", "RUST_BACKTRACE=1"])
