@@ -10,11 +10,15 @@ PACKAGES=(
   # media at run time
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice gstreamer1.0-alsa gstreamer1.0-tools
+  # the room screen's text (textoverlay draws with Pango; "Sans" is DejaVu Sans)
+  fonts-dejavu-core
   # tests: systemd-analyze, udev, the QEMU tier with real kernel drivers
   systemd udev kmod qemu-system-x86 busybox-static cpio gzip xz-utils v4l-utils alsa-utils gpiod
   make gcc-12 binutils libelf1 zlib1g coreutils util-linux
   # WebRTC tests: a TURN server (coturn) on loopback, iproute2 for network namespaces
   coturn iproute2
+  # calendar tests: a CalDAV server on loopback (python3-tz: its time zones)
+  radicale python3-tz
 )
 
 SUDO=""

@@ -185,6 +185,74 @@ mod tests {
     }
 
     #[test]
+    fn calendar_settings_are_checked_and_located() {
+        let config = parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(
+            (
+                config.calendar.url,
+                config.calendar.refresh_s,
+                config.calendar.join_early_s
+            ),
+            (None, 300, 300)
+        );
+        for (text, line, field, says) in [
+            (
+                "[calendar]\nurl = \"http://cal.example/room/\"\n",
+                2,
+                "calendar.url",
+                "only allowed on loopback",
+            ),
+            (
+                "[calendar]\nurl = \"webdav://cal.example/\"\n",
+                2,
+                "calendar.url",
+                "unknown scheme \"webdav\"",
+            ),
+            (
+                "[calendar]\nauto_join = true\n",
+                2,
+                "calendar.auto_join",
+                "needs [calendar] url",
+            ),
+            (
+                "[calendar]\nurl = \"https://c.example/\"\nrefresh_s = 5\n",
+                3,
+                "calendar.refresh_s",
+                "5 is out of range: 30 to 86400",
+            ),
+            (
+                "[calendar]\nurl = \"https://c.example/\"\nusername = \"room\"\n",
+                3,
+                "calendar.username",
+                "needs password_file",
+            ),
+            (
+                "[calendar]\nurl = \"https://c.example/\"\ntimezone = \"Paris\"\n",
+                3,
+                "calendar.timezone",
+                "unknown time zone \"Paris\"",
+            ),
+            (
+                "[calendar]\nkind = \"webcal\"\n",
+                2,
+                "calendar.kind",
+                "unknown variant `webcal`",
+            ),
+        ] {
+            let e = err(text);
+            assert_eq!((e.line, e.field.as_str()), (line, field), "{text}: {e}");
+            assert!(e.message.contains(says), "{text}: {e}");
+        }
+        let config = parse(
+            "[calendar]\nurl = \"http://127.0.0.1:5232/room/cal/\"\nkind = \"ics\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.calendar.kind, crate::config::CalendarKind::Ics);
+        assert!(config.room_settings().calendar.is_some());
+    }
+
+    #[test]
     fn unreadable_file_is_named() {
         let e = load_file(Path::new("/nonexistent/salle.toml")).unwrap_err();
         assert!(

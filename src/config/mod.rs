@@ -21,6 +21,7 @@ pub const DEFAULT_PATH: &str = "/etc/salle/salle.toml";
 pub struct Config {
     pub room: RoomConfig,
     pub meeting: MeetingConfig,
+    pub calendar: CalendarConfig,
     pub camera: CameraConfig,
     pub audio: AudioConfig,
     pub buttons: ButtonsConfig,
@@ -169,6 +170,55 @@ impl Default for MeetingConfig {
             token_file: None,
             join_timeout_s: 60,
             lobby_timeout_s: 300,
+        }
+    }
+}
+
+/// How the calendar is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalendarKind {
+    /// A CalDAV calendar collection (Nextcloud, SOGo, Radicale, BlueMind...), asked only for
+    /// the days the room shows.
+    #[default]
+    Caldav,
+    /// A plain iCalendar file (an "ICS link", Outlook's published calendar), read whole.
+    Ics,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    /// The room's calendar: a CalDAV collection or an iCalendar file. None: no calendar, the
+    /// join button joins `[meeting] url`.
+    pub url: Option<String>,
+    pub kind: CalendarKind,
+    /// For HTTP Basic auth, with `password_file`.
+    pub username: Option<String>,
+    /// A file holding the password (mode 0600, or 0640 root:salle).
+    pub password_file: Option<PathBuf>,
+    /// Read the calendar again after this many seconds.
+    pub refresh_s: u64,
+    /// A meeting is the room's this many seconds before it starts (the join button joins it).
+    pub join_early_s: u64,
+    /// Join each meeting that has a link when it starts (once: not again after people leave).
+    pub auto_join: bool,
+    /// The room's time zone for showing times and for events without one (IANA name, e.g.
+    /// "Europe/Paris"). Default: the system's.
+    pub timezone: Option<String>,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        CalendarConfig {
+            url: None,
+            kind: CalendarKind::Caldav,
+            username: None,
+            password_file: None,
+            refresh_s: 300,
+            join_early_s: 300,
+            auto_join: false,
+            timezone: None,
         }
     }
 }
@@ -433,6 +483,13 @@ impl Config {
             join_muted: self.meeting.join_muted,
             join_timeout_ms: self.meeting.join_timeout_s * 1000,
             lobby_timeout_ms: self.meeting.lobby_timeout_s * 1000,
+            calendar: self
+                .calendar
+                .url
+                .as_ref()
+                .map(|_| crate::room::CalendarSettings {
+                    auto_join: self.calendar.auto_join,
+                }),
             ..crate::room::RoomSettings::default()
         }
     }

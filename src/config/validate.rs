@@ -52,6 +52,37 @@ pub fn check(config: &Config) -> Result<(), Problem> {
         3600,
     )?;
 
+    let calendar = &config.calendar;
+    if let Some(url) = &calendar.url {
+        crate::calendar::fetch::check_url(url).map_err(|e| problem(&["calendar", "url"], e))?;
+    } else if calendar.auto_join {
+        return Err(problem(
+            &["calendar", "auto_join"],
+            "auto_join needs [calendar] url",
+        ));
+    }
+    match (&calendar.username, &calendar.password_file) {
+        (Some(_), None) => {
+            return Err(problem(
+                &["calendar", "username"],
+                "needs password_file (a file holding the password)",
+            ))
+        }
+        (None, Some(_)) => return Err(problem(&["calendar", "password_file"], "needs username")),
+        _ => {}
+    }
+    in_range(&["calendar", "refresh_s"], calendar.refresh_s, 30, 86_400)?;
+    in_range(
+        &["calendar", "join_early_s"],
+        calendar.join_early_s,
+        0,
+        3600,
+    )?;
+    if let Some(zone) = &calendar.timezone {
+        crate::calendar::zones::room_zone(Some(zone))
+            .map_err(|e| problem(&["calendar", "timezone"], e))?;
+    }
+
     let camera = &config.camera;
     if let DeviceChoice::Named(path) = &camera.device {
         if !path.starts_with('/') {

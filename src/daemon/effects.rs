@@ -5,7 +5,7 @@ use super::media::{Media, MediaPart, MediaStatus};
 use super::Event;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
-use crate::room::{Effect, Input, SessionEvent, SessionId};
+use crate::room::{Effect, Input, RoomStatus, SessionEvent, SessionId};
 use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
@@ -82,6 +82,24 @@ impl Effects {
 
     pub fn encoder_feedback(&mut self, feedback: EncoderFeedback) {
         self.media.feedback_received(feedback);
+    }
+
+    /// Shows the room's state on its screen, with the meeting's captions (see
+    /// `Media::show_screen`).
+    pub fn show_screen(
+        &mut self,
+        status: &RoomStatus,
+        problems: &[String],
+        next_meetings: &[String],
+        selection: &Selection,
+    ) {
+        let captions = self
+            .monitor
+            .as_ref()
+            .map(|m| m.get().captions)
+            .unwrap_or_default();
+        self.media
+            .show_screen(status, problems, next_meetings, &captions, selection);
     }
 
     pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {
@@ -295,7 +313,7 @@ impl Effects {
     /// Lets sessions that were told to leave finish, for a short while.
     pub async fn shutdown(&mut self) {
         self.sessions.clear();
-        self.media.stop();
+        self.media.close();
         self.leds.show(crate::room::LedState {
             status: crate::room::LedPattern::Off,
             mute: crate::room::LedPattern::Off,

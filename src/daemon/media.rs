@@ -5,6 +5,12 @@
 //!
 //! The receive pipeline (screen and speaker) starts first: it holds the echo probe that the
 //! microphone's echo canceller names, and the self-view that the camera's preview feeds.
+//!
+//! The room's screen: when the room has one (`[screen] output` is not "none"), the receive
+//! pipeline also runs between calls, from start-up on, to show the idle screen and the
+//! messages (joining, failed...), and a session takes it over as it is. `show_screen` gives it
+//! what to show from the room's status whenever the main loop runs; the pipeline redraws only
+//! what changed (the clock once a minute).
 
 use super::Event;
 use crate::config::{Config, ScreenOutput};
@@ -19,10 +25,13 @@ use crate::media::receive::{
 use crate::media::send_audio::{AudioSettings, AudioSource, SendAudio};
 use crate::media::send_video::{CaptureFormat, SendVideo, VideoSettings, VideoSource};
 use crate::media::EncodedFrame;
+use crate::room::{screen_content, RoomStatus, ScreenContent, ScreenFacts};
+use crate::rtc::stats::CaptionLine;
 use crate::rtc::{EncoderFeedback, MediaPorts, Switches};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// What status shows about media.
@@ -59,6 +68,10 @@ pub struct ScreenStatus {
     pub self_view: bool,
     /// The microphone's echo canceller hears what the speaker plays.
     pub echo_cancellation: bool,
+    /// The text the room's screen shows of its own (its name, the message, the badges...),
+    /// for whoever looks after the room from afar.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,8 +100,16 @@ pub struct Media {
     video: Option<SendVideo>,
     audio: Option<SendAudio>,
     receive: Option<Arc<Receive>>,
+    /// How the running receive pipeline was asked to be set up (before any fallback to no
+    /// screen): a session keeps the pipeline when it would ask for the same.
+    receive_settings: Option<ReceiveSettings>,
     /// How the running receive pipeline was set up, for status.
     screen: Option<ScreenStatus>,
+    /// What the room's screen shows, for a pipeline that starts.
+    content: Option<ScreenContent>,
+    /// When a screen that could not open between calls may be tried again.
+    screen_retry: Option<Instant>,
+    addresses: DeviceAddresses,
     audio_packets: Arc<AtomicU64>,
     /// Where this session's encoded frames go: one channel per session, kept across camera and
     /// pipeline restarts, so the meeting's tracks keep their senders.
@@ -116,7 +137,11 @@ impl Media {
             video: None,
             audio: None,
             receive: None,
+            receive_settings: None,
             screen: None,
+            content: None,
+            screen_retry: None,
+            addresses: DeviceAddresses::default(),
             audio_packets: Arc::new(AtomicU64::new(0)),
             session_video: None,
             size: None,
@@ -191,15 +216,79 @@ impl Media {
     }
 
     /// The session ended: stop everything, senders first (the microphone's echo canceller
-    /// names the receive pipeline's probe).
+    /// names the receive pipeline's probe). A room screen stays, without the people.
     pub fn stop(&mut self) {
         self.in_session = false;
         self.session_video = None;
         self.session_audio = None;
         self.video = None;
         self.audio = None;
-        self.receive = None;
-        self.screen = None;
+        if !self.on_a_screen() {
+            self.close_receive();
+            return;
+        }
+        if let Some(receive) = &self.receive {
+            receive.remove_everyone();
+            let _ = receive.set_self_view(None);
+        }
+        if let Some(screen) = &mut self.screen {
+            screen.self_view = false;
+        }
+    }
+
+    /// The daemon stops: everything goes, the room's screen too.
+    pub fn close(&mut self) {
+        self.stop();
+        self.close_receive();
+    }
+
+    /// Shows what `status` means on the room's screen, with `problems` (the daemon's),
+    /// `next_meetings` (the calendar's lines) and `captions` (the meeting's). Between calls,
+    /// starts the screen when the room has one and it is not running (at start-up, or again
+    /// a while after it failed).
+    pub fn show_screen(
+        &mut self,
+        status: &RoomStatus,
+        problems: &[String],
+        next_meetings: &[String],
+        captions: &[CaptionLine],
+        selection: &Selection,
+    ) {
+        let facts = ScreenFacts {
+            clock: wall_clock(),
+            addresses: self.addresses.get(),
+            problems: problems.to_vec(),
+            next_meetings: next_meetings.to_vec(),
+            captions: captions
+                .iter()
+                .map(|c| format!("{}: {}", c.speaker, c.text))
+                .collect(),
+        };
+        let content = screen_content(status, &facts);
+        if self.receive.is_none() && !self.in_session && self.has_a_screen() {
+            let due = self.screen_retry.is_none_or(|at| Instant::now() >= at);
+            if due {
+                self.start_idle_screen(selection);
+            }
+        }
+        self.content = Some(content);
+        self.draw_content();
+    }
+
+    /// Draws what the screen shows on the running pipeline, when it drives a screen (without
+    /// one, nobody would see it).
+    fn draw_content(&self) {
+        let Some(receive) = self.receive.as_ref().filter(|_| self.on_a_screen()) else {
+            return;
+        };
+        if let Err(e) = receive.set_screen(self.content.as_ref()) {
+            self.problem(MediaPart::Screen, format!("screen: {e}"));
+        }
+    }
+
+    /// The running receive pipeline drives a screen (not only the speaker).
+    fn on_a_screen(&self) -> bool {
+        (self.screen.as_ref()).is_some_and(|s| s.output != output_name(&VideoOutput::AppSink))
     }
 
     pub fn set_mic_muted(&mut self, muted: bool) {
@@ -230,13 +319,14 @@ impl Media {
 
     /// A pipeline failed. Video: the call goes on without it (like a lost camera). Screen:
     /// the pipeline may be broken, so it goes, and with it what the speaker played (the call
-    /// goes on; the room is told). Audio failures end the call, which stops everything.
+    /// goes on; the room is told; between calls it is tried again a while later). Audio
+    /// failures end the call, which stops everything.
     pub fn failed(&mut self, part: MediaPart) {
         match part {
             MediaPart::Video => self.video = None,
             MediaPart::Screen => {
-                self.receive = None;
-                self.screen = None;
+                self.close_receive();
+                self.screen_retry = Some(Instant::now() + SCREEN_RETRY);
             }
             MediaPart::Audio => {}
         }
@@ -276,14 +366,78 @@ impl Media {
                     .as_ref()
                     .map(|r| r.people())
                     .unwrap_or_default(),
+                text: (self.receive.as_ref())
+                    .map(|r| r.drawing().texts.into_iter().map(|t| t.text).collect())
+                    .unwrap_or_default(),
                 ..screen
             }),
         }
     }
 
-    /// Starts the screen and speaker. Returns the echo probe's name when the microphone's
-    /// echo canceller is to use it: a real speaker and a microphone without on-board AEC.
+    /// Starts the screen and speaker for a session, or keeps the ones running (the room's
+    /// screen between calls) when they are set up the same way. Returns the echo probe's name
+    /// when the microphone's echo canceller is to use it: a real speaker and a microphone
+    /// without on-board AEC.
     fn start_receive(&mut self, selection: &Selection) -> Option<String> {
+        let mut settings = self.receive_settings(selection);
+        let running = self.receive_settings.as_ref() == Some(&settings);
+        match &self.receive {
+            // A late track of the last call, if any, is not this one's.
+            Some(receive) if running => receive.remove_everyone(),
+            _ => {
+                // One at a time: a display takes one user.
+                self.close_receive();
+                let requested = settings.clone();
+                let receive = match Receive::new(settings.clone()) {
+                    Ok(receive) => receive,
+                    Err(e) if settings.video_output != VideoOutput::AppSink => {
+                        // No screen is no reason to lose the sound: go on without a picture.
+                        self.problem(
+                            MediaPart::Screen,
+                            format!("screen ({}): {e}", output_name(&settings.video_output)),
+                        );
+                        settings.video_output = VideoOutput::AppSink;
+                        match Receive::new(settings.clone()) {
+                            Ok(receive) => receive,
+                            Err(e) => return self.receive_failed(e),
+                        }
+                    }
+                    Err(e) => return self.receive_failed(e),
+                };
+                self.receive_started(receive, requested, &settings);
+            }
+        }
+        let receive = self.receive.clone()?;
+        let self_view = self.config.screen.self_view && self.show_self_view(&receive, selection);
+        if let Some(screen) = &mut self.screen {
+            screen.self_view = self_view;
+        }
+        settings.echo_probe
+    }
+
+    /// The room's screen between calls, when it opens (no fallback: without the screen there
+    /// is nothing to show).
+    fn start_idle_screen(&mut self, selection: &Selection) {
+        let settings = self.receive_settings(selection);
+        match Receive::new(settings.clone()) {
+            Ok(receive) => {
+                tracing::info!("screen: {}", output_name(&settings.video_output));
+                self.screen_retry = None;
+                self.receive_started(receive, settings.clone(), &settings);
+            }
+            Err(e) => {
+                self.screen_retry = Some(Instant::now() + SCREEN_RETRY);
+                self.problem(
+                    MediaPart::Screen,
+                    format!("screen ({}): {e}", output_name(&settings.video_output)),
+                );
+            }
+        }
+    }
+
+    /// How the receive pipeline is set up for `selection`: the configured screen, the
+    /// speaker, and the echo probe when the microphone needs one.
+    fn receive_settings(&self, selection: &Selection) -> ReceiveSettings {
         let screen = &self.config.screen;
         let (audio_output, speaker_is_real) = match &selection.speaker {
             Selected::Device(choice) => (
@@ -296,31 +450,24 @@ impl Media {
         };
         let mic_needs_aec = matches!(&selection.microphone,
             Selected::Device(mic) if !mic.echo_cancelled_on_board);
-        let echo_probe = (speaker_is_real && mic_needs_aec).then(|| DEFAULT_ECHO_PROBE.to_string());
-        let mut settings = ReceiveSettings {
+        ReceiveSettings {
             screen: Size::new(screen.width, screen.height),
             fps: screen.fps,
             video_output: video_output(screen.output, screen.connector),
             audio_output,
-            echo_probe: echo_probe.clone(),
+            echo_probe: (speaker_is_real && mic_needs_aec).then(|| DEFAULT_ECHO_PROBE.to_string()),
             ..ReceiveSettings::default()
-        };
-        let receive = match Receive::new(settings.clone()) {
-            Ok(receive) => receive,
-            Err(e) if settings.video_output != VideoOutput::AppSink => {
-                // No screen is no reason to lose the sound: go on without a picture.
-                self.problem(
-                    MediaPart::Screen,
-                    format!("screen ({}): {e}", output_name(&settings.video_output)),
-                );
-                settings.video_output = VideoOutput::AppSink;
-                match Receive::new(settings.clone()) {
-                    Ok(receive) => receive,
-                    Err(e) => return self.receive_failed(e),
-                }
-            }
-            Err(e) => return self.receive_failed(e),
-        };
+        }
+    }
+
+    /// A receive pipeline runs, set up as `settings` (asked as `requested`): its errors come
+    /// back as screen problems, status describes it, and it shows what the screen shows now.
+    fn receive_started(
+        &mut self,
+        receive: Receive,
+        requested: ReceiveSettings,
+        settings: &ReceiveSettings,
+    ) {
         if let Some(mut errors) = receive.take_errors() {
             let events = self.events.clone();
             tokio::spawn(async move {
@@ -335,18 +482,31 @@ impl Media {
                 }
             });
         }
-        let self_view = screen.self_view && self.show_self_view(&receive, selection);
         self.screen = Some(ScreenStatus {
             output: output_name(&settings.video_output).into(),
-            width: screen.width,
-            height: screen.height,
+            width: settings.screen.width,
+            height: settings.screen.height,
             tiles: 0,
             people: Vec::new(),
-            self_view,
-            echo_cancellation: echo_probe.is_some(),
+            self_view: false,
+            echo_cancellation: settings.echo_probe.is_some(),
+            text: Vec::new(),
         });
+        self.receive_settings = Some(requested);
         self.receive = Some(Arc::new(receive));
-        echo_probe
+        self.draw_content();
+    }
+
+    fn close_receive(&mut self) {
+        self.receive = None;
+        self.receive_settings = None;
+        self.screen = None;
+    }
+
+    /// The configuration gives the room a screen to show things on between calls.
+    fn has_a_screen(&self) -> bool {
+        let screen = &self.config.screen;
+        video_output(screen.output, screen.connector) != VideoOutput::AppSink
     }
 
     fn receive_failed(&mut self, reason: String) -> Option<String> {
@@ -516,6 +676,52 @@ const FRAME_QUEUE: usize = 32;
 
 /// The channel the camera's preview reaches the self-view on (in-process, raw).
 const SELF_VIEW_CHANNEL: &str = "salle-self-view";
+
+/// How long a room screen that could not open waits before it is tried again (a screen
+/// plugged in after start-up shows within this).
+const SCREEN_RETRY: Duration = Duration::from_secs(30);
+
+/// How often the device's addresses are looked up again.
+const ADDRESSES_REFRESH: Duration = Duration::from_secs(10);
+
+/// The time on the room's screen: the system's time zone, hours and minutes.
+fn wall_clock() -> String {
+    jiff::Zoned::now().strftime("%H:%M").to_string()
+}
+
+/// The addresses people reach the device at, for the room's screen: the source address of
+/// its route to the Internet, IPv4 and IPv6. Connecting a UDP socket sends nothing; it only
+/// asks the kernel for the route, so no route (no network) gives no address. Looked up at
+/// most every `ADDRESSES_REFRESH`.
+#[derive(Default)]
+struct DeviceAddresses {
+    known: Vec<String>,
+    looked_up: Option<Instant>,
+}
+
+impl DeviceAddresses {
+    fn get(&mut self) -> Vec<String> {
+        if self
+            .looked_up
+            .is_none_or(|at| at.elapsed() >= ADDRESSES_REFRESH)
+        {
+            // Documentation addresses (RFC 5737, RFC 3849): any address off the device would
+            // do; these are nobody's.
+            let routes = [("0.0.0.0:0", "192.0.2.1:9"), ("[::]:0", "[2001:db8::1]:9")];
+            self.known = routes
+                .iter()
+                .filter_map(|(bind, to)| {
+                    let socket = std::net::UdpSocket::bind(bind).ok()?;
+                    socket.connect(to).ok()?;
+                    let ip = socket.local_addr().ok()?.ip();
+                    (!ip.is_unspecified() && !ip.is_loopback()).then(|| ip.to_string())
+                })
+                .collect();
+            self.looked_up = Some(Instant::now());
+        }
+        self.known.clone()
+    }
+}
 
 /// What `[screen] output` means on this machine.
 fn video_output(output: ScreenOutput, connector_id: Option<u32>) -> VideoOutput {

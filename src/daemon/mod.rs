@@ -1,6 +1,7 @@
 //! The daemon: feeds the room state machine with everything that happens, and carries out
 //! what it decides. All decisions are in `room`; this module only wires inputs and drivers.
 
+mod calendar;
 mod devices;
 mod effects;
 mod gpio;
@@ -71,6 +72,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         events.clone(),
     );
     problems.extend(effects.network_problems());
+    calendar::start(&config, events.clone(), &mut problems);
 
     let socket =
         control::server_socket_path(&config).map_err(|e| format!("control socket: {e}"))?;
@@ -115,6 +117,16 @@ pub async fn run(options: Options) -> Result<(), String> {
         );
         effects.apply(step.effects, devices.selection());
     }
+
+    // The idle screen's lines about the next meetings: none until the calendar gives them.
+    let next_meetings: Vec<String> = Vec::new();
+    // From start-up on: the room's name, address and problems within seconds.
+    effects.show_screen(
+        &room.status(),
+        &problems,
+        &next_meetings,
+        devices.selection(),
+    );
 
     let status_line = |room: &Room| {
         let s = room.status();
@@ -204,6 +216,13 @@ pub async fn run(options: Options) -> Result<(), String> {
                 }
             }
         }
+        // The screen follows the room, the clock and the captions; only changes are redrawn.
+        effects.show_screen(
+            &room.status(),
+            &problems,
+            &next_meetings,
+            devices.selection(),
+        );
         let line = status_line(&room);
         if line != last_status {
             tracing::info!("{line}");

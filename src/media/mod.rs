@@ -9,13 +9,18 @@
 //! - `send_audio`: microphone -> channel selection -> echo cancellation -> Opus -> packets
 //! - `receive`: remote tracks -> decoders -> compositor -> screen; audio mix -> speaker
 //! - `layout`: where each participant goes on the screen (pure)
+//! - `screen_layout`: where the room screen's own content goes: the idle screen, messages,
+//!   badges, captions (pure; `room::ScreenContent` says what it is)
+//! - `overlay`: draws that content in the receive pipeline
 //! - here: what every pipeline shares: watching its bus for errors (`watch_bus`), starting it
 //!   (`play`) and shutting it down (`shut_down`)
 
 pub mod adapt;
 pub mod encoder;
 pub mod layout;
+mod overlay;
 pub mod receive;
+pub mod screen_layout;
 pub mod send_audio;
 pub mod send_video;
 

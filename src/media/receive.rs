@@ -6,7 +6,8 @@
 //! appsrc ! vp8dec | vp9dec ! videoconvertscale ! capsfilter ! textoverlay ────┤
 //! intervideosrc | videotestsrc ! videoconvertscale ! capsfilter ! videoflip ──┤ self-view
 //! videotestsrc (black, 16x16, never drawn) ────────────────────────────────────┤ clock
-//!   compositor ! capsfilter ! [videoconvert !] kmssink | autovideosink | appsink
+//! videotestsrc (solid colour, 16x16, stretched) ───────────────────────────────┤ each panel
+//!   compositor ! capsfilter ! textoverlay × 7 ! [videoconvert !] kmssink | autovideosink | appsink
 //!
 //! appsrc ! opusdec ! audioconvert ! audioresample ─┐ each audio track
 //! audiotestsrc (silence) ─────────────────────────┤ clock
@@ -19,6 +20,9 @@
 //! - Each video is decoded, scaled to its tile and labelled with the person's name before the
 //!   compositor, which then only places it (`layout.rs` says where). Labelling at tile size keeps
 //!   the labels the same size in every tile.
+//! - The room screen's own content (`set_screen`: the idle screen, messages, mute and camera
+//!   badges, captions) is drawn on top: coloured panels as compositor inputs, text by the
+//!   textoverlay elements on the output (`overlay.rs`; `screen_layout.rs` says where).
 //! - Timestamps: a track's own timestamps (the sender's cadence) are mapped onto this
 //!   pipeline's running time at its first frame (see `Timeline`). The compositor and mixer wait
 //!   `INPUT_LATENCY` for late inputs (decoding, network jitter) before producing their output.
@@ -26,7 +30,10 @@
 //! Bus errors go to `take_errors()` with the name of the element that raised them.
 
 use super::layout::{self, Layout, Rect, Size, Tile};
+use super::overlay::{self, Overlay, PanelInput};
+use super::screen_layout::{self, Drawing, Panel};
 use super::{has_element, EncodedFrame};
+use crate::room::ScreenContent;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -57,9 +64,15 @@ const START_TIMEOUT: Duration = Duration::from_secs(5);
 /// Mixed sound is stereo: what Opus in WebRTC always decodes to.
 const AUDIO_CHANNELS: u32 = 2;
 
-/// Z-order on the compositor: tiles above the background, the self-view above the tiles.
+/// Z-order on the compositor: tiles above the background, the self-view above the tiles (and
+/// the screen's own panels above both, see `overlay.rs`).
 const TILE_ZORDER: u32 = 1;
 const SELF_VIEW_ZORDER: u32 = 10;
+
+/// The colour of a name on a tile (ARGB), and of the name of someone speaking: the room sees
+/// who talks.
+const LABEL_COLOUR: u32 = 0xffff_ffff;
+const SPEAKING_COLOUR: u32 = 0xffff_d200;
 
 /// The codecs a remote video can come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,8 +209,9 @@ pub struct Receive {
     frames: Option<gst_app::AppSink>,
     sound: Option<gst_app::AppSink>,
     screen: Size,
-    /// The label font: one size for every tile, scaled to the screen.
-    font: String,
+    fps: u32,
+    /// The size of the names on the tiles: one for every tile, scaled to the screen.
+    label_px: u32,
     state: Mutex<State>,
     errors: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
 }
@@ -211,6 +225,11 @@ struct State {
     /// Numbers element names so a participant who leaves and comes back gets fresh ones.
     serial: u32,
     layout: Layout,
+    /// The room's screen covers the people (not in a call): their tiles and the self-view are
+    /// not drawn.
+    people_hidden: bool,
+    /// The screen's own content; none in unit tests without a pipeline.
+    overlay: Option<Overlay>,
 }
 
 /// Elements feeding one request pad of the compositor or the mixer, source first.
@@ -315,7 +334,7 @@ impl Receive {
             // pipelines must be on one timeline.
             super::send_audio::share_echo_timeline(&pipeline);
         }
-        let (compositor, frames) = build_video_output(&pipeline, &settings)?;
+        let (compositor, frames, texts) = build_video_output(&pipeline, &settings)?;
         let (mixer, sound) = build_audio_output(&pipeline, &settings)?;
 
         let receive = Receive {
@@ -325,9 +344,11 @@ impl Receive {
             frames,
             sound,
             screen,
-            font: format!("Sans {}px", (screen.height / 36).max(10)),
+            fps: settings.fps,
+            label_px: (screen.height / 36).max(10),
             state: Mutex::new(State {
                 layout: layout::layout(screen, &[]),
+                overlay: Some(Overlay::new(screen, texts)),
                 ..State::default()
             }),
             errors: Mutex::new(Some(errors_out)),
@@ -433,7 +454,7 @@ impl Receive {
         let label = gst::ElementFactory::make("textoverlay")
             .name(format!("{prefix}-label"))
             .property("text", label_text(name))
-            .property("font-desc", &self.font)
+            .property("font-desc", self.label_font(false))
             .property("auto-resize", false)
             // A dark box behind the name, so it reads on a white wall or a shared document.
             .property("shaded-background", true)
@@ -484,9 +505,101 @@ impl Receive {
         self.update_tile(id, |tile| tile.screen_share = screen_share)
     }
 
-    /// Marks who speaks: when there are more people than room, speakers stay on screen.
+    /// Marks who speaks: their name changes colour, and when there are more people than room,
+    /// speakers stay on screen.
     pub fn set_speaking(&self, id: &str, speaking: bool) -> Result<(), String> {
-        self.update_tile(id, |tile| tile.speaking = speaking)
+        self.update_tile(id, |tile| tile.speaking = speaking)?;
+        let state = self.lock();
+        if let Some(video) = state.videos.iter().find(|v| v.tile.id == id) {
+            let colour = if speaking {
+                SPEAKING_COLOUR
+            } else {
+                LABEL_COLOUR
+            };
+            video.label.set_property("color", colour);
+            video
+                .label
+                .set_property("font-desc", self.label_font(speaking));
+        }
+        Ok(())
+    }
+
+    /// The font of a name on a tile: bold while they speak, which catches the eye more than
+    /// the colour alone.
+    fn label_font(&self, speaking: bool) -> String {
+        let weight = if speaking { " Bold" } else { "" };
+        format!("Sans{weight} {}px", self.label_px)
+    }
+
+    /// Shows the room screen's own content over (or, not in a call, instead of) the people;
+    /// `None` draws nothing of its own. Only what changed is redrawn, from the next frame.
+    pub fn set_screen(&self, content: Option<&ScreenContent>) -> Result<(), String> {
+        let drawing =
+            content.map_or_else(Drawing::default, |c| screen_layout::draw(c, self.screen));
+        let mut state = self.lock();
+        if state
+            .overlay
+            .as_ref()
+            .is_some_and(|o| o.drawn() == &drawing)
+        {
+            return Ok(());
+        }
+        self.add_panels(&mut state, &drawing.panels)?;
+        if let Some(overlay) = state.overlay.as_mut() {
+            overlay.draw(&drawing);
+        }
+        if state.people_hidden == drawing.show_people {
+            state.people_hidden = !drawing.show_people;
+            self.relayout(&mut state);
+        }
+        Ok(())
+    }
+
+    /// What the screen draws of its own now.
+    pub fn drawing(&self) -> Drawing {
+        let state = self.lock();
+        state
+            .overlay
+            .as_ref()
+            .map(|o| o.drawn().clone())
+            .unwrap_or_default()
+    }
+
+    /// Takes every remote person off the screen and out of the speaker (a call ended; the
+    /// screen goes on).
+    pub fn remove_everyone(&self) {
+        let mut state = self.lock();
+        for video in std::mem::take(&mut state.videos) {
+            self.detach(video.branch, &self.compositor);
+        }
+        for (_, branch) in std::mem::take(&mut state.audios) {
+            self.detach(branch, &self.mixer);
+        }
+        self.relayout(&mut state);
+    }
+
+    /// Makes panel inputs until there is one for each of `panels`.
+    fn add_panels(&self, state: &mut State, panels: &[Panel]) -> Result<(), String> {
+        let Some(overlay) = state.overlay.as_mut() else {
+            return Ok(());
+        };
+        while let Some(panel) = panels.get(overlay.panels()) {
+            let elements = overlay::panel_elements(overlay.panels(), self.fps, panel.colour)?;
+            let source = elements[0].clone();
+            let sinkpad = self.attach(&elements, &self.compositor)?;
+            // Invisible until drawn.
+            sinkpad.set_property("alpha", 0.0f64);
+            let branch = Branch { elements, sinkpad };
+            if let Err(e) = start(&branch) {
+                self.detach(branch, &self.compositor);
+                return Err(format!("screen panel: {e}"));
+            }
+            overlay.add_panel(PanelInput {
+                source,
+                pad: branch.sinkpad,
+            });
+        }
+        Ok(())
     }
 
     /// Changes the name drawn on a tile.
@@ -540,7 +653,7 @@ impl Receive {
             mirror,
         ];
         let sinkpad = self.attach(&elements, &self.compositor)?;
-        place_pad(&sinkpad, rect, SELF_VIEW_ZORDER);
+        place_pad(&sinkpad, rect, SELF_VIEW_ZORDER, !state.people_hidden);
         let branch = Branch { elements, sinkpad };
         if let Err(e) = start(&branch) {
             self.detach(branch, &self.compositor);
@@ -718,12 +831,16 @@ impl Receive {
                             .set_property("caps", tile_caps(rect.size()));
                         video.size = rect.size();
                     }
-                    place_pad(pad, rect, TILE_ZORDER);
+                    place_pad(pad, rect, TILE_ZORDER, !state.people_hidden);
                 }
                 // Hidden: still decoded (a keyframe may be far away), not drawn. A pad of
                 // alpha 0 costs the compositor nothing.
                 None => pad.set_property("alpha", 0.0f64),
             }
+        }
+        if let Some(self_view) = &state.self_view {
+            let alpha = if state.people_hidden { 0.0 } else { 1.0 };
+            self_view.sinkpad.set_property("alpha", alpha);
         }
     }
 
@@ -907,11 +1024,12 @@ impl Timeline {
     }
 }
 
-/// The compositor and the screen sink, linked and added to `pipeline`.
+/// The compositor, the screen's text elements (`overlay::text_slots`) and the screen sink,
+/// linked and added to `pipeline`.
 fn build_video_output(
     pipeline: &gst::Pipeline,
     settings: &ReceiveSettings,
-) -> Result<(gst::Element, Option<gst_app::AppSink>), String> {
+) -> Result<(gst::Element, Option<gst_app::AppSink>, Vec<gst::Element>), String> {
     let compositor = aggregator("compositor")?;
     compositor.set_property_from_str("background", "black");
     // The sink that tests read takes RGBA straight from the compositor; screens get I420,
@@ -930,7 +1048,9 @@ fn build_video_output(
             .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
             .build(),
     )?;
+    let texts = overlay::text_slots()?;
     let mut elements = vec![compositor.clone(), caps];
+    elements.extend(texts.iter().cloned());
     let mut frames = None;
     match &settings.video_output {
         VideoOutput::Kms { connector_id } => {
@@ -968,7 +1088,7 @@ fn build_video_output(
     attach(pipeline, &[background, background_caps], &compositor)
         .map_err(|e| format!("screen background: {e}"))?
         .set_property("alpha", 0.0f64);
-    Ok((compositor, frames))
+    Ok((compositor, frames, texts))
 }
 
 /// The mixer, the echo probe and the speaker sink, linked and added to `pipeline`.
@@ -1118,14 +1238,14 @@ fn start(branch: &Branch) -> Result<(), String> {
     Ok(())
 }
 
-/// Puts a compositor pad at `rect`, visible.
-fn place_pad(pad: &gst::Pad, rect: Rect, zorder: u32) {
+/// Puts a compositor pad at `rect`, drawn or not (alpha 0 costs the compositor nothing).
+fn place_pad(pad: &gst::Pad, rect: Rect, zorder: u32, visible: bool) {
     pad.set_property("xpos", rect.x as i32);
     pad.set_property("ypos", rect.y as i32);
     pad.set_property("width", rect.width as i32);
     pad.set_property("height", rect.height as i32);
     pad.set_property("zorder", zorder);
-    pad.set_property("alpha", 1.0f64);
+    pad.set_property("alpha", if visible { 1.0f64 } else { 0.0 });
 }
 
 /// Raw video at exactly `size`, square pixels (so the scaler letterboxes other shapes), in
@@ -1141,7 +1261,7 @@ fn tile_caps(size: Size) -> gst::Caps {
 }
 
 /// textoverlay reads Pango markup: a name like "R&D <room 2>" must be escaped to show as is.
-fn label_text(name: &str) -> String {
+pub(super) fn label_text(name: &str) -> String {
     gst::glib::markup_escape_text(name).to_string()
 }
 
@@ -1160,7 +1280,7 @@ fn live_source(factory: &str, name: &str) -> Result<gst::Element, String> {
     Ok(source)
 }
 
-fn caps_filter(name: &str, caps: gst::Caps) -> Result<gst::Element, String> {
+pub(super) fn caps_filter(name: &str, caps: gst::Caps) -> Result<gst::Element, String> {
     gst::ElementFactory::make("capsfilter")
         .name(name)
         .property("caps", caps)
@@ -1168,7 +1288,7 @@ fn caps_filter(name: &str, caps: gst::Caps) -> Result<gst::Element, String> {
         .map_err(|_| missing("capsfilter"))
 }
 
-fn missing(factory: &str) -> String {
+pub(super) fn missing(factory: &str) -> String {
     format!("GStreamer element {factory} is not installed")
 }
 

@@ -3,8 +3,8 @@
 
 use super::status::{CallStatus, DeviceStatus, RoomStatus};
 use super::{
-    Button, Command, DeviceKind, DevicePresence, Effect, Input, LedPattern, LedState, MediaEvent,
-    Millis, Origin, Press, SessionEvent, SessionId,
+    Button, CalendarMeeting, CalendarStatus, Command, DeviceKind, DevicePresence, Effect, Input,
+    LedPattern, LedState, MediaEvent, Millis, Origin, Press, SessionEvent, SessionId,
 };
 
 /// What the room needs from the configuration.
@@ -26,7 +26,19 @@ pub struct RoomSettings {
     pub reconnect_timeout_ms: Millis,
     /// Give up waiting in a meeting's lobby after this long without being admitted.
     pub lobby_timeout_ms: Millis,
+    /// The room has a calendar: its current meeting comes before `meeting_url`.
+    pub calendar: Option<CalendarSettings>,
 }
+
+/// What the room does with its calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CalendarSettings {
+    /// Join each calendar meeting that has a link when it starts, once.
+    pub auto_join: bool,
+}
+
+/// How many calendar meetings the room remembers having joined (auto-join joins each once).
+const JOINED_MEMORY: usize = 32;
 
 impl Default for RoomSettings {
     fn default() -> Self {
@@ -39,6 +51,7 @@ impl Default for RoomSettings {
             failed_hold_ms: 10_000,
             reconnect_timeout_ms: 120_000,
             lobby_timeout_ms: 300_000,
+            calendar: None,
         }
     }
 }
@@ -93,6 +106,10 @@ pub struct Room {
     last_error: Option<String>,
     next_session: SessionId,
     leds: LedState,
+    /// None without a calendar.
+    calendar: Option<CalendarStatus>,
+    /// The calendar meetings (occurrence ids) the room joined, latest last.
+    calendar_joined: Vec<String>,
 }
 
 impl Room {
@@ -100,6 +117,11 @@ impl Room {
     pub fn new(settings: RoomSettings, now: Millis) -> Room {
         let mut room = Room {
             mic_muted: settings.join_muted,
+            calendar: settings
+                .calendar
+                .as_ref()
+                .map(|_| CalendarStatus::default()),
+            calendar_joined: Vec::new(),
             settings,
             call: Call::Idle,
             since: now,
@@ -147,8 +169,11 @@ impl Room {
                 }
             }
             Input::Device { kind, presence } => self.on_device(kind, presence, &mut step),
+            Input::Calendar(calendar) => self.calendar = Some(calendar),
             Input::Tick => self.on_tick(now, &mut step),
         }
+        // After any input: the room may just have become free for a meeting that started.
+        self.auto_join(now, &mut step);
         let leds = self.wanted_leds();
         if leds != self.leds {
             self.leds = leds;
@@ -187,8 +212,8 @@ impl Room {
                 | Call::Waiting { url: current, .. }
                 | Call::InCall { url: current, .. }
                 | Call::Reconnecting { url: current, .. } => {
-                    let wanted = url.as_ref().or(self.settings.meeting_url.as_ref());
-                    if wanted != Some(current) {
+                    let wanted = url.or_else(|| self.rooms_meeting());
+                    if wanted.as_ref() != Some(current) {
                         step.refused = Some(format!("already in {current}: leave first"));
                     }
                 }
@@ -370,15 +395,58 @@ impl Room {
         }
     }
 
-    fn join(&mut self, now: Millis, url: Option<String>, step: &mut Step) {
-        let Some(url) = url.or_else(|| self.settings.meeting_url.clone()) else {
-            self.fail(
-                now,
-                "no meeting to join: set [meeting] url or give one to `salle join`".into(),
-                step,
-            );
+    /// The calendar's current meeting (on now, or about to start), if there is a calendar.
+    fn calendar_meeting(&self) -> Option<&CalendarMeeting> {
+        self.calendar.as_ref()?.current.as_ref()
+    }
+
+    /// The meeting the join button joins: the calendar's current one when it has a link, else
+    /// the room's fixed meeting.
+    fn rooms_meeting(&self) -> Option<String> {
+        self.calendar_meeting()
+            .and_then(|m| m.url.clone())
+            .or_else(|| self.settings.meeting_url.clone())
+    }
+
+    /// With `auto_join`, an idle room joins the calendar meeting that has started, unless it
+    /// joined that occurrence already (people who left it meant it).
+    fn auto_join(&mut self, now: Millis, step: &mut Step) {
+        let wanted = self.settings.calendar.as_ref().is_some_and(|c| c.auto_join);
+        let Some(meeting) = self.calendar_meeting() else {
             return;
         };
+        if wanted
+            && self.call == Call::Idle
+            && meeting.started
+            && meeting.url.is_some()
+            && !self.calendar_joined.contains(&meeting.id)
+        {
+            self.join(now, None, step);
+        }
+    }
+
+    fn join(&mut self, now: Millis, url: Option<String>, step: &mut Step) {
+        let Some(url) = url.or_else(|| self.rooms_meeting()) else {
+            let why = match self.calendar {
+                Some(_) => {
+                    "no meeting to join: none with a link in the calendar now, and no [meeting] url"
+                }
+                None => "no meeting to join: set [meeting] url or give one to `salle join`",
+            };
+            self.fail(now, why.into(), step);
+            return;
+        };
+        // Joining the calendar's meeting, by the button or by its URL: auto-join leaves it be.
+        let occurrence = self
+            .calendar_meeting()
+            .filter(|m| m.url.as_ref() == Some(&url))
+            .map(|m| m.id.clone());
+        if let Some(id) = occurrence {
+            if self.calendar_joined.len() == JOINED_MEMORY {
+                self.calendar_joined.remove(0);
+            }
+            self.calendar_joined.push(id);
+        }
         if self.settings.join_muted && !self.mic_muted {
             self.set_mic_muted(true, step);
         }
@@ -494,6 +562,7 @@ impl Room {
             devices: self.devices.clone(),
             leds: self.leds,
             last_error: self.last_error.clone(),
+            calendar: self.calendar.clone(),
         }
     }
 }

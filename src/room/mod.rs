@@ -6,12 +6,19 @@
 //! the current monotonic time with every input, which makes every transition reproducible in a
 //! unit test. The daemon feeds inputs in and carries effects out, nothing else.
 
+mod calendar;
 mod leds;
 mod machine;
+mod screen;
 mod status;
 
+pub use calendar::{CalendarMeeting, CalendarStatus};
 pub use leds::{LedPattern, LedState};
-pub use machine::{Room, RoomSettings, Step};
+pub use machine::{CalendarSettings, Room, RoomSettings, Step};
+pub use screen::{
+    meeting_address, screen_content, CallScreen, Message, RoomScreen, ScreenContent, ScreenFacts,
+    Tone,
+};
 pub use status::{CallStatus, DeviceStatus, RoomStatus};
 
 use serde::{Deserialize, Serialize};
@@ -162,6 +169,9 @@ pub enum Input {
         kind: DeviceKind,
         presence: DevicePresence,
     },
+    /// The room's calendar as it is now: its current meeting (on, or about to start), the
+    /// next ones, and why it could not be read, if it could not.
+    Calendar(CalendarStatus),
     /// Time passed; timeouts are checked.
     Tick,
 }

@@ -1,6 +1,6 @@
 //! The room's status as the outside world sees it (`salle status`, management, the screen).
 
-use super::{DevicePresence, LedState, Millis};
+use super::{CalendarStatus, DevicePresence, LedState, Millis};
 use serde::{Deserialize, Serialize};
 
 /// The call state, flattened for people and JSON.
@@ -66,4 +66,7 @@ pub struct RoomStatus {
     pub leds: LedState,
     /// The reason of the last failure, kept after the room returns to idle.
     pub last_error: Option<String>,
+    /// The room's calendar; None when it has none (`[calendar]` not configured).
+    #[serde(default)]
+    pub calendar: Option<CalendarStatus>,
 }

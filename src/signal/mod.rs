@@ -1,7 +1,7 @@
 //! Meeting services: one adapter per service behind `rtc::session::Meeting` (La Suite Meet /
 //! LiveKit, WHIP+WHEP, Janus VideoRoom), the meeting-URL forms, and a simulated service.
 
-mod http;
+pub(crate) mod http;
 pub mod janus;
 pub mod janus_api;
 mod janus_restart;
@@ -14,4 +14,5 @@ pub mod whip;
 pub mod whip_whep;
 
 pub use simulated::SimulatedMeeting;
+pub(crate) use target::is_loopback;
 pub use target::{MeetingTarget, TargetError};

@@ -164,7 +164,8 @@ impl MeetingTarget {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Plain http (no TLS) is for services on the device itself: tests and fixtures.
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

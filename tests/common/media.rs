@@ -1,13 +1,18 @@
 //! GStreamer helpers for the media tests: small pipelines to encode and decode with, what a send
-//! pipeline sends collected from its channels, and measures of decoded audio.
+//! pipeline sends collected from its channels, measures of decoded audio, and people streaming
+//! into the receive pipeline whose screen is read back and saved as PNG.
 #![allow(dead_code)]
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use salle::media::receive::{Frame, Receive, RemoteVideo, VideoCodec};
 use salle::media::send_audio::RATE;
 use salle::media::EncodedFrame;
 use std::fmt::Debug;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -260,4 +265,178 @@ pub fn refusal<S, P>(
 pub fn threads_and_fds() -> (usize, usize) {
     let count = |dir| std::fs::read_dir(dir).unwrap().count();
     (count("/proc/self/task"), count("/proc/self/fd"))
+}
+
+// The receive pipeline: encoded people to push into it, and its screen read back.
+
+/// Runs `description` (ending in `appsink name=out`) to the end and returns what came out as
+/// encoded frames, with the encoder's timestamps and keyframe flags.
+pub fn encode(description: &str) -> Vec<EncodedFrame> {
+    salle::media::init().unwrap();
+    let frames: Vec<EncodedFrame> = run_to_end(description)
+        .iter()
+        .map(|sample| {
+            let buffer = sample.buffer().unwrap();
+            EncodedFrame {
+                data: buffer.map_readable().unwrap().to_vec(),
+                pts: salle::media::pts_of(buffer),
+                duration: buffer
+                    .duration()
+                    .map(|d| Duration::from_nanos(d.nseconds())),
+                keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+            }
+        })
+        .collect();
+    assert!(!frames.is_empty(), "nothing came out of {description}");
+    frames
+}
+
+pub fn solid(colour: [u8; 3], frames: u32) -> String {
+    let [r, g, b] = colour;
+    format!(
+        "videotestsrc num-buffers={frames} pattern=solid-color \
+         foreground-color=0xff{r:02x}{g:02x}{b:02x} \
+         ! video/x-raw,width=320,height=180,framerate=30/1"
+    )
+}
+
+pub fn h264(colour: [u8; 3]) -> Vec<EncodedFrame> {
+    encode(&format!(
+        "{} ! x264enc tune=zerolatency speed-preset=ultrafast \
+         ! h264parse config-interval=-1 \
+         ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=out sync=false",
+        solid(colour, 10)
+    ))
+}
+
+/// Adds a participant sending `frames`, and pushes them all (a burst, as after a network
+/// hiccup: the pipeline must pace them itself).
+pub fn join(receive: &Receive, id: &str, name: &str, codec: VideoCodec, frames: Vec<EncodedFrame>) {
+    let video = receive.add_video(id, name, codec).unwrap();
+    for frame in frames {
+        video.push(frame).unwrap();
+    }
+}
+
+/// A participant streaming as a real sender does: `frames` over and over in real time, until
+/// dropped. Tiles that change size get fresh frames at their new size.
+pub struct Sender {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sender {
+    pub fn start(video: RemoteVideo, frames: Vec<EncodedFrame>) -> Sender {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            // Encoders may start their timestamps anywhere (x264enc at 1000 hours): pace by
+            // the time since the first frame.
+            let first = frames[0].pts;
+            let span = frames.last().unwrap().pts + Duration::from_millis(33) - first;
+            let start = Instant::now();
+            for round in 0u32.. {
+                for frame in &frames {
+                    let pts = frame.pts + span * round;
+                    if let Some(wait) = (pts - first).checked_sub(start.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                    let frame = EncodedFrame {
+                        pts,
+                        ..frame.clone()
+                    };
+                    if stopped.load(Ordering::Relaxed) || video.push(frame).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Sender {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Adds a participant streaming `frames` (see `Sender`).
+pub fn stream(
+    receive: &Receive,
+    id: &str,
+    name: &str,
+    codec: VideoCodec,
+    frames: Vec<EncodedFrame>,
+) -> Sender {
+    Sender::start(receive.add_video(id, name, codec).unwrap(), frames)
+}
+
+pub fn close(pixel: [u8; 4], colour: [u8; 3]) -> bool {
+    (0..3).all(|i| pixel[i].abs_diff(colour[i]) <= 40)
+}
+
+/// Pulls frames until `check` holds, or fails after 5 s with the last frame saved.
+pub fn wait_for_screen(receive: &Receive, what: &str, check: impl Fn(&Frame) -> bool) -> Frame {
+    let start = Instant::now();
+    let (mut last, mut frames) = (None, 0);
+    while start.elapsed() < Duration::from_secs(5) {
+        if let Some(frame) = receive.pull_frame(Duration::from_millis(500)) {
+            if check(&frame) {
+                return frame;
+            }
+            last = Some(frame);
+            frames += 1;
+        }
+    }
+    // What a reviewer needs to see why: the last frame, and the pipeline with its states and
+    // caps (render with `dot -Tpng`).
+    let name = format!("failed-{}", what.replace(' ', "-"));
+    if let Some(frame) = &last {
+        save_png(frame, &format!("{name}.png"));
+    }
+    let graph = receive
+        .pipeline()
+        .debug_to_dot_data(gst::DebugGraphDetails::all());
+    std::fs::write(output_dir().join(format!("{name}.dot")), graph.as_str()).unwrap();
+    panic!("timed out waiting for {what} after {frames} frames: target/test-output/{name}.*");
+}
+
+pub fn output_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-output");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `frame` as a PNG with GStreamer's own encoder.
+pub fn save_png(frame: &Frame, name: &str) {
+    let path = output_dir().join(name);
+    let pipeline = launch(&format!(
+        "appsrc name=in caps=video/x-raw,format=RGBA,width={},height={},framerate=0/1 \
+         ! videoconvert ! pngenc ! filesink location={}",
+        frame.width,
+        frame.height,
+        path.display()
+    ));
+    let source = appsrc(&pipeline, "in");
+    pipeline.set_state(gst::State::Playing).unwrap();
+    source
+        .push_buffer(gst::Buffer::from_slice(frame.data.clone()))
+        .unwrap();
+    source.end_of_stream().unwrap();
+    let bus = pipeline.bus().unwrap();
+    let message = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(5),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("png written");
+    assert!(matches!(message.view(), gst::MessageView::Eos(_)));
+    pipeline.set_state(gst::State::Null).unwrap();
 }

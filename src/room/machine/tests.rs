@@ -1,6 +1,7 @@
 //! Every transition of the room, then long random event sequences against its invariants.
 
 use super::*;
+use crate::room::CalendarMeeting;
 use proptest::prelude::*;
 
 const URL: &str = "https://visio.example/abc-defg-hij";
@@ -506,6 +507,8 @@ fn any_input() -> impl Strategy<Value = Input> {
             }
         }),
         Just(Input::Tick),
+        (0u8..3, any::<bool>(), any::<bool>())
+            .prop_map(|(n, started, link)| calendar_now(n, started, link)),
     ]
 }
 
@@ -569,8 +572,10 @@ proptest! {
     fn invariants_hold_over_random_event_sequences(
         steps in proptest::collection::vec((0u64..20_000, any_input()), 1..300)
     ) {
-        let mut room = Room::new(settings(), 0);
+        let mut room = Room::new(with_calendar(true), 0);
         let mut now = 0;
+        // The calendar meetings joined so far: auto-join joins each at most once.
+        let mut calendar_joined: Vec<String> = Vec::new();
         // The driver's view, rebuilt from effects only.
         let mut open_session: Option<SessionId> = None;
         let mut closed_session: Option<SessionId> = None;
@@ -589,12 +594,23 @@ proptest! {
                     closed_session = open_session.take();
                 }
             }
+            let input_kind = match &input {
+                Input::Button { .. } => "button",
+                Input::Command { .. } => "command",
+                _ => "other",
+            };
             let step = room.handle(now, input);
             for effect in &step.effects {
                 match effect {
-                    Effect::Connect { session, .. } => {
+                    Effect::Connect { session, url, .. } => {
                         prop_assert!(open_session.is_none(), "two sessions at once");
                         open_session = Some(*session);
+                        if url.starts_with("test://calendar-") {
+                            let again = calendar_joined.contains(url);
+                            let asked = matches!(input_kind, "button" | "command");
+                            prop_assert!(asked || !again, "auto-joined {} twice", url);
+                            calendar_joined.push(url.clone());
+                        }
                     }
                     Effect::Disconnect { session } => {
                         // Either the open session, or cleanup of one that just closed itself.
@@ -734,4 +750,221 @@ fn the_meeting_can_mute_the_room_but_never_unmute_it() {
     );
     assert!(step.effects.is_empty());
     assert!(!room.status().mic_muted);
+}
+
+fn with_calendar(auto_join: bool) -> RoomSettings {
+    RoomSettings {
+        calendar: Some(CalendarSettings { auto_join }),
+        ..settings()
+    }
+}
+
+fn meeting(id: &str, started: bool, url: Option<&str>) -> CalendarMeeting {
+    CalendarMeeting {
+        id: id.into(),
+        title: format!("Meeting {id}"),
+        start: "2026-03-10T10:00:00+01:00".into(),
+        end: "2026-03-10T11:00:00+01:00".into(),
+        all_day: false,
+        url: url.map(String::from),
+        started,
+    }
+}
+
+fn calendar(current: Option<CalendarMeeting>) -> Input {
+    Input::Calendar(CalendarStatus {
+        current,
+        updated: Some("2026-03-10T09:58:00+01:00".into()),
+        ..CalendarStatus::default()
+    })
+}
+
+/// Calendar meeting `n` as current, with a link `test://calendar-<n>` or none.
+fn calendar_now(n: u8, started: bool, link: bool) -> Input {
+    let url = format!("test://calendar-{n}");
+    calendar(Some(meeting(
+        &format!("m{n}"),
+        started,
+        link.then_some(url.as_str()),
+    )))
+}
+
+fn connect_url(step: &Step) -> Option<&str> {
+    step.effects.iter().find_map(|e| match e {
+        Effect::Connect { url, .. } => Some(url.as_str()),
+        _ => None,
+    })
+}
+
+const CALENDAR_URL: &str = "https://visio.example/cal-ndar-url";
+
+#[test]
+fn the_join_button_joins_the_calendar_meeting_else_the_rooms_own() {
+    let mut room = Room::new(with_calendar(false), 0);
+    assert_eq!(room.status().calendar, Some(CalendarStatus::default()));
+    // About to start (not started): the button joins it.
+    room.handle(0, calendar(Some(meeting("a", false, Some(CALENDAR_URL)))));
+    let step = room.handle(10, press(Button::Join));
+    assert_eq!(connect_url(&step), Some(CALENDAR_URL));
+    assert_eq!(
+        room.status().call,
+        CallStatus::Joining {
+            url: CALENDAR_URL.into()
+        }
+    );
+    // `salle join` without a URL means the same meeting: not refused.
+    let step = room.handle(20, command(Origin::InRoom, Command::Join { url: None }));
+    assert_eq!(step.refused, None);
+    room.handle(30, connected(1));
+    room.handle(40, press(Button::Join));
+    room.handle(50, ended(1));
+    // A current meeting without a link (in person): the room's own meeting.
+    room.handle(60, calendar(Some(meeting("b", true, None))));
+    let step = room.handle(70, press(Button::Join));
+    assert_eq!(connect_url(&step), Some(URL));
+    room.handle(80, command(Origin::InRoom, Command::Leave));
+    room.handle(90, ended(2));
+    // Nothing in the calendar: the room's own meeting.
+    room.handle(100, calendar(None));
+    let step = room.handle(110, press(Button::Join));
+    assert_eq!(connect_url(&step), Some(URL));
+}
+
+#[test]
+fn without_any_meeting_the_failure_says_so() {
+    let mut room = Room::new(
+        RoomSettings {
+            meeting_url: None,
+            ..with_calendar(false)
+        },
+        0,
+    );
+    room.handle(0, press(Button::Join));
+    assert_eq!(
+        room.status().last_error.as_deref(),
+        Some("no meeting to join: none with a link in the calendar now, and no [meeting] url")
+    );
+}
+
+#[test]
+fn auto_join_joins_a_meeting_with_a_link_when_it_starts_once() {
+    let mut room = Room::new(with_calendar(true), 0);
+    let step = room.handle(0, calendar(Some(meeting("a", false, Some(CALENDAR_URL)))));
+    assert_eq!(connect_url(&step), None, "not before it starts");
+    let step = room.handle(
+        1_000,
+        calendar(Some(meeting("a", true, Some(CALENDAR_URL)))),
+    );
+    assert_eq!(connect_url(&step), Some(CALENDAR_URL));
+    room.handle(1_500, connected(1));
+    // People leave: the room stays out of it, whatever the calendar says next.
+    room.handle(2_000, press(Button::Join));
+    room.handle(2_100, ended(1));
+    assert_eq!(state(&room), "idle");
+    for at in [3_000, 4_000] {
+        let step = room.handle(at, calendar(Some(meeting("a", true, Some(CALENDAR_URL)))));
+        assert_eq!(connect_url(&step), None);
+        room.handle(at + 1, Input::Tick);
+        assert_eq!(state(&room), "idle");
+    }
+    // The next occurrence is another meeting.
+    let step = room.handle(
+        5_000,
+        calendar(Some(meeting("a-next", true, Some(CALENDAR_URL)))),
+    );
+    assert_eq!(connect_url(&step), Some(CALENDAR_URL));
+}
+
+#[test]
+fn auto_join_skips_meetings_without_links_and_rooms_without_it() {
+    let mut room = Room::new(with_calendar(true), 0);
+    let step = room.handle(0, calendar(Some(meeting("a", true, None))));
+    assert_eq!(connect_url(&step), None);
+    let mut room = Room::new(with_calendar(false), 0);
+    let step = room.handle(0, calendar(Some(meeting("a", true, Some(CALENDAR_URL)))));
+    assert_eq!(connect_url(&step), None);
+}
+
+#[test]
+fn a_meeting_joined_early_by_the_button_is_not_auto_joined_again() {
+    let mut room = Room::new(with_calendar(true), 0);
+    room.handle(0, calendar(Some(meeting("a", false, Some(CALENDAR_URL)))));
+    room.handle(10, press(Button::Join));
+    room.handle(20, connected(1));
+    room.handle(30, calendar(Some(meeting("a", true, Some(CALENDAR_URL)))));
+    room.handle(40, press(Button::Join));
+    let step = room.handle(50, ended(1));
+    assert_eq!(connect_url(&step), None);
+    assert_eq!(state(&room), "idle");
+}
+
+#[test]
+fn auto_join_waits_for_the_room_to_be_free() {
+    let mut room = in_call_with(with_calendar(true));
+    room.handle(100, calendar(Some(meeting("a", true, Some(CALENDAR_URL)))));
+    assert_eq!(room.status().call, CallStatus::InCall { url: URL.into() });
+    room.handle(200, press(Button::Join));
+    let step = room.handle(300, ended(1));
+    assert_eq!(
+        connect_url(&step),
+        Some(CALENDAR_URL),
+        "free, and the meeting is on"
+    );
+    // A failed auto-join is not retried: people press the button.
+    room.handle(400, failed(2, "room is full"));
+    let later = 400 + settings().failed_hold_ms;
+    let step = room.handle(later, Input::Tick);
+    assert_eq!((state(&room), connect_url(&step)), ("idle", None));
+}
+
+fn in_call_with(settings: RoomSettings) -> Room {
+    let mut room = Room::new(settings, 0);
+    room.handle(0, press(Button::Join));
+    room.handle(10, connected(1));
+    assert_eq!(state(&room), "in-call");
+    room
+}
+
+#[test]
+fn calendar_errors_are_in_status_with_the_meetings_the_room_had() {
+    let mut room = Room::new(with_calendar(false), 0);
+    let upcoming = vec![meeting("b", false, Some(CALENDAR_URL))];
+    room.handle(
+        0,
+        Input::Calendar(CalendarStatus {
+            current: None,
+            upcoming: upcoming.clone(),
+            error: Some(
+                "calendar https://cal.example/room/: answered 500 Internal Server Error: oops"
+                    .into(),
+            ),
+            updated: Some("2026-03-10T09:00:00+01:00".into()),
+            warnings: vec![],
+        }),
+    );
+    let status = room.status();
+    let calendar = status.calendar.unwrap();
+    assert_eq!(calendar.upcoming, upcoming);
+    assert!(calendar.error.unwrap().contains("500"));
+    assert_eq!(state(&room), "idle", "an error is no failure of the room");
+    assert_eq!(
+        Room::new(settings(), 0).status().calendar,
+        None,
+        "no calendar"
+    );
+}
+
+#[test]
+fn a_meeting_joined_by_its_url_counts_as_joined_too() {
+    let mut room = Room::new(with_calendar(true), 0);
+    room.handle(0, calendar(Some(meeting("a", false, Some(CALENDAR_URL)))));
+    let join = Command::Join {
+        url: Some(CALENDAR_URL.into()),
+    };
+    room.handle(10, command(Origin::InRoom, join));
+    room.handle(20, connected(1));
+    room.handle(30, calendar(Some(meeting("a", true, Some(CALENDAR_URL)))));
+    room.handle(40, command(Origin::InRoom, Command::Leave));
+    let step = room.handle(50, ended(1));
+    assert_eq!((state(&room), connect_url(&step)), ("idle", None));
 }

@@ -1,0 +1,633 @@
+//! The room screen on real GStreamer: what the room shows in each state, drawn by the receive
+//! pipeline and read back from its appsink, checked against the known layout
+//! (`screen_layout`): every pixel outside the text is the colour of the panel under it (or
+//! black where there is none, people aside), each text is there, in its place, and looks like
+//! a reference rendering of the same words. Changes show within a few frames.
+//!
+//! Snapshots go to target/test-output/screen-<state>.png for a reviewer to look at.
+//!
+//! Last, the daemon: its screen from start-up on, following the room through a call.
+
+mod common;
+
+use common::media::{close, h264, launch, save_png, stream, wait_for_screen, Sender};
+use common::{simulated_room, wait_for, Daemon};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use salle::media::layout::{Rect, Size};
+use salle::media::receive::{
+    AudioOutput, Frame, Receive, ReceiveSettings, VideoCodec, VideoOutput,
+};
+use salle::media::screen_layout::{self, Anchor, Drawing, Rgb};
+use salle::room::{
+    screen_content, CallStatus, DevicePresence, Room, RoomSettings, RoomStatus, ScreenContent,
+    ScreenFacts,
+};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const SCREEN: Size = Size::new(1280, 720);
+const ROOM: &str = "Salle du conseil";
+const URL: &str = "https://visio.example.org/abc-defg-hij";
+const RED: Rgb = [220, 40, 40];
+const GREEN: Rgb = [40, 180, 60];
+
+/// The tests share two cores: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn receive() -> Receive {
+    Receive::new(ReceiveSettings {
+        screen: SCREEN,
+        fps: 30,
+        video_output: VideoOutput::AppSink,
+        audio_output: AudioOutput::Discard,
+        ..ReceiveSettings::default()
+    })
+    .expect("receive pipeline")
+}
+
+/// The room's status in `call`, as its state machine gives it: microphone and speaker there,
+/// no camera.
+fn status(call: CallStatus) -> RoomStatus {
+    let settings = RoomSettings {
+        room_name: ROOM.into(),
+        meeting_url: Some(URL.into()),
+        ..RoomSettings::default()
+    };
+    let mut status = Room::new(settings, 0).status();
+    status.call = call;
+    let present = DevicePresence {
+        present: true,
+        simulated: false,
+        name: Some("USB".into()),
+    };
+    status.devices.microphone = present.clone();
+    status.devices.speaker = present;
+    status
+}
+
+fn facts() -> ScreenFacts {
+    ScreenFacts {
+        clock: "09:41".into(),
+        addresses: vec!["192.0.2.10".into()],
+        problems: vec!["meeting service unreachable".into()],
+        next_meetings: vec![
+            "10:00  Weekly team meeting".into(),
+            "14:30  Budget review".into(),
+        ],
+        captions: Vec::new(),
+    }
+}
+
+/// Where a textoverlay drew its text (after it drew it), with room for its outline and shadow.
+fn text_box(receive: &Receive, slot: usize) -> Rect {
+    let element = receive
+        .pipeline()
+        .by_name(&format!("screen-text-{slot}"))
+        .expect("a text slot");
+    let (x, y) = (
+        element.property::<i32>("text-x"),
+        element.property::<i32>("text-y"),
+    );
+    let (w, h) = (
+        element.property::<u32>("text-width"),
+        element.property::<u32>("text-height"),
+    );
+    let pad = 3;
+    let (x, y) = ((x - pad).max(0) as u32, (y - pad).max(0) as u32);
+    Rect::new(
+        x,
+        y,
+        (w + 2 * pad as u32).min(SCREEN.width - x),
+        (h + 2 * pad as u32).min(SCREEN.height - y),
+    )
+}
+
+fn inside(rect: &Rect, x: u32, y: u32) -> bool {
+    x >= rect.x && x < rect.right() && y >= rect.y && y < rect.bottom()
+}
+
+/// The colour the drawing puts at (x, y) outside its texts: the topmost opaque panel's, or
+/// None where something else shows (the people, or a see-through panel over them).
+fn panel_colour(drawing: &Drawing, x: u32, y: u32) -> Option<Rgb> {
+    drawing
+        .panels
+        .iter()
+        .rev()
+        .find(|p| inside(&p.rect, x, y))
+        .map(|p| (p.opacity == 1.0).then_some(p.colour))
+        .unwrap_or((!drawing.show_people).then_some([0, 0, 0]))
+}
+
+/// Pixels far from `colour` in `rect`.
+fn differing(frame: &Frame, rect: &Rect, colour: Rgb) -> usize {
+    (rect.y..rect.bottom())
+        .flat_map(|y| (rect.x..rect.right()).map(move |x| (x, y)))
+        .filter(|&(x, y)| !close(frame.pixel(x, y), colour))
+        .count()
+}
+
+/// Checks `frame` against what the screen drew: every text slot in use drew its text inside
+/// the region its anchor says, with enough ink; every other pixel (every 4th, both ways) is
+/// the colour of the panel under it, or black where the room's screen hides the people.
+fn check_picture(frame: &Frame, receive: &Receive) {
+    let drawing = receive.drawing();
+    let boxes: Vec<Rect> = (0..drawing.texts.len())
+        .map(|i| text_box(receive, i))
+        .collect();
+    for (text, bounds) in drawing.texts.iter().zip(&boxes) {
+        // In its place: the ink starts a little inside the line (Pango's side bearing and
+        // ascent), ends above the next line, and its anchor point is at the edge or middle
+        // the layout says.
+        let slack = 4 + text.font_px / 4;
+        let (left, right, top) = (bounds.x + 3, bounds.right() - 3, bounds.y + 3);
+        let anchor_x = match text.anchor {
+            Anchor::Left => left,
+            Anchor::Centre => bounds.centre().0,
+            Anchor::Right => right,
+        };
+        let lines = text.text.lines().count() as u32;
+        let bottom = text.y + lines * screen_layout::line_height(text.font_px) + slack;
+        assert!(
+            anchor_x.abs_diff(text.x) <= slack
+                && (text.y..=text.y + slack).contains(&top)
+                && bounds.bottom() - 3 <= bottom,
+            "{:?} drawn at {bounds:?}: not where the layout says, {text:?}",
+            text.text
+        );
+        let background = panel_colour(&drawing, bounds.x, bounds.y).unwrap_or([0, 0, 0]);
+        let ink = differing(frame, bounds, background);
+        assert!(
+            ink * 100 >= bounds.area() as usize * 5,
+            "{:?}: only {ink} pixels of ink in {bounds:?}",
+            text.text
+        );
+    }
+    let mut wrong = Vec::new();
+    for y in (0..SCREEN.height).step_by(4) {
+        for x in (0..SCREEN.width).step_by(4) {
+            if boxes.iter().any(|b| inside(b, x, y)) {
+                continue;
+            }
+            if let Some(colour) = panel_colour(&drawing, x, y) {
+                if !close(frame.pixel(x, y), colour) {
+                    wrong.push((x, y, frame.pixel(x, y), colour));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} pixels are not what the layout says, e.g. (x, y, seen, wanted) {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+}
+
+/// The text in slot `slot` rendered alone by a textoverlay of its own on the background the
+/// layout puts under it, compared with the screen inside its box: the same words in the same
+/// font at the same place.
+fn compare_with_reference(frame: &Frame, receive: &Receive, slot: usize) {
+    let drawing = receive.drawing();
+    let text = &drawing.texts[slot];
+    let bounds = text_box(receive, slot);
+    let [r, g, b] = panel_colour(&drawing, bounds.x, bounds.y).unwrap_or([0, 0, 0]);
+    let [tr, tg, tb] = text.colour;
+    let (halignment, xpad) = match text.anchor {
+        Anchor::Left => ("left", text.x),
+        Anchor::Centre => ("center", 0),
+        Anchor::Right => ("right", SCREEN.width - text.x),
+    };
+    let pipeline = launch(&format!(
+        "videotestsrc num-buffers=1 pattern=solid-color foreground-color=0xff{r:02x}{g:02x}{b:02x} \
+         ! video/x-raw,format=RGBA,width={},height={} \
+         ! textoverlay name=text auto-resize=false valignment=top halignment={halignment} \
+           line-alignment={halignment} xpad={xpad} ypad={} deltax={} \
+           color=0xff{tr:02x}{tg:02x}{tb:02x} font-desc=\"Sans{} {}px\" \
+         ! appsink name=out sync=false",
+        SCREEN.width,
+        SCREEN.height,
+        text.y,
+        if text.anchor == Anchor::Centre {
+            text.x as i32 - SCREEN.width as i32 / 2
+        } else {
+            0
+        },
+        if text.bold { " Bold" } else { "" },
+        text.font_px
+    ));
+    pipeline
+        .by_name("text")
+        .unwrap()
+        .set_property("text", text.text.as_str());
+    let sink = common::media::appsink(&pipeline, "out");
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = sink.pull_sample().expect("the reference rendering");
+    let map = sample.buffer().unwrap().map_readable().unwrap();
+    let reference = Frame {
+        width: SCREEN.width,
+        height: SCREEN.height,
+        data: map.to_vec(),
+    };
+    pipeline.set_state(gst::State::Null).unwrap();
+    let total = bounds.area() as usize;
+    let same = (bounds.y..bounds.bottom())
+        .flat_map(|y| (bounds.x..bounds.right()).map(move |x| (x, y)))
+        .filter(|&(x, y)| {
+            let [r, g, b, _] = reference.pixel(x, y);
+            close(frame.pixel(x, y), [r, g, b])
+        })
+        .count();
+    assert!(
+        same * 100 >= total * 97,
+        "{:?}: only {same} of {total} pixels match the reference rendering",
+        text.text
+    );
+}
+
+/// Shows `content` and waits for the frame that shows it: every opaque panel drawn (a
+/// corner of each: text never goes there).
+fn show(receive: &Receive, content: &ScreenContent, what: &str) -> Frame {
+    receive.set_screen(Some(content)).unwrap();
+    let drawing = screen_layout::draw(content, SCREEN);
+    assert_eq!(receive.drawing(), drawing);
+    wait_for_screen(receive, what, |f| {
+        (drawing.panels.iter())
+            .filter(|p| p.opacity == 1.0)
+            .all(|p| close(f.pixel(p.rect.x + 2, p.rect.y + 2), p.colour))
+    })
+}
+
+fn room_state(call: CallStatus, name: &str) {
+    let _serial = serial();
+    let receive = receive();
+    let content = screen_content(&status(call), &facts());
+    let frame = show(&receive, &content, name);
+    save_png(&frame, &format!("screen-{name}.png"));
+    check_picture(&frame, &receive);
+    // The message in the band, word for word.
+    let band = screen_layout::regions(SCREEN).band;
+    let drawing = receive.drawing();
+    let headline = (0..drawing.texts.len())
+        .find(|&i| inside(&band, drawing.texts[i].x, drawing.texts[i].y))
+        .expect("a headline in the band");
+    compare_with_reference(&frame, &receive, headline);
+}
+
+#[test]
+fn idle_shows_the_room_the_clock_the_next_meetings_and_how_to_join() {
+    let _serial = serial();
+    let started = Instant::now();
+    let receive = receive();
+    let content = screen_content(&status(CallStatus::Idle), &facts());
+    let frame = show(&receive, &content, "idle");
+    // Start-up: from nothing to the idle screen.
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "the idle screen took {took:?}"
+    );
+    save_png(&frame, "screen-idle.png");
+    check_picture(&frame, &receive);
+    let drawing = receive.drawing();
+    let texts: Vec<&str> = drawing.texts.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "09:41",
+            ROOM,
+            "10:00  Weekly team meeting\n14:30  Budget review",
+            "Press the button to join",
+            "192.0.2.10",
+            "No camera · meeting service unreachable",
+        ]
+    );
+    for slot in 0..texts.len() {
+        compare_with_reference(&frame, &receive, slot);
+    }
+    eprintln!("idle screen {took:?} from making the pipeline");
+}
+
+#[test]
+fn joining_says_which_meeting() {
+    room_state(CallStatus::Joining { url: URL.into() }, "joining");
+}
+
+#[test]
+fn waiting_in_the_lobby_says_who_must_admit_the_room() {
+    room_state(
+        CallStatus::Waiting {
+            url: URL.into(),
+            reason: format!("waiting for the host to admit {ROOM}"),
+        },
+        "waiting",
+    );
+}
+
+#[test]
+fn failed_says_why_in_red() {
+    room_state(
+        CallStatus::Failed {
+            reason: "Janus ws://127.0.0.1:8188/: No such room (999999)".into(),
+        },
+        "failed",
+    );
+}
+
+#[test]
+fn leaving_says_so() {
+    room_state(CallStatus::Leaving, "leaving");
+}
+
+#[test]
+fn reconnecting_hides_the_people_behind_the_message() {
+    let _serial = serial();
+    let receive = receive();
+    let _alice = stream(&receive, "alice", "Alice", VideoCodec::H264, h264(RED));
+    let centre = (SCREEN.width / 2, SCREEN.height / 4);
+    wait_for_screen(&receive, "Alice", |f| {
+        close(f.pixel(centre.0, centre.1), RED)
+    });
+    let content = screen_content(
+        &status(CallStatus::Reconnecting {
+            url: URL.into(),
+            reason: "connection lost".into(),
+        }),
+        &facts(),
+    );
+    let frame = show(&receive, &content, "reconnecting");
+    save_png(&frame, "screen-reconnecting.png");
+    // Black where Alice was: the check below expects it everywhere outside the panels.
+    check_picture(&frame, &receive);
+    compare_with_reference(&frame, &receive, 2);
+
+    // Back in the call: Alice again, nothing of the room's screen.
+    let content = screen_content(&status(CallStatus::InCall { url: URL.into() }), &facts());
+    receive.set_screen(Some(&content)).unwrap();
+    wait_for_screen(&receive, "Alice back", |f| {
+        close(f.pixel(centre.0, centre.1), RED)
+            && close(
+                f.pixel(4, screen_layout::regions(SCREEN).band.y + 4),
+                [0, 0, 0],
+            )
+    });
+}
+
+#[test]
+fn in_a_call_the_people_who_speaks_mute_and_captions() {
+    let _serial = serial();
+    let receive = receive();
+    let _people: Vec<Sender> = [
+        ("alice", "Alice Martin", RED),
+        ("bruno", "Bruno Petit", GREEN),
+    ]
+    .into_iter()
+    .map(|(id, name, colour)| stream(&receive, id, name, VideoCodec::H264, h264(colour)))
+    .collect();
+    receive.set_speaking("alice", true).unwrap();
+    let mut status = status(CallStatus::InCall { url: URL.into() });
+    status.mic_muted = true;
+    let facts = ScreenFacts {
+        captions: vec![
+            "Alice Martin: Bonjour à tous, on commence ?".into(),
+            "Bruno Petit: Oui, allons-y.".into(),
+        ],
+        ..facts()
+    };
+    let content = screen_content(&status, &facts);
+    let (left, right) = (
+        receive.layout().placement("alice").unwrap().rect,
+        receive.layout().placement("bruno").unwrap().rect,
+    );
+    receive.set_screen(Some(&content)).unwrap();
+    let badge = screen_layout::regions(SCREEN).badges[0];
+    // Who speaks: Alice's name is yellow, Bruno's is not.
+    let yellow = |frame: &Frame, tile: Rect| {
+        let label = Rect::new(tile.x, tile.bottom() - 50, 300, 50);
+        (label.y..label.bottom())
+            .flat_map(|y| (label.x..label.right()).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let [r, g, b, _] = frame.pixel(x, y);
+                r > 200 && g > 160 && b < 90
+            })
+            .count()
+    };
+    // Once each picture is decoded at its tile's size (the first ones came at the size of a
+    // single person's tile).
+    let frame = wait_for_screen(&receive, "two people, muted, captions", |f| {
+        close(f.pixel(left.centre().0, left.centre().1), RED)
+            && close(f.pixel(right.centre().0, right.centre().1), GREEN)
+            && close(
+                f.pixel(badge.x + 2, badge.y + 2),
+                screen_layout::MUTED_BADGE,
+            )
+            && yellow(f, left) > 150
+    });
+    save_png(&frame, "screen-in-call.png");
+    assert_eq!(yellow(&frame, right), 0, "Bruno is silent");
+    check_picture(&frame, &receive);
+    let drawing = receive.drawing();
+    assert_eq!(drawing.texts[0].text, "Microphone muted");
+    compare_with_reference(&frame, &receive, 0);
+    // The captions: white text on the dark band left of the self-view's corner.
+    let captions = screen_layout::regions(SCREEN).captions;
+    let text = text_box(&receive, 1);
+    assert!(captions.overlaps(&text) && text.bottom() <= SCREEN.height);
+    let white = differing(&frame, &text, [0, 0, 0]);
+    assert!(white > 1000, "captions: {white} pixels of ink");
+    compare_with_reference(&frame, &receive, 1);
+
+    // The camera goes off too: a second badge within a few frames.
+    status.camera_off = true;
+    receive
+        .set_screen(Some(&screen_content(&status, &facts)))
+        .unwrap();
+    let second = screen_layout::regions(SCREEN).badges[1];
+    let frames = frames_until(&receive, |f| {
+        close(
+            f.pixel(second.x + 2, second.y + 2),
+            screen_layout::CAMERA_OFF_BADGE,
+        )
+    });
+    assert!(frames <= 10, "the camera badge took {frames} frames");
+    save_png(
+        &receive.pull_frame(Duration::from_secs(1)).unwrap(),
+        "screen-in-call-camera-off.png",
+    );
+}
+
+/// Frames pulled until `check` holds (at most 30).
+fn frames_until(receive: &Receive, check: impl Fn(&Frame) -> bool) -> usize {
+    for n in 1..=30 {
+        let frame = receive.pull_frame(Duration::from_secs(1)).expect("a frame");
+        if check(&frame) {
+            return n;
+        }
+    }
+    panic!("not within 30 frames");
+}
+
+#[test]
+fn a_new_state_shows_within_a_few_frames_without_stopping_the_screen() {
+    let _serial = serial();
+    let receive = receive();
+    let mut frames = Vec::new();
+    let calls = [
+        CallStatus::Idle,
+        CallStatus::Joining { url: URL.into() },
+        CallStatus::Waiting {
+            url: URL.into(),
+            reason: "waiting".into(),
+        },
+        CallStatus::Failed {
+            reason: "refused".into(),
+        },
+        CallStatus::Idle,
+    ];
+    let band = screen_layout::regions(SCREEN).band;
+    let started = Instant::now();
+    for call in calls {
+        let content = screen_content(&status(call), &facts());
+        receive.set_screen(Some(&content)).unwrap();
+        let colour = screen_layout::draw(&content, SCREEN).panels[0].colour;
+        frames.push(frames_until(&receive, |f| {
+            close(f.pixel(band.x + 2, band.y + 2), colour)
+        }));
+    }
+    assert!(
+        frames.iter().all(|&n| n <= 10),
+        "frames until each state showed: {frames:?}"
+    );
+    // The screen kept its pace meanwhile: no restart, no stall.
+    let elapsed = started.elapsed();
+    let shown: usize = frames.iter().sum();
+    assert!(
+        elapsed < Duration::from_millis(shown as u64 * 33 + 1000),
+        "{shown} frames took {elapsed:?}"
+    );
+    // Nothing new is drawn for the same content.
+    let content = screen_content(&status(CallStatus::Idle), &facts());
+    let panel = receive.pipeline().by_name("screen-panel-0").unwrap();
+    panel.set_property("foreground-color", 0xff00_00ffu32);
+    receive.set_screen(Some(&content)).unwrap();
+    assert_eq!(panel.property::<u32>("foreground-color"), 0xff00_00ff);
+    eprintln!("frames until each state showed: {frames:?}");
+}
+
+#[test]
+fn markup_in_names_and_reasons_is_shown_as_typed() {
+    let _serial = serial();
+    let receive = receive();
+    let mut status = status(CallStatus::Failed {
+        reason: "<b>R&D</b> said no".into(),
+    });
+    status.room = "R&D <2>".into();
+    let content = screen_content(&status, &facts());
+    show(&receive, &content, "markup");
+    let texts: Vec<String> = (0..3)
+        .map(|i| {
+            receive
+                .pipeline()
+                .by_name(&format!("screen-text-{i}"))
+                .unwrap()
+                .property::<String>("text")
+        })
+        .collect();
+    assert!(
+        texts.contains(&"R&amp;D &lt;2&gt;".to_string()),
+        "{texts:?}"
+    );
+    let detail = receive
+        .pipeline()
+        .by_name("screen-text-3")
+        .unwrap()
+        .property::<String>("text");
+    assert_eq!(detail, "&lt;b&gt;R&amp;D&lt;/b&gt; said no");
+}
+
+#[test]
+fn a_pipeline_never_told_what_to_show_draws_nothing_of_its_own() {
+    let _serial = serial();
+    let receive = receive();
+    let compositor = receive.pipeline().by_name("compositor").unwrap();
+    // The background's input only: no panels until the screen has something to say.
+    assert_eq!(compositor.sink_pads().len(), 1);
+    let frame = receive.pull_frame(Duration::from_secs(2)).unwrap();
+    assert!(frame.data.chunks(4).all(|p| p[..3] == [0, 0, 0]));
+    // In a call with nothing to say: still nothing.
+    let content = screen_content(&status(CallStatus::InCall { url: URL.into() }), &facts());
+    receive.set_screen(Some(&content)).unwrap();
+    assert_eq!(receive.drawing(), Drawing::default());
+    assert_eq!(compositor.sink_pads().len(), 1);
+}
+
+/// What the daemon's screen shows of its own, as status says.
+fn screen_text(daemon: &Daemon) -> Vec<String> {
+    let status = daemon.status();
+    let text = &status["media"]["screen"]["text"];
+    (text.as_array().into_iter().flatten())
+        .filter_map(|t| t.as_str().map(String::from))
+        .collect()
+}
+
+#[test]
+fn the_daemon_shows_the_room_from_start_up_and_follows_it() {
+    let _serial = serial();
+    // A window, as on a laptop; with no desktop here, autovideosink is made to pick
+    // GStreamer's fakevideosink (the room's real screen is kmssink).
+    let config = simulated_room("Salle Test", "test://demo?connect_ms=300")
+        .replace(r#"output = "none""#, r#"output = "window""#);
+    let started = Instant::now();
+    let daemon = Daemon::start_with(&config, |command| {
+        command.env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX");
+    });
+    let daemon = &daemon;
+    let shows = |what: &'static str| {
+        move || Some(screen_text(daemon)).filter(|t| t.iter().any(|l| l.contains(what)))
+    };
+    let idle = wait_for(
+        "the idle screen",
+        Duration::from_secs(5),
+        shows("Press the button"),
+    );
+    eprintln!("idle screen {:?} after start: {idle:?}", started.elapsed());
+    assert_eq!(idle[1], "Salle Test");
+    assert!(
+        idle.iter().any(|l| l.contains("No camera (test pattern)")),
+        "{idle:?}"
+    );
+    assert_eq!(daemon.status()["media"]["screen"]["output"], "window");
+
+    daemon.cli(&["join"]);
+    wait_for(
+        "joining",
+        Duration::from_secs(5),
+        shows("Joining the meeting"),
+    );
+    daemon.wait_state("in-call", Duration::from_secs(5));
+    wait_for("the call", Duration::from_secs(5), || {
+        screen_text(daemon).is_empty().then_some(())
+    });
+    daemon.cli(&["mute", "on"]);
+    wait_for(
+        "the muted badge",
+        Duration::from_secs(5),
+        shows("Microphone muted"),
+    );
+    daemon.cli(&["leave"]);
+    wait_for(
+        "idle again",
+        Duration::from_secs(5),
+        shows("Press the button"),
+    );
+    // The same screen all along, without the call's people and self-view.
+    let screen = &daemon.status()["media"]["screen"];
+    assert_eq!(
+        (screen["self_view"].as_bool(), screen["tiles"].as_u64()),
+        (Some(false), Some(0))
+    );
+}
