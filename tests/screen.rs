@@ -21,7 +21,7 @@ use salle::media::receive::{
 use salle::media::screen_layout::{self, Anchor, Drawing, Rgb};
 use salle::room::{
     screen_content, CallStatus, DevicePresence, Room, RoomSettings, RoomStatus, ScreenContent,
-    ScreenFacts,
+    ScreenFacts, ScreenPower,
 };
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -565,6 +565,36 @@ fn a_pipeline_never_told_what_to_show_draws_nothing_of_its_own() {
     assert_eq!(compositor.sink_pads().len(), 1);
 }
 
+#[test]
+fn in_standby_the_screen_is_black_and_the_room_comes_back_after() {
+    let _serial = serial();
+    let receive = receive();
+    let idle = screen_content(&status(CallStatus::Idle), &facts());
+    show(&receive, &idle, "idle before standby");
+    let mut asleep = status(CallStatus::Idle);
+    asleep.screen_power = ScreenPower::Standby;
+    let content = screen_content(&asleep, &facts());
+    assert_eq!(content, ScreenContent::Dark);
+    receive.set_screen(Some(&content)).unwrap();
+    // No text, no clock, no panel: every pixel dark (not only "mostly": a monitor without CEC
+    // shows this all night).
+    assert!(receive.drawing().texts.is_empty() && receive.drawing().panels.is_empty());
+    let dark = |f: &Frame| f.data.chunks(4).all(|p| p[..3].iter().all(|&c| c <= 16));
+    let frames = frames_until(&receive, dark);
+    let frame = receive.pull_frame(Duration::from_secs(1)).expect("a frame");
+    assert!(dark(&frame), "a later frame is not dark");
+    save_png(&frame, "screen-standby.png");
+    // Awake again (a press): the idle screen, as before.
+    let frame = show(&receive, &idle, "idle after standby");
+    check_picture(&frame, &receive);
+    assert!(receive
+        .drawing()
+        .texts
+        .iter()
+        .any(|t| t.text == "Press the button to join"));
+    eprintln!("standby showed within {frames} frames");
+}
+
 /// What the daemon's screen shows of its own, as status says.
 fn screen_text(daemon: &Daemon) -> Vec<String> {
     let status = daemon.status();
@@ -630,4 +660,48 @@ fn the_daemon_shows_the_room_from_start_up_and_follows_it() {
         (screen["self_view"].as_bool(), screen["tiles"].as_u64()),
         (Some(false), Some(0))
     );
+}
+
+#[test]
+fn outside_working_hours_the_daemon_darkens_the_screen_and_a_press_wakes_it() {
+    let _serial = serial();
+    let config = simulated_room("Salle Test", "test://demo?connect_ms=300").replace(
+        r#"output = "none""#,
+        &format!(
+            "output = \"window\"\nawake_hours = \"{}\"\nsleep_after_s = 1\ncec = \"none\"",
+            common::awake_hours_not_now()
+        ),
+    );
+    let daemon = Daemon::start_with(&config, |command| {
+        command.env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX");
+    });
+    let daemon = &daemon;
+    let started = Instant::now();
+    let asleep = wait_for("standby", Duration::from_secs(10), || {
+        let status = daemon.status();
+        (status["screen_power"] == "standby").then_some(status)
+    });
+    let slept = started.elapsed();
+    // Dark: nothing of its own on the screen, the people (none) hidden.
+    assert_eq!(asleep["media"]["screen"]["text"], serde_json::json!([]));
+    assert_eq!(asleep["call"]["state"], "idle");
+    // The mute button wakes the screen, and mutes: a button has one meaning.
+    daemon.cli(&["press", "mute"]);
+    let awake = wait_for("awake", Duration::from_secs(5), || {
+        let status = daemon.status();
+        (status["screen_power"] == "awake").then_some(status)
+    });
+    assert_eq!(awake["mic_muted"], true);
+    wait_for("the idle screen again", Duration::from_secs(5), || {
+        screen_text(daemon)
+            .iter()
+            .any(|l| l.contains("Press the button"))
+            .then_some(())
+    });
+    // And asleep again a second after the press.
+    wait_for("standby again", Duration::from_secs(10), || {
+        (daemon.status()["screen_power"] == "standby").then_some(())
+    });
+    assert!(daemon.log().contains("screen"), "the log says nothing");
+    eprintln!("standby {slept:?} after start-up");
 }
