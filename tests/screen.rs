@@ -688,6 +688,8 @@ fn outside_working_hours_the_daemon_darkens_the_screen_and_a_press_wakes_it() {
     });
     let slept = started.elapsed();
     assert_eq!(asleep["call"]["state"], "idle");
+    let human = common::text(&daemon.cli(&["status"]).stdout);
+    assert!(human.contains("screen      standby"), "{human}");
     // The mute button wakes the screen, and mutes: a button has one meaning.
     daemon.cli(&["press", "mute"]);
     let awake = wait_for("awake", Duration::from_secs(5), || {
