@@ -522,6 +522,7 @@ fn guest_screen_sleeps_over_hdmi_cec_outside_working_hours_and_a_press_wakes_it(
         awake_hours_not_now()
     );
     let daemon = Daemon::start(&room_config(chip, &screen));
+    let started = std::time::Instant::now();
     // Asleep after 2 s alone: <Standby> reaches the TV from a Playback device.
     wait_for("standby in status", Duration::from_secs(20), || {
         (daemon.status()["screen_power"] == "standby").then_some(())
@@ -535,6 +536,7 @@ fn guest_screen_sleeps_over_hdmi_cec_outside_working_hours_and_a_press_wakes_it(
             })
             .map(|at| (heard, at))
     });
+    let slept = started.elapsed();
     let status = daemon.status();
     assert_eq!(status["problems"], serde_json::json!([]), "{status}");
     assert_eq!(status["call"]["state"], "idle");
@@ -542,6 +544,7 @@ fn guest_screen_sleeps_over_hdmi_cec_outside_working_hours_and_a_press_wakes_it(
     // The mute button wakes it (and mutes): <Image View On> to the TV, then <Active Source>
     // with the output's physical address to everyone.
     let before = standby.0.lines().count();
+    let pressed = std::time::Instant::now();
     chip.press(1, Duration::from_millis(150));
     wait_for("awake in status", Duration::from_secs(5), || {
         (daemon.status()["screen_power"] == "awake").then_some(())
@@ -561,6 +564,7 @@ fn guest_screen_sleeps_over_hdmi_cec_outside_working_hours_and_a_press_wakes_it(
             Some((view_on, active, new))
         },
     );
+    let woke = pressed.elapsed();
     let (view_on, active, new) = woken;
     assert!(view_on < active, "{new:#?}");
     assert!(new[active + 1].contains("phys-addr: 1.0.0.0"), "{new:#?}");
@@ -573,5 +577,9 @@ fn guest_screen_sleeps_over_hdmi_cec_outside_working_hours_and_a_press_wakes_it(
     });
     let _ = listening.kill();
     let _ = listening.wait();
-    eprintln!("what the TV heard:\n{}", tv_heard(&monitor));
+    eprintln!(
+        "<Standby> at the TV {slept:?} after start-up (sleep_after_s = 2); <Image View On> and \
+         <Active Source> within {woke:?} of the press; what the TV heard:\n{}",
+        tv_heard(&monitor)
+    );
 }
