@@ -575,8 +575,31 @@ fn guest_screen_sleeps_over_hdmi_cec_outside_working_hours_and_a_press_wakes_it(
     wait_for("standby again", Duration::from_secs(20), || {
         (daemon.status()["screen_power"] == "standby").then_some(())
     });
+    // No TV on the bus any more: the wake is not acknowledged, which is a problem in status,
+    // and the room goes on.
+    sh(&format!("cec-ctl -d {tv} --clear"));
+    chip.press(1, Duration::from_millis(150));
+    let problem = wait_for("the CEC problem in status", Duration::from_secs(10), || {
+        let status = daemon.status();
+        let problems = status["problems"].as_array()?.clone();
+        problems
+            .iter()
+            .filter_map(|p| p.as_str())
+            .find(|p| p.starts_with(&format!("HDMI-CEC {ours}")))
+            .map(String::from)
+    });
+    assert!(problem.contains("not acknowledged"), "{problem}");
+    let status = daemon.status();
+    assert_eq!(
+        (
+            status["call"]["state"].as_str(),
+            status["mic_muted"].as_bool()
+        ),
+        (Some("idle"), Some(false))
+    );
     let _ = listening.kill();
     let _ = listening.wait();
+    eprintln!("{problem}");
     eprintln!(
         "<Standby> at the TV {slept:?} after start-up (sleep_after_s = 2); <Image View On> and \
          <Active Source> within {woke:?} of the press; what the TV heard:\n{}",

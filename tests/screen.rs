@@ -668,7 +668,7 @@ fn outside_working_hours_the_daemon_darkens_the_screen_and_a_press_wakes_it() {
     let config = simulated_room("Salle Test", "test://demo?connect_ms=300").replace(
         r#"output = "none""#,
         &format!(
-            "output = \"window\"\nawake_hours = \"{}\"\nsleep_after_s = 1\ncec = \"none\"",
+            "output = \"window\"\nawake_hours = \"{}\"\nsleep_after_s = 1\ncec = \"/dev/cec-none\"",
             common::awake_hours_not_now()
         ),
     );
@@ -688,6 +688,12 @@ fn outside_working_hours_the_daemon_darkens_the_screen_and_a_press_wakes_it() {
     });
     let slept = started.elapsed();
     assert_eq!(asleep["call"]["state"], "idle");
+    // No CEC adapter there: a problem in status, and the picture goes dark all the same.
+    let problems = asleep["problems"].to_string();
+    assert!(
+        problems.contains("HDMI-CEC /dev/cec-none: No such file"),
+        "{problems}"
+    );
     let human = common::text(&daemon.cli(&["status"]).stdout);
     assert!(human.contains("screen      standby"), "{human}");
     // The mute button wakes the screen, and mutes: a button has one meaning.
