@@ -592,13 +592,16 @@ fn screen_text(daemon: &Daemon) -> Vec<String> {
 #[test]
 fn the_daemon_shows_the_room_from_start_up_and_follows_it() {
     let _serial = serial();
-    // A window, as on a laptop; with no desktop here, autovideosink is made to pick
-    // GStreamer's fakevideosink (the room's real screen is kmssink).
+    // A window, as on a laptop. There is no desktop here: DISPLAY says there is one, and
+    // autovideosink is made to pick GStreamer's fakevideosink before any desktop sink (the
+    // room's real screen is kmssink).
     let config = simulated_room("Salle Test", "test://demo?connect_ms=300")
         .replace(r#"output = "none""#, r#"output = "window""#);
     let started = Instant::now();
     let daemon = Daemon::start_with(&config, |command| {
-        command.env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX");
+        command
+            .env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX")
+            .env("DISPLAY", ":salle-test");
     });
     let daemon = &daemon;
     let shows = |what: &'static str| {
@@ -678,7 +681,9 @@ fn a_meeting_service_out_of_reach_is_on_the_screen_until_it_answers() {
     let config =
         simulated_room("Salle Test", &url).replace(r#"output = "none""#, r#"output = "window""#);
     let daemon = Daemon::start_with(&config, |command| {
-        command.env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX");
+        command
+            .env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX")
+            .env("DISPLAY", ":salle-test");
     });
     let unreachable = |status: &serde_json::Value| {
         (status["problems"].as_array().into_iter().flatten())
@@ -709,4 +714,23 @@ fn a_meeting_service_out_of_reach_is_on_the_screen_until_it_answers() {
         gone.then_some(())
     });
     assert!(daemon.log().contains("meeting service reachable"));
+}
+
+#[test]
+fn a_window_without_a_desktop_is_a_problem_not_a_crash() {
+    let _serial = serial();
+    let config = simulated_room("Salle Test", "test://demo?connect_ms=300")
+        .replace(r#"output = "none""#, r#"output = "window""#);
+    let daemon = Daemon::start_with(&config, |command| {
+        command.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+    });
+    let problems = wait_for("the screen's problem", Duration::from_secs(5), || {
+        let status = daemon.status();
+        let problems = status["problems"].to_string();
+        problems.contains("no desktop").then_some(problems)
+    });
+    assert!(problems.contains("screen (window)"), "{problems}");
+    // The room goes on without its screen: a call still works, with its sound.
+    daemon.cli(&["join"]);
+    daemon.wait_state("in-call", Duration::from_secs(5));
 }

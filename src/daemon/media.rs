@@ -720,11 +720,6 @@ impl DeviceAddresses {
 
 /// What `[screen] output` means on this machine.
 fn video_output(output: ScreenOutput, connector_id: Option<u32>) -> VideoOutput {
-    let desktop = || {
-        ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
-    };
     let display_controller = || {
         std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
             entries
@@ -736,7 +731,7 @@ fn video_output(output: ScreenOutput, connector_id: Option<u32>) -> VideoOutput 
         ScreenOutput::Kms => VideoOutput::Kms { connector_id },
         ScreenOutput::Window => VideoOutput::Window,
         ScreenOutput::None => VideoOutput::AppSink,
-        ScreenOutput::Auto if desktop() => VideoOutput::Window,
+        ScreenOutput::Auto if crate::media::receive::has_desktop() => VideoOutput::Window,
         ScreenOutput::Auto if display_controller() => VideoOutput::Kms { connector_id },
         ScreenOutput::Auto => VideoOutput::AppSink,
     }
