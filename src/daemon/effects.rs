@@ -89,20 +89,14 @@ impl Effects {
 
     /// Shows the room's state on its screen, with the meeting's captions (see
     /// `Media::show_screen`).
-    pub fn show_screen(
-        &mut self,
-        status: &RoomStatus,
-        problems: &[String],
-        next_meetings: &[String],
-        selection: &Selection,
-    ) {
+    pub fn show_screen(&mut self, status: &RoomStatus, problems: &[String], selection: &Selection) {
         let captions = self
             .monitor
             .as_ref()
             .map(|m| m.get().captions)
             .unwrap_or_default();
         self.media
-            .show_screen(status, problems, next_meetings, &captions, selection);
+            .show_screen(status, problems, &captions, selection);
     }
 
     pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {

@@ -242,23 +242,23 @@ impl Media {
         self.close_receive();
     }
 
-    /// Shows what `status` means on the room's screen, with `problems` (the daemon's),
-    /// `next_meetings` (the calendar's lines) and `captions` (the meeting's). Between calls,
+    /// Shows what `status` means on the room's screen, with `problems` (the daemon's) and
+    /// `captions` (the meeting's). Between calls,
     /// starts the screen when the room has one and it is not running (at start-up, or again
     /// a while after it failed).
     pub fn show_screen(
         &mut self,
         status: &RoomStatus,
         problems: &[String],
-        next_meetings: &[String],
         captions: &[CaptionLine],
         selection: &Selection,
     ) {
+        let now = jiff::Zoned::now();
         let facts = ScreenFacts {
-            clock: wall_clock(),
+            clock: now.strftime("%H:%M").to_string(),
+            today: now.date().to_string(),
             addresses: self.addresses.get(),
             problems: problems.to_vec(),
-            next_meetings: next_meetings.to_vec(),
             captions: captions
                 .iter()
                 .map(|c| format!("{}: {}", c.speaker, c.text))
@@ -684,11 +684,6 @@ const SCREEN_RETRY: Duration = Duration::from_secs(30);
 /// How often the device's addresses are looked up again.
 const ADDRESSES_REFRESH: Duration = Duration::from_secs(10);
 
-/// The time on the room's screen: the system's time zone, hours and minutes.
-fn wall_clock() -> String {
-    jiff::Zoned::now().strftime("%H:%M").to_string()
-}
-
 /// The addresses people reach the device at, for the room's screen: the source address of
 /// its route to the Internet, IPv4 and IPv6. Connecting a UDP socket sends nothing; it only
 /// asks the kernel for the route, so no route (no network) gives no address. Looked up at
@@ -725,11 +720,6 @@ impl DeviceAddresses {
 
 /// What `[screen] output` means on this machine.
 fn video_output(output: ScreenOutput, connector_id: Option<u32>) -> VideoOutput {
-    let desktop = || {
-        ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
-    };
     let display_controller = || {
         std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
             entries
@@ -741,7 +731,7 @@ fn video_output(output: ScreenOutput, connector_id: Option<u32>) -> VideoOutput 
         ScreenOutput::Kms => VideoOutput::Kms { connector_id },
         ScreenOutput::Window => VideoOutput::Window,
         ScreenOutput::None => VideoOutput::AppSink,
-        ScreenOutput::Auto if desktop() => VideoOutput::Window,
+        ScreenOutput::Auto if crate::media::receive::has_desktop() => VideoOutput::Window,
         ScreenOutput::Auto if display_controller() => VideoOutput::Kms { connector_id },
         ScreenOutput::Auto => VideoOutput::AppSink,
     }

@@ -7,6 +7,7 @@ mod effects;
 mod gpio;
 mod media;
 mod screen_power;
+mod service_check;
 
 pub use media::{AudioStatus, MediaStatus, ScreenStatus, VideoStatus};
 
@@ -31,6 +32,8 @@ pub enum Event {
         part: media::MediaPart,
         reason: String,
     },
+    /// The meeting service's health check: why it cannot be reached, or None when it can.
+    ServiceCheck(Option<String>),
     /// The network asks the encoder for something.
     EncoderFeedback(crate::rtc::EncoderFeedback),
 }
@@ -74,6 +77,9 @@ pub async fn run(options: Options) -> Result<(), String> {
     );
     problems.extend(effects.network_problems());
     calendar::start(&config, events.clone(), &mut problems);
+    service_check::start(&config, events.clone());
+    // Why the meeting service cannot be reached; shown with `problems` while it lasts.
+    let mut unreachable: Option<String> = None;
 
     let socket =
         control::server_socket_path(&config).map_err(|e| format!("control socket: {e}"))?;
@@ -119,15 +125,8 @@ pub async fn run(options: Options) -> Result<(), String> {
         effects.apply(step.effects, devices.selection());
     }
 
-    // The idle screen's lines about the next meetings: none until the calendar gives them.
-    let next_meetings: Vec<String> = Vec::new();
     // From start-up on: the room's name, address and problems within seconds.
-    effects.show_screen(
-        &room.status(),
-        &problems,
-        &next_meetings,
-        devices.selection(),
-    );
+    effects.show_screen(&room.status(), &problems, devices.selection());
 
     let status_line = |room: &Room| {
         let s = room.status();
@@ -173,7 +172,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                         version: env!("CARGO_PKG_VERSION").into(),
                         config_file: config_file.as_ref().map(|p| p.display().to_string()),
                         simulated: devices.simulated(),
-                        problems: problems.clone(),
+                        problems: all_problems(&problems, &unreachable),
                         selection: devices.selection().clone(),
                         media: effects.media_status(),
                         session: effects.session_status(),
@@ -211,6 +210,13 @@ pub async fn run(options: Options) -> Result<(), String> {
                 }
             }
             Event::EncoderFeedback(feedback) => effects.encoder_feedback(feedback),
+            Event::ServiceCheck(problem) => {
+                match &problem {
+                    Some(problem) => tracing::warn!("{problem}"),
+                    None => tracing::info!("meeting service reachable"),
+                }
+                unreachable = problem;
+            }
             Event::Problem(problem) => {
                 tracing::warn!("{problem}");
                 if !problems.contains(&problem) {
@@ -221,8 +227,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         // The screen follows the room, the clock and the captions; only changes are redrawn.
         effects.show_screen(
             &room.status(),
-            &problems,
-            &next_meetings,
+            &all_problems(&problems, &unreachable),
             devices.selection(),
         );
         let line = status_line(&room);
@@ -246,6 +251,12 @@ pub async fn run(options: Options) -> Result<(), String> {
     effects.shutdown().await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// The problems that stay until the daemon restarts, and the one that goes when the meeting
+/// service can be reached again.
+fn all_problems(lasting: &[String], unreachable: &Option<String>) -> Vec<String> {
+    lasting.iter().chain(unreachable).cloned().collect()
 }
 
 /// The room input for a control request; None for a plain status query.

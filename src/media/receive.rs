@@ -1062,6 +1062,13 @@ fn build_video_output(
             elements.push(sink);
         }
         VideoOutput::Window => {
+            // Without a desktop, autovideosink still tries the desktop sinks, and some of them
+            // (waylandsink without XDG_RUNTIME_DIR) crash the process instead of failing.
+            if !has_desktop() {
+                return Err("no desktop to open a window on (neither DISPLAY nor \
+                            WAYLAND_DISPLAY is set): use [screen] output = \"kms\" or \"none\""
+                    .into());
+            }
             elements.push(make("videoconvert", "screen-convert")?);
             elements.push(make("autovideosink", "screen")?);
         }
@@ -1089,6 +1096,13 @@ fn build_video_output(
         .map_err(|e| format!("screen background: {e}"))?
         .set_property("alpha", 0.0f64);
     Ok((compositor, frames, texts))
+}
+
+/// A desktop session is there to open a window on (X11 or Wayland).
+pub fn has_desktop() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
 }
 
 /// The mixer, the echo probe and the speaker sink, linked and added to `pipeline`.

@@ -1,6 +1,6 @@
-//! What the room's screen must say in each state, worked out from the room's status and a few
-//! facts the daemon gathers (the time, the device's addresses, its problems, the calendar's
-//! lines, the meeting's captions). Pure: the media engine decides where and how to draw it.
+//! What the room's screen must say in each state, worked out from the room's status (its
+//! calendar included) and a few facts the daemon gathers (the time, the device's addresses, its
+//! problems, the meeting's captions). Pure: the media engine decides where and how to draw it.
 //!
 //! - Not in a call (idle, joining, waiting in a lobby, reconnecting, leaving, failed): the
 //!   room's own screen. The room's name and the clock at the top, a band across the middle
@@ -11,20 +11,20 @@
 //! - In standby (outside working hours, see `screen_power`): nothing at all, a black picture,
 //!   so that a screen that does not obey HDMI-CEC shows nothing bright in an empty room.
 
-use super::{CallStatus, DevicePresence, RoomStatus, ScreenPower};
+use super::{CalendarMeeting, CalendarStatus, CallStatus, DevicePresence, RoomStatus, ScreenPower};
 
 /// What the daemon knows beyond the room's status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScreenFacts {
     /// The wall-clock time as people read it, e.g. "14:05".
     pub clock: String,
+    /// Today's date, "2026-11-23": meetings on other days say which day.
+    pub today: String,
     /// The device's IP addresses; none means no network.
     pub addresses: Vec<String>,
     /// Problems the daemon found (a screen that cannot open, a meeting service it cannot
     /// reach...), for facilities staff.
     pub problems: Vec<String>,
-    /// The next meetings, one line each, as the calendar formats them.
-    pub next_meetings: Vec<String>,
     /// The meeting's live captions, "speaker: text", newest last.
     pub captions: Vec<String>,
 }
@@ -128,20 +128,54 @@ pub fn screen_content(status: &RoomStatus, facts: &ScreenFacts) -> ScreenContent
     ScreenContent::Room(RoomScreen {
         name: status.room.clone(),
         clock: facts.clock.clone(),
-        next_meetings: if idle {
-            facts
-                .next_meetings
-                .iter()
-                .take(MEETING_LINES)
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
+        next_meetings: match &status.calendar {
+            Some(calendar) if idle => meeting_lines(calendar, &facts.today),
+            _ => Vec::new(),
         },
         message,
         addresses: facts.addresses.clone(),
         problems: health_problems(status, facts),
     })
+}
+
+/// The calendar's meetings, one line each: the current one first ("Now  Weekly (until
+/// 10:30)"), then today's by their start ("14:30  Budget"), later days with the day ("Tue
+/// 09:00  Planning"). At most `MEETING_LINES`.
+fn meeting_lines(calendar: &CalendarStatus, today: &str) -> Vec<String> {
+    let current = calendar.current.iter();
+    let others = calendar
+        .upcoming
+        .iter()
+        .filter(|m| Some(&m.id) != calendar.current.as_ref().map(|c| &c.id));
+    current
+        .chain(others)
+        .take(MEETING_LINES)
+        .map(|meeting| format!("{}  {}", when(meeting, today), meeting.title))
+        .collect()
+}
+
+/// When a meeting is, as the idle screen says it. Times come as RFC 3339 in the room's zone
+/// ("2026-11-23T10:00:00+01:00"), so the wall time is read off the text as it is.
+fn when(meeting: &CalendarMeeting, today: &str) -> String {
+    let (date, time) = meeting.start.split_at(meeting.start.len().min(10));
+    let hour = time.get(1..6).unwrap_or_default();
+    let day = if date == today {
+        None
+    } else {
+        date.parse::<jiff::civil::Date>()
+            .ok()
+            .map(|d| d.strftime("%a").to_string())
+    };
+    match (meeting.started, meeting.all_day, day) {
+        (true, true, _) => "Today".into(),
+        (true, false, _) => {
+            let end = meeting.end.get(11..16).unwrap_or_default();
+            format!("Now until {end}")
+        }
+        (false, true, day) => day.unwrap_or_else(|| "Today".into()),
+        (false, false, Some(day)) => format!("{day} {hour}"),
+        (false, false, None) => hour.to_string(),
+    }
 }
 
 fn message(tone: Tone, headline: &str, detail: Option<String>) -> Message {
@@ -152,22 +186,33 @@ fn message(tone: Tone, headline: &str, detail: Option<String>) -> Message {
     }
 }
 
-/// What does not work, as people in the room say it: missing devices and network first, then
-/// the daemon's own problems, each once.
+/// What does not work, as people in the room say it, each once: no network first (nothing
+/// else can work), then the daemon's problems by their heading (the words before the first
+/// ": "; the details are in status, the screen has one line), then missing devices.
 fn health_problems(status: &RoomStatus, facts: &ScreenFacts) -> Vec<String> {
     let devices = &status.devices;
-    let mut problems: Vec<String> = [
+    let network = facts.addresses.is_empty().then(|| "No network".to_string());
+    let daemons = facts
+        .problems
+        .iter()
+        .map(|p| {
+            p.split_once(": ")
+                .map_or(p.as_str(), |(heading, _)| heading)
+        })
+        .map(String::from);
+    let missing_devices = [
         missing(&devices.camera, "camera", "test pattern"),
         missing(&devices.microphone, "microphone", "test tone"),
         missing(&devices.speaker, "speaker", "nothing plays"),
-        facts.addresses.is_empty().then(|| "No network".to_string()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    for problem in &facts.problems {
-        if !problems.contains(problem) {
-            problems.push(problem.clone());
+    ];
+    let mut problems: Vec<String> = Vec::new();
+    for problem in network
+        .into_iter()
+        .chain(daemons)
+        .chain(missing_devices.into_iter().flatten())
+    {
+        if !problems.contains(&problem) {
+            problems.push(problem);
         }
     }
     problems
@@ -233,16 +278,78 @@ mod tests {
             microphone: present(),
             speaker: present(),
         };
+        status.calendar = Some(CalendarStatus {
+            upcoming: vec![meeting("weekly", "2026-11-23T10:00", "10:30")],
+            ..CalendarStatus::default()
+        });
         status
+    }
+
+    /// A meeting of the room's calendar from `start` ("2026-11-23T10:00", Paris in winter)
+    /// to `end` ("10:30") the same day.
+    fn meeting(title: &str, start: &str, end: &str) -> CalendarMeeting {
+        let day = &start[..10];
+        CalendarMeeting {
+            id: format!("{title}@{start}"),
+            title: title.into(),
+            start: format!("{start}:00+01:00"),
+            end: format!("{day}T{end}:00+01:00"),
+            all_day: false,
+            url: Some(URL.into()),
+            started: false,
+        }
     }
 
     fn facts() -> ScreenFacts {
         ScreenFacts {
             clock: "09:41".into(),
+            today: "2026-11-23".into(),
             addresses: vec!["192.0.2.10".into()],
             problems: Vec::new(),
-            next_meetings: vec!["10:00 Weekly".into()],
             captions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn meetings_say_when_they_are_the_current_first() {
+        let current = CalendarMeeting {
+            started: true,
+            ..meeting("Stand-up", "2026-11-23T09:30", "09:45")
+        };
+        let all_day = CalendarMeeting {
+            all_day: true,
+            ..meeting("Offsite", "2026-11-24T00:00", "00:00")
+        };
+        let calendar = CalendarStatus {
+            current: Some(current.clone()),
+            upcoming: vec![
+                current,
+                meeting("Budget", "2026-11-23T14:30", "15:00"),
+                meeting("Planning", "2026-11-24T09:00", "10:00"),
+                all_day,
+                meeting("Retro", "2026-11-25T16:00", "17:00"),
+            ],
+            ..CalendarStatus::default()
+        };
+        assert_eq!(
+            meeting_lines(&calendar, "2026-11-23"),
+            [
+                "Now until 09:45  Stand-up",
+                "14:30  Budget",
+                "Tue 09:00  Planning",
+                "Tue  Offsite",
+            ]
+        );
+        assert!(meeting_lines(&CalendarStatus::default(), "2026-11-23").is_empty());
+    }
+
+    #[test]
+    fn a_room_without_a_calendar_shows_no_meetings() {
+        let mut status = status(CallStatus::Idle);
+        status.calendar = None;
+        match screen_content(&status, &facts()) {
+            ScreenContent::Room(room) => assert!(room.next_meetings.is_empty()),
+            other => panic!("not the room's screen: {other:?}"),
         }
     }
 
@@ -262,7 +369,7 @@ mod tests {
             RoomScreen {
                 name: "Salle 1".into(),
                 clock: "09:41".into(),
-                next_meetings: vec!["10:00 Weekly".into()],
+                next_meetings: vec!["10:00  weekly".into()],
                 message: Message {
                     tone: Tone::Ready,
                     headline: "Press the button to join".into(),
@@ -409,13 +516,16 @@ mod tests {
     }
 
     #[test]
-    fn health_problems_come_first_in_words_then_the_daemons() {
+    fn health_problems_say_the_network_then_the_daemons_then_devices() {
         let mut status = status(CallStatus::Idle);
         status.devices.camera = DevicePresence::default();
         status.devices.microphone.simulated = true;
         let facts = ScreenFacts {
             addresses: Vec::new(),
-            problems: vec!["meeting service unreachable".into(), "No network".into()],
+            problems: vec![
+                "Meeting service unreachable: WHIP at 192.0.2.1: cannot connect".into(),
+                "No network".into(),
+            ],
             ..facts()
         };
         let ScreenContent::Room(screen) = screen_content(&status, &facts) else {
@@ -424,10 +534,10 @@ mod tests {
         assert_eq!(
             screen.problems,
             [
+                "No network",
+                "Meeting service unreachable",
                 "No camera",
                 "No microphone (test tone)",
-                "No network",
-                "meeting service unreachable"
             ]
         );
     }

@@ -90,7 +90,7 @@ pub async fn play(
                     }
                 }
             }
-            receive.remove_video(&id)
+            gone(receive.remove_video(&id))
         }
         _ => {
             let audio = receive.add_audio(&id)?;
@@ -102,7 +102,7 @@ pub async fn play(
                     }
                 }
             }
-            receive.remove_audio(&id)
+            gone(receive.remove_audio(&id))
         }
     }
 }
@@ -125,4 +125,14 @@ async fn next_packet(
         }
     }
     None
+}
+
+/// A track that ended is taken off the screen and the speaker, unless the call's end took
+/// everyone off already (the session stops media before its connections close): then there
+/// is nothing left to remove, and nothing to warn about.
+fn gone(removed: Result<(), String>) -> Result<(), String> {
+    if let Err(e) = removed {
+        tracing::debug!("track ended after the call: {e}");
+    }
+    Ok(())
 }

@@ -164,6 +164,27 @@ impl MeetingTarget {
     }
 }
 
+impl MeetingTarget {
+    /// The service's web origin (`https://host:port/`), which answers plain HTTP requests:
+    /// what the room's health check asks. Never carries a token, a path or a query. None for
+    /// the simulated service.
+    pub fn origin(&self) -> Option<Url> {
+        let url = match self {
+            MeetingTarget::LaSuiteMeet { base, .. } => base,
+            MeetingTarget::LiveKit { url, .. } | MeetingTarget::Janus { url, .. } => url,
+            MeetingTarget::Whip { endpoint, .. } | MeetingTarget::Whep { endpoint } => endpoint,
+            MeetingTarget::Simulated { .. } => return None,
+        };
+        // WebSocket servers are HTTP servers that upgrade: ask them over HTTP.
+        let scheme = match url.scheme() {
+            "wss" | "https" => "https",
+            _ => "http",
+        };
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        Url::parse(&format!("{scheme}://{}{port}/", url.host_str()?)).ok()
+    }
+}
+
 /// Plain http (no TLS) is for services on the device itself: tests and fixtures.
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -177,6 +198,36 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_origin_is_the_services_web_address_without_secrets() {
+        let origin = |text: &str| {
+            MeetingTarget::parse(text)
+                .unwrap()
+                .origin()
+                .map(|u| u.to_string())
+        };
+        assert_eq!(
+            origin("https://visio.example.org/abc-defg-hij").as_deref(),
+            Some("https://visio.example.org/")
+        );
+        assert_eq!(
+            origin("livekit+wss://lk.example.org:7880/rtc?token=secret").as_deref(),
+            Some("https://lk.example.org:7880/")
+        );
+        assert_eq!(
+            origin("janus+ws://127.0.0.1:8188/?room=1234").as_deref(),
+            Some("http://127.0.0.1:8188/")
+        );
+        assert_eq!(
+            origin(
+                "whip+https://media.example.org/whip/room#whep=https://media.example.org/whep/room"
+            )
+            .as_deref(),
+            Some("https://media.example.org/")
+        );
+        assert_eq!(origin("test://room"), None);
+    }
 
     #[test]
     fn la_suite_meet_room() {
