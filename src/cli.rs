@@ -4,7 +4,7 @@ use crate::config::{self, Config};
 use crate::control::{self, DaemonStatus, Request, Response};
 use crate::daemon::MediaStatus;
 use crate::hw::inventory::{self, Inventory, Selected};
-use crate::room::{Button, CallStatus, DeviceKind};
+use crate::room::{Button, CallStatus, DeviceKind, ScreenPower};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -292,6 +292,9 @@ fn print_status(s: &DaemonStatus) {
         "meeting     {}",
         s.room.meeting_url.as_deref().unwrap_or("(none configured)")
     );
+    if s.room.screen_power == ScreenPower::Standby {
+        println!("screen      standby (outside working hours; a press wakes it)");
+    }
     for kind in DeviceKind::ALL {
         println!("{:<11} {}", kind.name(), s.selection.describe(kind));
     }

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-const GUEST_TESTS: usize = 5;
+const GUEST_TESTS: usize = 6;
 
 #[test]
 fn kernel_drivers_under_qemu() {
@@ -464,5 +464,145 @@ fn guest_udev_rules_give_gpio_to_group_gpio_and_tag_devices() {
         info.lines()
             .any(|l| l.starts_with("TAGS=") && l.contains(":salle:")),
         "{info}"
+    );
+}
+
+// ---- the screen's power over HDMI-CEC -----------------------------------------------------
+//
+// vivid's HDMI output has a CEC adapter (the room device's side, physical address 1.0.0.0) on
+// an emulated bus with its HDMI input's adapter, which the test claims as the TV (logical
+// address 0) and monitors: what the daemon sends is what a TV would receive.
+
+/// The vivid CEC adapter whose name ends with `suffix` ("vid-out0", "vid-cap0").
+fn vivid_cec_adapter(suffix: &str) -> String {
+    let mut adapters: Vec<String> = std::fs::read_dir("/dev")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().display().to_string())
+        .filter(|p| p.starts_with("/dev/cec"))
+        .collect();
+    adapters.sort();
+    adapters
+        .into_iter()
+        .find(|path| {
+            sh(&format!("cec-ctl -d {path}"))
+                .lines()
+                .any(|l| l.contains("Adapter Name") && l.trim_end().ends_with(suffix))
+        })
+        .unwrap_or_else(|| panic!("no vivid CEC adapter {suffix} (vivid's options?)"))
+}
+
+/// What the TV's monitor printed so far.
+fn tv_heard(monitor: &Path) -> String {
+    std::fs::read_to_string(monitor).unwrap_or_default()
+}
+
+#[test]
+#[ignore = "runs in the QEMU guest: see kernel_drivers_under_qemu"]
+fn guest_screen_sleeps_over_hdmi_cec_outside_working_hours_and_a_press_wakes_it() {
+    in_guest();
+    let chip = sim_chip();
+    let (ours, tv) = (vivid_cec_adapter("vid-out0"), vivid_cec_adapter("vid-cap0"));
+    sh(&format!("cec-ctl -d {tv} --tv"));
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = dir.path().join("tv.txt");
+    // Line-buffered, so every message is in the file as it arrives.
+    let mut listening = Command::new("stdbuf")
+        .args(["-oL", "cec-ctl", "-d", &tv, "--monitor"])
+        .stdout(std::fs::File::create(&monitor).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the TV's monitor", Duration::from_secs(10), || {
+        tv_heard(&monitor).contains("Initial Event").then_some(())
+    });
+
+    let screen = format!(
+        "[screen]\noutput = \"none\"\nawake_hours = \"{}\"\nsleep_after_s = 2\ncec = \"{ours}\"",
+        awake_hours_not_now()
+    );
+    let daemon = Daemon::start(&room_config(chip, &screen));
+    let started = std::time::Instant::now();
+    // Asleep after 2 s alone: <Standby> reaches the TV from a Playback device.
+    wait_for("standby in status", Duration::from_secs(20), || {
+        (daemon.status()["screen_power"] == "standby").then_some(())
+    });
+    let standby = wait_for("<Standby> at the TV", Duration::from_secs(10), || {
+        let heard = tv_heard(&monitor);
+        heard
+            .lines()
+            .position(|l| {
+                l.contains("Playback Device") && l.contains("to TV") && l.contains("STANDBY (0x36)")
+            })
+            .map(|at| (heard, at))
+    });
+    let slept = started.elapsed();
+    let status = daemon.status();
+    assert_eq!(status["problems"], serde_json::json!([]), "{status}");
+    assert_eq!(status["call"]["state"], "idle");
+
+    // The mute button wakes it (and mutes): <Image View On> to the TV, then <Active Source>
+    // with the output's physical address to everyone.
+    let before = standby.0.lines().count();
+    let pressed = std::time::Instant::now();
+    chip.press(1, Duration::from_millis(150));
+    wait_for("awake in status", Duration::from_secs(5), || {
+        (daemon.status()["screen_power"] == "awake").then_some(())
+    });
+    let woken = wait_for(
+        "<Image View On> and <Active Source>",
+        Duration::from_secs(10),
+        || {
+            let heard = tv_heard(&monitor);
+            let new: Vec<String> = heard.lines().skip(before).map(String::from).collect();
+            let view_on = new
+                .iter()
+                .position(|l| l.contains("to TV") && l.contains("IMAGE_VIEW_ON (0x04)"))?;
+            let active = new
+                .iter()
+                .position(|l| l.contains("to all") && l.contains("ACTIVE_SOURCE (0x82)"))?;
+            Some((view_on, active, new))
+        },
+    );
+    let woke = pressed.elapsed();
+    let (view_on, active, new) = woken;
+    assert!(view_on < active, "{new:#?}");
+    assert!(new[active + 1].contains("phys-addr: 1.0.0.0"), "{new:#?}");
+    let status = daemon.status();
+    assert_eq!(status["mic_muted"], true, "the press did its job too");
+    assert_eq!(status["problems"], serde_json::json!([]), "{status}");
+    // And asleep again 2 s after the press.
+    wait_for("standby again", Duration::from_secs(20), || {
+        (daemon.status()["screen_power"] == "standby").then_some(())
+    });
+    // No TV on the bus any more: the wake is not acknowledged, which is a problem in status,
+    // and the room goes on.
+    sh(&format!("cec-ctl -d {tv} --clear"));
+    chip.press(1, Duration::from_millis(150));
+    let problem = wait_for("the CEC problem in status", Duration::from_secs(10), || {
+        let status = daemon.status();
+        let problems = status["problems"].as_array()?.clone();
+        problems
+            .iter()
+            .filter_map(|p| p.as_str())
+            .find(|p| p.starts_with(&format!("HDMI-CEC {ours}")))
+            .map(String::from)
+    });
+    assert!(problem.contains("not acknowledged"), "{problem}");
+    let status = daemon.status();
+    assert_eq!(
+        (
+            status["call"]["state"].as_str(),
+            status["mic_muted"].as_bool()
+        ),
+        (Some("idle"), Some(false))
+    );
+    let _ = listening.kill();
+    let _ = listening.wait();
+    eprintln!("{problem}");
+    eprintln!(
+        "<Standby> at the TV {slept:?} after start-up (sleep_after_s = 2); <Image View On> and \
+         <Active Source> within {woke:?} of the press; what the TV heard:\n{}",
+        tv_heard(&monitor)
     );
 }

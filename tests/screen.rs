@@ -21,7 +21,7 @@ use salle::media::receive::{
 use salle::media::screen_layout::{self, Anchor, Drawing, Rgb};
 use salle::room::{
     screen_content, CalendarMeeting, CalendarStatus, CallStatus, DevicePresence, Room,
-    RoomSettings, RoomStatus, ScreenContent, ScreenFacts,
+    RoomSettings, RoomStatus, ScreenContent, ScreenFacts, ScreenPower,
 };
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -580,6 +580,36 @@ fn a_pipeline_never_told_what_to_show_draws_nothing_of_its_own() {
     assert_eq!(compositor.sink_pads().len(), 1);
 }
 
+#[test]
+fn in_standby_the_screen_is_black_and_the_room_comes_back_after() {
+    let _serial = serial();
+    let receive = receive();
+    let idle = screen_content(&status(CallStatus::Idle), &facts());
+    show(&receive, &idle, "idle before standby");
+    let mut asleep = status(CallStatus::Idle);
+    asleep.screen_power = ScreenPower::Standby;
+    let content = screen_content(&asleep, &facts());
+    assert_eq!(content, ScreenContent::Dark);
+    receive.set_screen(Some(&content)).unwrap();
+    // No text, no clock, no panel: every pixel dark (not only "mostly": a monitor without CEC
+    // shows this all night).
+    assert!(receive.drawing().texts.is_empty() && receive.drawing().panels.is_empty());
+    let dark = |f: &Frame| f.data.chunks(4).all(|p| p[..3].iter().all(|&c| c <= 16));
+    let frames = frames_until(&receive, dark);
+    let frame = receive.pull_frame(Duration::from_secs(1)).expect("a frame");
+    assert!(dark(&frame), "a later frame is not dark");
+    save_png(&frame, "screen-standby.png");
+    // Awake again (a press): the idle screen, as before.
+    let frame = show(&receive, &idle, "idle after standby");
+    check_picture(&frame, &receive);
+    assert!(receive
+        .drawing()
+        .texts
+        .iter()
+        .any(|t| t.text == "Press the button to join"));
+    eprintln!("standby showed within {frames} frames");
+}
+
 /// What the daemon's screen shows of its own, as status says.
 fn screen_text(daemon: &Daemon) -> Vec<String> {
     let status = daemon.status();
@@ -733,4 +763,62 @@ fn a_window_without_a_desktop_is_a_problem_not_a_crash() {
     // The room goes on without its screen: a call still works, with its sound.
     daemon.cli(&["join"]);
     daemon.wait_state("in-call", Duration::from_secs(5));
+}
+
+#[test]
+fn outside_working_hours_the_daemon_darkens_the_screen_and_a_press_wakes_it() {
+    let _serial = serial();
+    let config = simulated_room("Salle Test", "test://demo?connect_ms=300").replace(
+        r#"output = "none""#,
+        &format!(
+            "output = \"window\"\nawake_hours = \"{}\"\nsleep_after_s = 1\ncec = \"/dev/cec-none\"",
+            common::awake_hours_not_now()
+        ),
+    );
+    // A window on a pretend desktop, as in the test above.
+    let daemon = Daemon::start_with(&config, |command| {
+        command
+            .env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX")
+            .env("DISPLAY", ":salle-test");
+    });
+    let daemon = &daemon;
+    let started = Instant::now();
+    // Dark: the screen runs and shows nothing of its own, the people (none) hidden.
+    let asleep = wait_for("a dark screen", Duration::from_secs(10), || {
+        let status = daemon.status();
+        let screen = &status["media"]["screen"];
+        // Status leaves out an empty text list.
+        let dark =
+            screen["output"] == "window" && screen["text"].as_array().is_none_or(|t| t.is_empty());
+        (status["screen_power"] == "standby" && dark).then_some(status)
+    });
+    let slept = started.elapsed();
+    assert_eq!(asleep["call"]["state"], "idle");
+    // No CEC adapter there: a problem in status, and the picture goes dark all the same.
+    let problems = asleep["problems"].to_string();
+    assert!(
+        problems.contains("HDMI-CEC /dev/cec-none: No such file"),
+        "{problems}"
+    );
+    let human = common::text(&daemon.cli(&["status"]).stdout);
+    assert!(human.contains("screen      standby"), "{human}");
+    // The mute button wakes the screen, and mutes: a button has one meaning.
+    daemon.cli(&["press", "mute"]);
+    let awake = wait_for("awake", Duration::from_secs(5), || {
+        let status = daemon.status();
+        (status["screen_power"] == "awake").then_some(status)
+    });
+    assert_eq!(awake["mic_muted"], true);
+    wait_for("the idle screen again", Duration::from_secs(5), || {
+        screen_text(daemon)
+            .iter()
+            .any(|l| l.contains("Press the button"))
+            .then_some(())
+    });
+    // And asleep again a second after the press.
+    wait_for("standby again", Duration::from_secs(10), || {
+        (daemon.status()["screen_power"] == "standby").then_some(())
+    });
+    assert!(daemon.log().contains("screen"), "the log says nothing");
+    eprintln!("standby {slept:?} after start-up");
 }

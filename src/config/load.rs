@@ -253,6 +253,62 @@ mod tests {
     }
 
     #[test]
+    fn screen_power_settings_are_checked_and_located() {
+        let config = parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(
+            (&config.screen.awake_hours, config.screen.sleep_after_s),
+            (&None, 600)
+        );
+        assert_eq!(config.screen.cec, crate::config::CecChoice::Auto);
+        for (text, line, field, says) in [
+            (
+                "[screen]\nawake_hours = \"Mon-Fri 7h-19h\"\n",
+                2,
+                "screen.awake_hours",
+                "\"7h\" is not a time",
+            ),
+            (
+                "[screen]\n\nawake_hours = \"Mon-Fri 07:00-19:00, Sam 08:00-12:00\"\n",
+                3,
+                "screen.awake_hours",
+                "\"Sam\" is not a day",
+            ),
+            (
+                "[screen]\nsleep_after_s = 0\n",
+                2,
+                "screen.sleep_after_s",
+                "0 is out of range: 1 to 86400",
+            ),
+            (
+                "[screen]\ncec = \"cec0\"\n",
+                2,
+                "screen.cec",
+                "is not \"auto\", \"none\" or a device path",
+            ),
+        ] {
+            let e = err(text);
+            assert_eq!((e.line, e.field.as_str()), (line, field), "{text}: {e}");
+            assert!(e.message.contains(says), "{text}: {e}");
+            assert!(e.to_string().starts_with("salle.toml:"), "{e}");
+        }
+        let config = parse(
+            "[screen]\nawake_hours = \"Mon-Fri 07:00-19:00, Sat 08:00-12:00\"\nsleep_after_s = 30\ncec = \"/dev/cec1\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let power = config.room_settings().screen_power;
+        assert_eq!(power.sleep_after_ms, 30_000);
+        assert_eq!(
+            power.awake_hours.map(|h| h.to_string()).as_deref(),
+            Some("Mon-Fri 07:00-19:00, Sat 08:00-12:00")
+        );
+        assert_eq!(
+            config.screen.cec,
+            crate::config::CecChoice::Path("/dev/cec1".into())
+        );
+    }
+
+    #[test]
     fn unreadable_file_is_named() {
         let e = load_file(Path::new("/nonexistent/salle.toml")).unwrap_err();
         assert!(

@@ -111,6 +111,64 @@ pub struct ScreenConfig {
     pub connector: Option<u32>,
     /// Show the room itself as a small picture in a corner during calls.
     pub self_view: bool,
+    /// When the screen stays awake, e.g. "Mon-Fri 07:00-19:00, Sat 08:00-12:00" (local time).
+    /// Outside them it sleeps once the room has been left alone for `sleep_after_s`. Unset:
+    /// always awake.
+    #[serde(with = "awake_hours")]
+    pub awake_hours: Option<crate::room::AwakeHours>,
+    pub sleep_after_s: u64,
+    /// The HDMI-CEC adapter that puts the TV to standby and wakes it.
+    pub cec: CecChoice,
+}
+
+/// `[screen] cec`: `"auto"` (the first /dev/cecN, if any), `"none"`, or an adapter's path.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CecChoice {
+    #[default]
+    Auto,
+    None,
+    Path(PathBuf),
+}
+
+impl Serialize for CecChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CecChoice::Auto => s.serialize_str("auto"),
+            CecChoice::None => s.serialize_str("none"),
+            CecChoice::Path(path) => path.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CecChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match text.as_str() {
+            "auto" => CecChoice::Auto,
+            "none" => CecChoice::None,
+            _ => CecChoice::Path(text.into()),
+        })
+    }
+}
+
+/// `awake_hours` as people write it, checked when the file is read.
+mod awake_hours {
+    use crate::room::AwakeHours;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(hours: &Option<AwakeHours>, s: S) -> Result<S::Ok, S::Error> {
+        match hours {
+            Some(hours) => s.serialize_str(&hours.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AwakeHours>, D::Error> {
+        let text = String::deserialize(d)?;
+        AwakeHours::parse(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for ScreenConfig {
@@ -122,6 +180,9 @@ impl Default for ScreenConfig {
             fps: 30,
             connector: None,
             self_view: true,
+            awake_hours: None,
+            sleep_after_s: 600,
+            cec: CecChoice::Auto,
         }
     }
 }
@@ -490,6 +551,10 @@ impl Config {
                 .map(|_| crate::room::CalendarSettings {
                     auto_join: self.calendar.auto_join,
                 }),
+            screen_power: crate::room::ScreenPowerSettings {
+                awake_hours: self.screen.awake_hours.clone(),
+                sleep_after_ms: self.screen.sleep_after_s * 1000,
+            },
             ..crate::room::RoomSettings::default()
         }
     }

@@ -1,6 +1,6 @@
 //! Checks that serde cannot express: ranges, URL forms, consistent GPIO line choices.
 
-use super::{ButtonConfig, ChannelSelection, Config, DeviceChoice, LedConfig, LineRef};
+use super::{ButtonConfig, CecChoice, ChannelSelection, Config, DeviceChoice, LedConfig, LineRef};
 use crate::signal::MeetingTarget;
 
 /// A problem with one field.
@@ -81,6 +81,25 @@ pub fn check(config: &Config) -> Result<(), Problem> {
     if let Some(zone) = &calendar.timezone {
         crate::calendar::zones::room_zone(Some(zone))
             .map_err(|e| problem(&["calendar", "timezone"], e))?;
+    }
+
+    let screen = &config.screen;
+    in_range(
+        &["screen", "sleep_after_s"],
+        screen.sleep_after_s,
+        1,
+        86_400,
+    )?;
+    if let CecChoice::Path(path) = &screen.cec {
+        if !path.is_absolute() {
+            return Err(problem(
+                &["screen", "cec"],
+                format!(
+                    "\"{}\" is not \"auto\", \"none\" or a device path such as /dev/cec0",
+                    path.display()
+                ),
+            ));
+        }
     }
 
     let camera = &config.camera;

@@ -2,6 +2,7 @@
 
 use super::gpio::Leds;
 use super::media::{Media, MediaPart, MediaStatus};
+use super::screen_power::ScreenPowerDriver;
 use super::Event;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
@@ -25,6 +26,7 @@ pub struct Effects {
     monitor: Option<SessionMonitor>,
     leds: Leds,
     media: Media,
+    screen_power: ScreenPowerDriver,
     events: mpsc::Sender<Event>,
     /// Running sessions, by id: dropping or firing the sender makes the session leave.
     sessions: HashMap<SessionId, oneshot::Sender<()>>,
@@ -66,6 +68,7 @@ impl Effects {
             monitor: None,
             leds,
             media,
+            screen_power: ScreenPowerDriver::start(config, events.clone()),
             events,
             sessions: HashMap::new(),
             sessions_done: Vec::new(),
@@ -119,6 +122,8 @@ impl Effects {
                     }
                 }
                 Effect::Leds(state) => self.leds.show(state),
+                // The picture follows the room's status (`show_screen`); the TV is told here.
+                Effect::ScreenPower(power) => self.screen_power.set(power),
                 Effect::SetMicMuted(muted) => {
                     tracing::info!(muted, "microphone");
                     self.media.set_mic_muted(muted);

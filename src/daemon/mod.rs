@@ -6,6 +6,7 @@ mod devices;
 mod effects;
 mod gpio;
 mod media;
+mod screen_power;
 mod service_check;
 
 pub use media::{AudioStatus, MediaStatus, ScreenStatus, VideoStatus};
@@ -146,7 +147,8 @@ pub async fn run(options: Options) -> Result<(), String> {
     loop {
         let event = tokio::select! {
             event = inbox.recv() => match event { Some(e) => e, None => break },
-            _ = tick.tick() => Event::Room(Input::Tick),
+            // With the wall clock: the screen sleeps outside working hours.
+            _ = tick.tick() => Event::Room(Input::Clock(screen_power::wall_time())),
             // Fed from the main loop itself: if the loop hangs, systemd restarts us.
             _ = watchdog.tick() => { notify::watchdog(); continue; }
             _ = terminate.recv() => break,

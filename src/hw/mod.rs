@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod camera;
+pub mod cec;
 pub mod gpio;
 pub mod hotplug;
 pub mod inventory;

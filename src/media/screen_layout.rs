@@ -171,6 +171,11 @@ pub fn draw(content: &ScreenContent, screen: Size) -> Drawing {
     match content {
         ScreenContent::Room(room) => draw_room(room, screen),
         ScreenContent::Call(call) => draw_call(call, screen),
+        // Nothing of its own, and the people hidden: the compositor's black background.
+        ScreenContent::Dark => Drawing {
+            show_people: false,
+            ..Drawing::default()
+        },
     }
 }
 
@@ -440,6 +445,7 @@ mod tests {
                 all.push(call(mic, camera, captions));
             }
         }
+        all.push(ScreenContent::Dark);
         all
     }
 

@@ -1,6 +1,7 @@
 //! The transitions. Read `Room::handle` top to bottom: every rule a person in the room relies on
 //! is one match arm.
 
+use super::screen_power::{Activity, ScreenPowerSettings, ScreenPowerState};
 use super::status::{CallStatus, DeviceStatus, RoomStatus};
 use super::{
     Button, CalendarMeeting, CalendarStatus, Command, DeviceKind, DevicePresence, Effect, Input,
@@ -28,6 +29,8 @@ pub struct RoomSettings {
     pub lobby_timeout_ms: Millis,
     /// The room has a calendar: its current meeting comes before `meeting_url`.
     pub calendar: Option<CalendarSettings>,
+    /// When the screen sleeps.
+    pub screen_power: ScreenPowerSettings,
 }
 
 /// What the room does with its calendar.
@@ -52,6 +55,7 @@ impl Default for RoomSettings {
             reconnect_timeout_ms: 120_000,
             lobby_timeout_ms: 300_000,
             calendar: None,
+            screen_power: ScreenPowerSettings::default(),
         }
     }
 }
@@ -110,6 +114,7 @@ pub struct Room {
     calendar: Option<CalendarStatus>,
     /// The calendar meetings (occurrence ids) the room joined, latest last.
     calendar_joined: Vec<String>,
+    screen_power: ScreenPowerState,
 }
 
 impl Room {
@@ -122,6 +127,7 @@ impl Room {
                 .as_ref()
                 .map(|_| CalendarStatus::default()),
             calendar_joined: Vec::new(),
+            screen_power: ScreenPowerState::new(settings.screen_power.clone(), now),
             settings,
             call: Call::Idle,
             since: now,
@@ -144,11 +150,16 @@ impl Room {
 
     /// Effects to apply once at start so the drivers match the machine.
     pub fn initial_effects(&self) -> Vec<Effect> {
-        vec![
+        let mut effects = vec![
             Effect::Leds(self.leds),
             Effect::SetMicMuted(self.mic_muted),
             Effect::SetCameraOff(self.camera_off),
-        ]
+        ];
+        // Only with working hours: without them the screen's power is left alone as before.
+        if self.screen_power.managed() {
+            effects.push(Effect::ScreenPower(self.screen_power.power()));
+        }
+        effects
     }
 
     pub fn settings(&self) -> &RoomSettings {
@@ -157,6 +168,7 @@ impl Room {
 
     pub fn handle(&mut self, now: Millis, input: Input) -> Step {
         let mut step = Step::default();
+        let pressed = matches!(input, Input::Button { .. });
         match input {
             Input::Button { button, press } => self.on_button(now, button, press, &mut step),
             Input::Command { origin, command } => self.on_command(now, origin, command, &mut step),
@@ -171,6 +183,10 @@ impl Room {
             Input::Device { kind, presence } => self.on_device(kind, presence, &mut step),
             Input::Calendar(calendar) => self.calendar = Some(calendar),
             Input::Tick => self.on_tick(now, &mut step),
+            Input::Clock(wall) => {
+                self.screen_power.set_wall_time(wall);
+                self.on_tick(now, &mut step);
+            }
         }
         // After any input: the room may just have become free for a meeting that started.
         self.auto_join(now, &mut step);
@@ -178,6 +194,14 @@ impl Room {
         if leds != self.leds {
             self.leds = leds;
             step.effects.push(Effect::Leds(leds));
+        }
+        let activity = Activity {
+            pressed,
+            busy: self.call != Call::Idle,
+            meeting_soon: self.calendar_meeting().is_some(),
+        };
+        if let Some(power) = self.screen_power.update(now, activity) {
+            step.effects.push(Effect::ScreenPower(power));
         }
         step
     }
@@ -563,6 +587,7 @@ impl Room {
             leds: self.leds,
             last_error: self.last_error.clone(),
             calendar: self.calendar.clone(),
+            screen_power: self.screen_power.power(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod calendar;
 mod leds;
 mod machine;
 mod screen;
+mod screen_power;
 mod status;
 
 pub use calendar::{CalendarMeeting, CalendarStatus};
@@ -19,6 +20,7 @@ pub use screen::{
     meeting_address, screen_content, CallScreen, Message, RoomScreen, ScreenContent, ScreenFacts,
     Tone,
 };
+pub use screen_power::{AwakeHours, ScreenPower, ScreenPowerSettings, WallTime};
 pub use status::{CallStatus, DeviceStatus, RoomStatus};
 
 use serde::{Deserialize, Serialize};
@@ -174,6 +176,9 @@ pub enum Input {
     Calendar(CalendarStatus),
     /// Time passed; timeouts are checked.
     Tick,
+    /// Time passed, and this is the local wall-clock time (for the screen's working hours):
+    /// a `Tick` that also knows what people's clocks say.
+    Clock(WallTime),
 }
 
 /// What the room asks its drivers to do.
@@ -196,4 +201,6 @@ pub enum Effect {
     CameraAvailable(bool),
     /// New LED patterns.
     Leds(LedState),
+    /// Wake the screen or put it to standby (HDMI-CEC, and the picture).
+    ScreenPower(ScreenPower),
 }

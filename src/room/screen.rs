@@ -8,8 +8,10 @@
 //!   the bottom, so that facilities staff can read them from the door. The people are hidden.
 //! - In a call: the people (drawn by the media engine), and on top of them whether the room's
 //!   microphone is muted or its camera off, and the meeting's captions.
+//! - In standby (outside working hours, see `screen_power`): nothing at all, a black picture,
+//!   so that a screen that does not obey HDMI-CEC shows nothing bright in an empty room.
 
-use super::{CalendarMeeting, CalendarStatus, CallStatus, DevicePresence, RoomStatus};
+use super::{CalendarMeeting, CalendarStatus, CallStatus, DevicePresence, RoomStatus, ScreenPower};
 
 /// What the daemon knows beyond the room's status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub enum ScreenContent {
     Room(RoomScreen),
     /// In a call: the people, with what the room must know on top.
     Call(CallScreen),
+    /// The screen is in standby: black, no text, no clock (the room is idle then).
+    Dark,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +88,9 @@ pub const MEETING_LINES: usize = 4;
 
 /// What the screen shows for `status`, given `facts`.
 pub fn screen_content(status: &RoomStatus, facts: &ScreenFacts) -> ScreenContent {
+    if status.screen_power == ScreenPower::Standby {
+        return ScreenContent::Dark;
+    }
     let message = match &status.call {
         CallStatus::InCall { .. } => {
             let first = facts.captions.len().saturating_sub(CAPTION_LINES);
@@ -499,6 +506,13 @@ mod tests {
             let content = screen_content(&status(state.clone()), &facts());
             assert!(matches!(content, ScreenContent::Room(_)), "{state:?}");
         }
+    }
+
+    #[test]
+    fn in_standby_the_screen_is_dark() {
+        let mut status = status(CallStatus::Idle);
+        status.screen_power = ScreenPower::Standby;
+        assert_eq!(screen_content(&status, &facts()), ScreenContent::Dark);
     }
 
     #[test]

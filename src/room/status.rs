@@ -1,6 +1,6 @@
 //! The room's status as the outside world sees it (`salle status`, management, the screen).
 
-use super::{CalendarStatus, DevicePresence, LedState, Millis};
+use super::{CalendarStatus, DevicePresence, LedState, Millis, ScreenPower};
 use serde::{Deserialize, Serialize};
 
 /// The call state, flattened for people and JSON.
@@ -69,4 +69,7 @@ pub struct RoomStatus {
     /// The room's calendar; None when it has none (`[calendar]` not configured).
     #[serde(default)]
     pub calendar: Option<CalendarStatus>,
+    /// Whether the screen is awake or in standby (outside working hours, left alone).
+    #[serde(default)]
+    pub screen_power: ScreenPower,
 }

@@ -45,6 +45,14 @@ bind = ["127.0.0.1:0"]
     )
 }
 
+/// `[screen] awake_hours` that do not include now (local time): one minute on the day after
+/// tomorrow, so the screen sleeps once it has been left alone.
+pub fn awake_hours_not_now() -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let today = jiff::Zoned::now().weekday().to_monday_zero_offset() as usize;
+    format!("{} 12:00-12:01", DAYS[(today + 2) % 7])
+}
+
 /// Runs the test `test` of this test binary again, alone, inside a new network namespace with
 /// only `lo` up (so nothing it does can use another interface, and it may cut its own network).
 /// Returns true in the re-run, which does the work; false in the caller, after checking that the

@@ -56,7 +56,10 @@ mount -t 9p -o "$P9" ctl /ctl || fail "cannot mount the ctl share"
 while read -r m; do
   name=${m##*/}; name=${name%.ko}
   case "$name" in
-    vivid) opts=${SALLE_QEMU_VIVID_OPTS-n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0} ;;
+    # A webcam (input 0, the default) and an HDMI input on /dev/video0, and an HDMI output
+    # node: vivid gives the HDMI input and output a CEC adapter each, on one emulated bus
+    # (the input's plays the TV, 0.0.0.0; the output's is the room device, 1.0.0.0).
+    vivid) opts=${SALLE_QEMU_VIVID_OPTS-n_devs=1 node_types=0x101 num_inputs=2 input_types=0xc num_outputs=1 output_types=0x1} ;;
     snd-aloop) opts=${SALLE_QEMU_ALOOP_OPTS-index=0 id=Loopback pcm_substreams=2} ;;
     snd-dummy) opts=${SALLE_QEMU_DUMMY_OPTS-index=1 id=Dummy} ;;
     # One loopback node, /dev/video10, that is an output until a program writes to it, then a

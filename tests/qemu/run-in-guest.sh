@@ -16,9 +16,10 @@
 # Environment (host side):
 #   SALLE_QEMU_CACHE       cache dir (default <repo>/.cache/qemu), see prepare.sh
 #   SALLE_QEMU_TIMEOUT, SALLE_QEMU_CONSOLE=1, SALLE_QEMU_KEEP=1: as --timeout/--console/--keep
-#   SALLE_QEMU_VIVID_OPTS  vivid module options (default
-#                          "n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0": one webcam-like
-#                          capture node, /dev/video0)
+#   SALLE_QEMU_VIVID_OPTS  vivid module options (default "n_devs=1 node_types=0x101 num_inputs=2
+#                          input_types=0xc num_outputs=1 output_types=0x1": a webcam-like capture
+#                          node, /dev/video0, with an HDMI input too, and an HDMI output node,
+#                          /dev/video1; each HDMI port has a CEC adapter)
 #   SALLE_QEMU_ALOOP_OPTS  snd-aloop options (default "index=0 id=Loopback pcm_substreams=2")
 #   SALLE_QEMU_DUMMY_OPTS  snd-dummy options (default "index=1 id=Dummy")
 #   SALLE_QEMU_UDEV_TRIGGER=all  replay udev "add" for all devices, not only video4linux, media,

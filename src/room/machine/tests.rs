@@ -1,7 +1,7 @@
 //! Every transition of the room, then long random event sequences against its invariants.
 
 use super::*;
-use crate::room::CalendarMeeting;
+use crate::room::{AwakeHours, CalendarMeeting, ScreenPower, WallTime};
 use proptest::prelude::*;
 
 const URL: &str = "https://visio.example/abc-defg-hij";
@@ -967,4 +967,127 @@ fn a_meeting_joined_by_its_url_counts_as_joined_too() {
     room.handle(40, command(Origin::InRoom, Command::Leave));
     let step = room.handle(50, ended(1));
     assert_eq!((state(&room), connect_url(&step)), ("idle", None));
+}
+
+// The screen's power: the room feeds `screen_power` from its own state; the decision's edges
+// (hours, midnight, delays) are tested in `screen_power`.
+
+/// Saturday 03:00: outside "Mon-Fri 07:00-19:00".
+const NIGHT: WallTime = WallTime {
+    weekday: 5,
+    minute: 180,
+};
+
+fn after_hours(settings: RoomSettings) -> Room {
+    let settings = RoomSettings {
+        screen_power: ScreenPowerSettings {
+            awake_hours: Some(AwakeHours::parse("Mon-Fri 07:00-19:00").unwrap()),
+            sleep_after_ms: 2_000,
+        },
+        ..settings
+    };
+    Room::new(settings, 0)
+}
+
+fn power_effects(step: &Step) -> Vec<ScreenPower> {
+    (step.effects.iter())
+        .filter_map(|e| match e {
+            Effect::ScreenPower(p) => Some(*p),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_screen_sleeps_after_hours_and_a_press_wakes_it_doing_its_job_too() {
+    let mut room = after_hours(settings());
+    assert!(room
+        .initial_effects()
+        .contains(&Effect::ScreenPower(ScreenPower::Awake)));
+    assert!(power_effects(&room.handle(1_000, Input::Clock(NIGHT))).is_empty());
+    let step = room.handle(2_000, Input::Clock(NIGHT));
+    assert_eq!(power_effects(&step), [ScreenPower::Standby]);
+    assert_eq!(room.status().screen_power, ScreenPower::Standby);
+    let json = serde_json::to_value(room.status()).unwrap();
+    assert_eq!(json["screen_power"], "standby");
+    // The mute button wakes the screen and mutes: a button has one meaning.
+    let step = room.handle(3_000, press(Button::Mute));
+    assert_eq!(power_effects(&step), [ScreenPower::Awake]);
+    assert!(step.effects.contains(&Effect::SetMicMuted(true)));
+    assert_eq!(room.status().screen_power, ScreenPower::Awake);
+    assert!(power_effects(&room.handle(4_999, Input::Clock(NIGHT))).is_empty());
+    let step = room.handle(5_000, Input::Clock(NIGHT));
+    assert_eq!(power_effects(&step), [ScreenPower::Standby]);
+    // The join button wakes it and joins.
+    let step = room.handle(6_000, press(Button::Join));
+    assert_eq!(power_effects(&step), [ScreenPower::Awake]);
+    assert_eq!(connect_url(&step), Some(URL));
+}
+
+#[test]
+fn the_screen_stays_awake_through_a_call_and_sleeps_again_after_it() {
+    let mut room = after_hours(settings());
+    room.handle(0, Input::Clock(NIGHT));
+    room.handle(500, press(Button::Join));
+    room.handle(1_000, connected(1));
+    // An hour in a call, ticking: never asleep.
+    for now in (1_000..3_600_000).step_by(1_000) {
+        let step = room.handle(now, Input::Clock(NIGHT));
+        assert!(power_effects(&step).is_empty(), "at {now}");
+    }
+    room.handle(3_600_000, reconnecting(1));
+    assert!(power_effects(&room.handle(3_700_000, Input::Clock(NIGHT))).is_empty());
+    let step = room.handle(3_700_000, ended(1));
+    assert_eq!(state(&room), "idle");
+    assert!(power_effects(&step).is_empty());
+    // The delay runs from the call's end.
+    assert!(power_effects(&room.handle(3_701_999, Input::Clock(NIGHT))).is_empty());
+    let step = room.handle(3_702_000, Input::Clock(NIGHT));
+    assert_eq!(power_effects(&step), [ScreenPower::Standby]);
+    // A remote join (the control socket, a calendar auto-join) wakes it too.
+    let step = room.handle(
+        3_800_000,
+        command(Origin::InRoom, Command::Join { url: None }),
+    );
+    assert_eq!(power_effects(&step), [ScreenPower::Awake]);
+}
+
+#[test]
+fn a_failure_or_a_meeting_in_the_calendar_keeps_the_screen_awake() {
+    let mut room = after_hours(RoomSettings {
+        meeting_url: None,
+        ..with_calendar(false)
+    });
+    room.handle(0, Input::Clock(NIGHT));
+    // No meeting to join: failed, on show for `failed_hold_ms`, awake all along.
+    room.handle(1_000, press(Button::Join));
+    assert_eq!(state(&room), "failed");
+    for now in (1_000..11_000).step_by(250) {
+        assert!(power_effects(&room.handle(now, Input::Clock(NIGHT))).is_empty());
+    }
+    room.handle(11_000, Input::Clock(NIGHT));
+    assert_eq!(state(&room), "idle");
+    // A meeting about to start (no link): the screen stays on for it.
+    room.handle(12_000, calendar_now(1, false, false));
+    for now in (12_000..100_000).step_by(1_000) {
+        assert!(power_effects(&room.handle(now, Input::Clock(NIGHT))).is_empty());
+    }
+    room.handle(100_000, Input::Clock(NIGHT));
+    room.handle(100_000, calendar(None));
+    assert!(power_effects(&room.handle(101_999, Input::Clock(NIGHT))).is_empty());
+    let step = room.handle(102_000, Input::Clock(NIGHT));
+    assert_eq!(power_effects(&step), [ScreenPower::Standby]);
+}
+
+#[test]
+fn without_working_hours_the_screen_is_never_touched() {
+    let mut room = Room::new(settings(), 0);
+    assert!(!room
+        .initial_effects()
+        .iter()
+        .any(|e| matches!(e, Effect::ScreenPower(_))));
+    for now in (0..10_000_000).step_by(100_000) {
+        assert!(power_effects(&room.handle(now, Input::Clock(NIGHT))).is_empty());
+    }
+    assert_eq!(room.status().screen_power, ScreenPower::Awake);
 }
