@@ -2,10 +2,11 @@
 
 use super::gpio::Leds;
 use super::media::{Media, MediaPart, MediaStatus};
+use super::speakerphone::Speakerphones;
 use super::Event;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
-use crate::room::{Effect, Input, RoomStatus, SessionEvent, SessionId};
+use crate::room::{Effect, Input, LedPattern, RoomStatus, SessionEvent, SessionId};
 use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
@@ -24,6 +25,8 @@ pub struct Effects {
     /// The figures of the meeting session in progress.
     monitor: Option<SessionMonitor>,
     leds: Leds,
+    /// USB speakerphones: their mute LEDs are mute LEDs too.
+    speakerphones: Speakerphones,
     media: Media,
     events: mpsc::Sender<Event>,
     /// Running sessions, by id: dropping or firing the sender makes the session leave.
@@ -65,11 +68,20 @@ impl Effects {
             },
             monitor: None,
             leds,
+            speakerphones: Speakerphones::start(&config.speakerphone.hid, events.clone()),
             media,
             events,
             sessions: HashMap::new(),
             sessions_done: Vec::new(),
         }
+    }
+
+    pub fn speakerphones(&self) -> &Speakerphones {
+        &self.speakerphones
+    }
+
+    pub fn speakerphones_mut(&mut self) -> &mut Speakerphones {
+        &mut self.speakerphones
     }
 
     pub fn media_status(&self) -> MediaStatus {
@@ -124,7 +136,10 @@ impl Effects {
                         let _ = leave.send(());
                     }
                 }
-                Effect::Leds(state) => self.leds.show(state),
+                Effect::Leds(state) => {
+                    self.leds.show(state);
+                    self.speakerphones.show(state.mute != LedPattern::Off);
+                }
                 Effect::SetMicMuted(muted) => {
                     tracing::info!(muted, "microphone");
                     self.media.set_mic_muted(muted);
@@ -315,9 +330,10 @@ impl Effects {
         self.sessions.clear();
         self.media.close();
         self.leds.show(crate::room::LedState {
-            status: crate::room::LedPattern::Off,
-            mute: crate::room::LedPattern::Off,
+            status: LedPattern::Off,
+            mute: LedPattern::Off,
         });
+        self.speakerphones.show(false);
         for task in self.sessions_done.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }

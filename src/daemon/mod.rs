@@ -6,8 +6,10 @@ mod devices;
 mod effects;
 mod gpio;
 mod media;
+mod speakerphone;
 
 pub use media::{AudioStatus, MediaStatus, ScreenStatus, VideoStatus};
+pub use speakerphone::SpeakerphoneStatus;
 
 use crate::config::Config;
 use crate::control::{self, ControlRequest, DaemonStatus, Request, Response};
@@ -28,6 +30,11 @@ pub enum Event {
     /// A media pipeline failed or could not start.
     MediaProblem {
         part: media::MediaPart,
+        reason: String,
+    },
+    /// A speakerphone's mute button or LED stopped working (unplugged, an I/O error).
+    SpeakerphoneLost {
+        id: u64,
         reason: String,
     },
     /// The network asks the encoder for something.
@@ -171,8 +178,9 @@ pub async fn run(options: Options) -> Result<(), String> {
                         version: env!("CARGO_PKG_VERSION").into(),
                         config_file: config_file.as_ref().map(|p| p.display().to_string()),
                         simulated: devices.simulated(),
-                        problems: problems.clone(),
+                        problems: all_problems(&problems, &effects),
                         selection: devices.selection().clone(),
+                        speakerphones: effects.speakerphones().status(),
                         media: effects.media_status(),
                         session: effects.session_status(),
                         uptime_ms: now_ms(),
@@ -181,6 +189,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                 let _ = reply.send(response);
             }
             Event::Hotplug => {
+                effects.speakerphones_mut().rescan();
                 for (kind, presence) in devices.rescan(&events).await {
                     tracing::info!(
                         "{}: {}",
@@ -208,6 +217,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                     problems.push(problem);
                 }
             }
+            Event::SpeakerphoneLost { id, reason } => effects.speakerphones_mut().lose(id, &reason),
             Event::EncoderFeedback(feedback) => effects.encoder_feedback(feedback),
             Event::Problem(problem) => {
                 tracing::warn!("{problem}");
@@ -219,7 +229,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         // The screen follows the room, the clock and the captions; only changes are redrawn.
         effects.show_screen(
             &room.status(),
-            &problems,
+            &all_problems(&problems, &effects),
             &next_meetings,
             devices.selection(),
         );
@@ -244,6 +254,13 @@ pub async fn run(options: Options) -> Result<(), String> {
     effects.shutdown().await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// The daemon's problems and those of devices that come and go (speakerphones).
+fn all_problems(problems: &[String], effects: &effects::Effects) -> Vec<String> {
+    let mut all = problems.to_vec();
+    all.extend(effects.speakerphones().problems());
+    all
 }
 
 /// The room input for a control request; None for a plain status query.

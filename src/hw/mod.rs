@@ -4,5 +4,6 @@
 pub mod audio;
 pub mod camera;
 pub mod gpio;
+pub mod hid;
 pub mod hotplug;
 pub mod inventory;
