@@ -592,7 +592,7 @@ impl VirtualSpeakerphone {
         pressed
     }
 
-    /// Waits for the next output report that is not `skip`... and returns it with its time.
+    /// Waits for the next output report the host writes; returns it with when it came.
     fn next_output(&self, limit: Duration) -> (std::time::Instant, Vec<u8>) {
         self.outputs
             .recv_timeout(limit)
@@ -731,7 +731,11 @@ fn guest_speakerphone_mute_button_and_led_follow_the_room() {
     // Plugged in again: working, and its LED shows the room's mute at once.
     daemon.cli(&["mute", "on"]);
     let phone = VirtualSpeakerphone::plug("Jabra SPEAK 510 USB");
-    phone.wait_led(LED_MUTED, Duration::from_secs(10));
+    let (_, first) = phone.next_output(Duration::from_secs(10));
+    assert_eq!(
+        first, LED_MUTED,
+        "the first LED report shows the room's mute"
+    );
     let status = wait_for("the speakerphone back", Duration::from_secs(10), || {
         let status = daemon.status();
         let list = status["speakerphones"].as_array()?;

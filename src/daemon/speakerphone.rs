@@ -184,7 +184,7 @@ impl Speakerphones {
             open.device.name,
             open.device.path
         );
-        self.fail(open.device, reason.to_string());
+        self.fail(open.device, format!("lost: {reason}"));
     }
 
     fn fail(&mut self, device: Speakerphone, reason: String) {
