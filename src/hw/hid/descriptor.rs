@@ -521,6 +521,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a device sends as its descriptor, parsing ends with an answer; every field
+        /// it finds lies inside its report.
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)
+        ) {
+            if let Ok(d) = parse(&bytes) {
+                for f in &d.fields {
+                    let len = d.report_len(f.kind, f.report_id) as u32 * 8;
+                    proptest::prop_assert!(f.bit_offset + f.bit_size <= len, "{f:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn fields_read_and_write_their_bits_only() {
         let field = Field {
