@@ -482,6 +482,7 @@ fn guest_udev_rules_give_gpio_to_group_gpio_and_tag_devices() {
 /// From linux/uhid.h: event types and the packed `struct uhid_event` (a u32 type, then a
 /// union whose largest member is `uhid_create2_req`).
 const UHID_DESTROY: u32 = 1;
+const UHID_STOP: u32 = 3;
 const UHID_OUTPUT: u32 = 6;
 const UHID_CREATE2: u32 = 11;
 const UHID_INPUT2: u32 = 12;
@@ -540,6 +541,10 @@ impl VirtualSpeakerphone {
             let mut event = vec![0u8; UHID_EVENT_SIZE];
             while let Ok(n) = reader.read(&mut event) {
                 let kind = u32::from_ne_bytes(event[..4].try_into().unwrap());
+                // The device is gone (unplugged): let go of /dev/uhid.
+                if kind == UHID_STOP {
+                    return;
+                }
                 if n < 4 + 4096 + 3 || kind != UHID_OUTPUT {
                     continue;
                 }
