@@ -298,6 +298,18 @@ fn print_status(s: &DaemonStatus) {
     for kind in DeviceKind::ALL {
         println!("{:<11} {}", kind.name(), s.selection.describe(kind));
     }
+    for phone in &s.speakerphones {
+        let controls = match (phone.device.mute_button, phone.device.mute_led) {
+            (true, true) => "mute button and LED",
+            (true, false) => "mute button",
+            _ => "mute LED",
+        };
+        let state = phone.error.as_deref().unwrap_or(controls);
+        println!(
+            "speakerphone {} ({}): {state}",
+            phone.device.name, phone.device.path
+        );
+    }
     if !s.simulated.is_empty() {
         println!("simulated   {}", s.simulated.join(", "));
     }

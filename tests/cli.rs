@@ -399,3 +399,25 @@ fn in_a_call_media_flows_and_follows_mute_and_privacy() {
     assert_eq!(media["video"], serde_json::Value::Null);
     assert_eq!(media["screen"], serde_json::Value::Null);
 }
+
+#[test]
+fn a_configured_speakerphone_that_is_not_there_is_a_problem_not_a_failure() {
+    for (hid, problem) in [
+        (
+            "/dev/salle-no-such-hidraw",
+            "speakerphone /dev/salle-no-such-hidraw: No such file or directory",
+        ),
+        (
+            "/dev/null",
+            "speakerphone /dev/null: not a HID device with a telephony mute button or mute LED",
+        ),
+    ] {
+        let daemon = Daemon::start(&format!("{}[speakerphone]\nhid = \"{hid}\"\n", simulated()));
+        let status = daemon.status();
+        let problems = status["problems"].to_string();
+        assert!(problems.contains(problem), "{status}");
+        assert_eq!(status["speakerphones"], serde_json::json!([]), "{status}");
+        daemon.cli(&["mute", "on"]);
+        assert_eq!(daemon.status()["mic_muted"], true);
+    }
+}

@@ -100,6 +100,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::HidChoice;
 
     fn err(text: &str) -> ConfigError {
         parse(text, Path::new("salle.toml")).expect_err("should be rejected")
@@ -309,6 +310,27 @@ mod tests {
     }
 
     #[test]
+    fn speakerphone_hid_choice_is_checked_and_located() {
+        let config = |text: &str| parse(text, Path::new("x.toml")).unwrap().speakerphone.hid;
+        assert_eq!(config(""), HidChoice::Auto);
+        assert_eq!(config("[speakerphone]\nhid = \"none\"\n"), HidChoice::None);
+        assert_eq!(
+            config("[speakerphone]\nhid = \"/dev/salle/speakerphone\"\n"),
+            HidChoice::Path("/dev/salle/speakerphone".into())
+        );
+        let e = err("[room]\nname = \"A\"\n[speakerphone]\nhid = \"hidraw0\"\n");
+        assert_eq!((e.line, e.field.as_str()), (4, "speakerphone.hid"));
+        assert!(
+            e.message.contains("\"hidraw0\" is not \"auto\", \"none\""),
+            "{e}"
+        );
+        let e = err("[speakerphone]\nhid = 3\n");
+        assert_eq!((e.line, e.field.as_str()), (2, "speakerphone.hid"), "{e}");
+        let e = err("[speakerphone]\nled = true\n");
+        assert!(e.message.contains("unknown field `led`"), "{e}");
+    }
+
+    #[test]
     fn unreadable_file_is_named() {
         let e = load_file(Path::new("/nonexistent/salle.toml")).unwrap_err();
         assert!(
@@ -324,5 +346,6 @@ mod tests {
         let config = parse(text, Path::new("examples/salle.toml")).unwrap();
         assert_eq!(config.room.name, "Salle Monge");
         assert!(config.buttons.join.is_some());
+        assert_eq!(config.speakerphone.hid, HidChoice::Auto);
     }
 }

@@ -26,6 +26,7 @@ pub struct Config {
     pub audio: AudioConfig,
     pub buttons: ButtonsConfig,
     pub leds: LedsConfig,
+    pub speakerphone: SpeakerphoneConfig,
     pub media: MediaConfig,
     pub screen: ScreenConfig,
     pub network: NetworkConfig,
@@ -502,6 +503,45 @@ pub struct LedsConfig {
     pub status: Option<LedConfig>,
     /// The microphone-muted LED.
     pub mute: Option<LedConfig>,
+}
+
+/// Which USB speakerphones' mute buttons and LEDs (HID telephony) follow the room's mute.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HidChoice {
+    /// `"auto"`: every HID device with a telephony mute button or mute LED.
+    #[default]
+    Auto,
+    /// `"none"`: leave HID devices alone.
+    None,
+    /// One hidraw node, e.g. `/dev/hidraw0` or a udev link to it.
+    Path(PathBuf),
+}
+
+impl Serialize for HidChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            HidChoice::Auto => s.serialize_str("auto"),
+            HidChoice::None => s.serialize_str("none"),
+            HidChoice::Path(path) => path.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HidChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match text.as_str() {
+            "auto" => HidChoice::Auto,
+            "none" => HidChoice::None,
+            _ => HidChoice::Path(text.into()),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpeakerphoneConfig {
+    pub hid: HidChoice,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

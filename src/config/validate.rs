@@ -1,6 +1,8 @@
 //! Checks that serde cannot express: ranges, URL forms, consistent GPIO line choices.
 
-use super::{ButtonConfig, CecChoice, ChannelSelection, Config, DeviceChoice, LedConfig, LineRef};
+use super::{
+    ButtonConfig, CecChoice, ChannelSelection, Config, DeviceChoice, HidChoice, LedConfig, LineRef,
+};
 use crate::signal::MeetingTarget;
 
 /// A problem with one field.
@@ -163,6 +165,18 @@ pub fn check(config: &Config) -> Result<(), Problem> {
             let field = ["leds", name];
             check_line(&field, *pin, chip, line)?;
             claim_line(&mut used_lines, &field, *pin, chip, line)?;
+        }
+    }
+
+    if let HidChoice::Path(path) = &config.speakerphone.hid {
+        if !path.is_absolute() {
+            return Err(problem(
+                &["speakerphone", "hid"],
+                format!(
+                    "\"{}\" is not \"auto\", \"none\" or a hidraw device path such as /dev/hidraw0",
+                    path.display()
+                ),
+            ));
         }
     }
 

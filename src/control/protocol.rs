@@ -41,6 +41,9 @@ pub struct DaemonStatus {
     pub problems: Vec<String>,
     /// Which device is used for each kind, and why.
     pub selection: Selection,
+    /// USB speakerphones whose mute button and LED follow the room (working or failed).
+    #[serde(default)]
+    pub speakerphones: Vec<crate::daemon::SpeakerphoneStatus>,
     /// The running media pipelines (while in a meeting).
     pub media: crate::daemon::MediaStatus,
     /// The meeting session's network figures (while in a meeting over WebRTC).

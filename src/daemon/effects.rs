@@ -3,10 +3,11 @@
 use super::gpio::Leds;
 use super::media::{Media, MediaPart, MediaStatus};
 use super::screen_power::ScreenPowerDriver;
+use super::speakerphone::Speakerphones;
 use super::Event;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
-use crate::room::{Effect, Input, RoomStatus, SessionEvent, SessionId};
+use crate::room::{Effect, Input, LedPattern, RoomStatus, SessionEvent, SessionId};
 use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
@@ -25,6 +26,8 @@ pub struct Effects {
     /// The figures of the meeting session in progress.
     monitor: Option<SessionMonitor>,
     leds: Leds,
+    /// USB speakerphones: their mute LEDs are mute LEDs too.
+    speakerphones: Speakerphones,
     media: Media,
     screen_power: ScreenPowerDriver,
     events: mpsc::Sender<Event>,
@@ -67,12 +70,21 @@ impl Effects {
             },
             monitor: None,
             leds,
+            speakerphones: Speakerphones::start(&config.speakerphone.hid, events.clone()),
             media,
             screen_power: ScreenPowerDriver::start(config, events.clone()),
             events,
             sessions: HashMap::new(),
             sessions_done: Vec::new(),
         }
+    }
+
+    pub fn speakerphones(&self) -> &Speakerphones {
+        &self.speakerphones
+    }
+
+    pub fn speakerphones_mut(&mut self) -> &mut Speakerphones {
+        &mut self.speakerphones
     }
 
     pub fn media_status(&self) -> MediaStatus {
@@ -121,7 +133,10 @@ impl Effects {
                         let _ = leave.send(());
                     }
                 }
-                Effect::Leds(state) => self.leds.show(state),
+                Effect::Leds(state) => {
+                    self.leds.show(state);
+                    self.speakerphones.show(state.mute != LedPattern::Off);
+                }
                 // The picture follows the room's status (`show_screen`); the TV is told here.
                 Effect::ScreenPower(power) => self.screen_power.set(power),
                 Effect::SetMicMuted(muted) => {
@@ -314,9 +329,10 @@ impl Effects {
         self.sessions.clear();
         self.media.close();
         self.leds.show(crate::room::LedState {
-            status: crate::room::LedPattern::Off,
-            mute: crate::room::LedPattern::Off,
+            status: LedPattern::Off,
+            mute: LedPattern::Off,
         });
+        self.speakerphones.show(false);
         for task in self.sessions_done.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }

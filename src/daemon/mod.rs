@@ -8,8 +8,10 @@ mod gpio;
 mod media;
 mod screen_power;
 mod service_check;
+mod speakerphone;
 
 pub use media::{AudioStatus, MediaStatus, ScreenStatus, VideoStatus};
+pub use speakerphone::SpeakerphoneStatus;
 
 use crate::config::Config;
 use crate::control::{self, ControlRequest, DaemonStatus, Request, Response};
@@ -34,6 +36,11 @@ pub enum Event {
     },
     /// The meeting service's health check: why it cannot be reached, or None when it can.
     ServiceCheck(Option<String>),
+    /// A speakerphone's mute button or LED stopped working (unplugged, an I/O error).
+    SpeakerphoneLost {
+        id: u64,
+        reason: String,
+    },
     /// The network asks the encoder for something.
     EncoderFeedback(crate::rtc::EncoderFeedback),
 }
@@ -172,8 +179,9 @@ pub async fn run(options: Options) -> Result<(), String> {
                         version: env!("CARGO_PKG_VERSION").into(),
                         config_file: config_file.as_ref().map(|p| p.display().to_string()),
                         simulated: devices.simulated(),
-                        problems: all_problems(&problems, &unreachable),
+                        problems: all_problems(&problems, &unreachable, &effects),
                         selection: devices.selection().clone(),
+                        speakerphones: effects.speakerphones().status(),
                         media: effects.media_status(),
                         session: effects.session_status(),
                         uptime_ms: now_ms(),
@@ -182,6 +190,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                 let _ = reply.send(response);
             }
             Event::Hotplug => {
+                effects.speakerphones_mut().rescan();
                 for (kind, presence) in devices.rescan(&events).await {
                     tracing::info!(
                         "{}: {}",
@@ -209,6 +218,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                     problems.push(problem);
                 }
             }
+            Event::SpeakerphoneLost { id, reason } => effects.speakerphones_mut().lose(id, &reason),
             Event::EncoderFeedback(feedback) => effects.encoder_feedback(feedback),
             Event::ServiceCheck(problem) => {
                 match &problem {
@@ -227,7 +237,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         // The screen follows the room, the clock and the captions; only changes are redrawn.
         effects.show_screen(
             &room.status(),
-            &all_problems(&problems, &unreachable),
+            &all_problems(&problems, &unreachable, &effects),
             devices.selection(),
         );
         let line = status_line(&room);
@@ -253,10 +263,16 @@ pub async fn run(options: Options) -> Result<(), String> {
     Ok(())
 }
 
-/// The problems that stay until the daemon restarts, and the one that goes when the meeting
-/// service can be reached again.
-fn all_problems(lasting: &[String], unreachable: &Option<String>) -> Vec<String> {
-    lasting.iter().chain(unreachable).cloned().collect()
+/// The problems that stay until the daemon restarts, the one that goes when the meeting
+/// service can be reached again, and those of devices that come and go (speakerphones).
+fn all_problems(
+    lasting: &[String],
+    unreachable: &Option<String>,
+    effects: &effects::Effects,
+) -> Vec<String> {
+    let mut all: Vec<String> = lasting.iter().chain(unreachable).cloned().collect();
+    all.extend(effects.speakerphones().problems());
+    all
 }
 
 /// The room input for a control request; None for a plain status query.

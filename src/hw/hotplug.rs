@@ -1,4 +1,5 @@
-//! Hotplug: cameras and sound cards coming and going, from udev's device events.
+//! Hotplug: cameras, sound cards and HID devices (speakerphones' mute buttons) coming and
+//! going, from udev's device events.
 //!
 //! The monitor runs on its own thread, blocked in poll(2) on udev's netlink socket; each event
 //! becomes a `Hotplug` for the daemon, which then looks at the devices again. Events reach us
@@ -8,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hotplug {
-    /// "video4linux" or "sound".
+    /// "video4linux", "sound" or "hidraw".
     pub subsystem: String,
     /// "add", "remove", "change", ...
     pub action: String,
@@ -20,6 +21,7 @@ pub fn watch(mut deliver: impl FnMut(Hotplug) -> bool) -> std::io::Result<()> {
     let socket = udev::MonitorBuilder::new()?
         .match_subsystem("video4linux")?
         .match_subsystem("sound")?
+        .match_subsystem("hidraw")?
         .listen()?;
     loop {
         // SAFETY: the socket outlives this borrow.

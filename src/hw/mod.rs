@@ -5,5 +5,6 @@ pub mod audio;
 pub mod camera;
 pub mod cec;
 pub mod gpio;
+pub mod hid;
 pub mod hotplug;
 pub mod inventory;

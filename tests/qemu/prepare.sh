@@ -313,9 +313,11 @@ if [ "$FAST" = 0 ]; then
   # --- 4. initramfs -----------------------------------------------------------------------------
   # Holds the modules to reach the host root (virtio-pci, 9p over virtio; modules.base) and the
   # test drivers with their dependencies (configfs, vivid, snd-aloop, snd-dummy, gpio-sim,
-  # v4l2loopback, and the queueing disciplines the network tests shape loopback with: sch_prio,
-  # cls_u32, sch_netem; modules.drivers), all in dependency order: loading them from RAM is much faster than
-  # modprobe over 9p under TCG.
+  # v4l2loopback, the queueing disciplines the network tests shape loopback with: sch_prio,
+  # cls_u32, sch_netem, and uhid with hid-generic and hid-jabra for virtual USB speakerphones
+  # (a Jabra binds to hid-jabra, never to hid-generic; hidraw is built into Debian's hid
+  # module); modules.drivers), all in dependency order: loading them from RAM
+  # is much faster than modprobe over 9p under TCG.
   t0=$SECONDS
   IR=$CACHE/tmp/initramfs
   rm -rf "$IR"; mkdir -p "$IR"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,newroot,ctl,lib/modules/"$KABI"}
@@ -338,9 +340,9 @@ if [ "$FAST" = 0 ]; then
   }
   add_modules modules.base virtio_pci 9pnet_virtio 9p
   add_modules modules.drivers configfs vivid snd-aloop snd-dummy gpio-sim v4l2loopback \
-    sch_prio cls_u32 sch_netem
+    sch_prio cls_u32 sch_netem uhid hid-generic hid-jabra
   grep -q '/9pnet_virtio.ko$' "$IR/modules.base" || die "no 9pnet_virtio in $KABI"
-  for m in vivid snd-aloop snd-dummy gpio-sim v4l2loopback sch_prio cls_u32 sch_netem; do
+  for m in vivid snd-aloop snd-dummy gpio-sim v4l2loopback sch_prio cls_u32 sch_netem uhid hid-generic hid-jabra; do
     grep -q "/$m.ko$" "$IR/modules.drivers" || die "no $m.ko in $KABI"
   done
   echo "$KABI" > "$IR/kabi"
