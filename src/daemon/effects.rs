@@ -105,7 +105,7 @@ impl Effects {
         let captions = self
             .monitor
             .as_ref()
-            .map(|m| m.get().captions)
+            .map(|m| m.captions())
             .unwrap_or_default();
         self.media
             .show_screen(status, problems, &captions, selection);

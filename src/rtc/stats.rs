@@ -99,6 +99,12 @@ impl SessionMonitor {
         self.lock().clone()
     }
 
+    /// The meeting's caption lines alone: the room's screen asks for them every time the
+    /// daemon's main loop turns, which should not copy the whole session's figures.
+    pub fn captions(&self) -> Vec<CaptionLine> {
+        self.lock().captions.clone()
+    }
+
     pub fn update(&self, change: impl FnOnce(&mut SessionStatus)) {
         change(&mut self.lock());
     }
