@@ -284,7 +284,10 @@ fn the_runtime_list_alone_gives_every_element_on_a_fresh_debian() {
     let missing: Vec<String> = media
         .iter()
         .filter(|c| c["need"] == "required" && c["installed"] == false)
-        .map(|c| format!("{} (install {})", c["name"], c["package"]))
+        .map(|c| {
+            let text = |field: &str| c[field].as_str().unwrap_or("?").to_string();
+            format!("{} (install {})", text("name"), text("package"))
+        })
         .collect();
     let absent: Vec<&str> = media
         .iter()
