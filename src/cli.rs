@@ -1,8 +1,8 @@
 //! The `salle` command line.
 
+use crate::api::{Answer, DaemonStatus, MediaStatus, Request};
 use crate::config::{self, Config};
-use crate::control::{self, DaemonStatus, Request, Response};
-use crate::daemon::MediaStatus;
+use crate::control;
 use crate::hw::inventory::{self, Inventory, Selected};
 use crate::media::elements;
 use crate::room::{Button, CallStatus, DeviceKind, ScreenPower};
@@ -247,11 +247,11 @@ fn client(arg: &ConfigArg, request: Request, json: bool) -> ExitCode {
             eprintln!("salle: {e}");
             ExitCode::FAILURE
         }
-        Ok(Response::Error { error, .. }) => {
+        Ok(Answer::Error { error, .. }) => {
             eprintln!("salle: {error}");
             ExitCode::FAILURE
         }
-        Ok(Response::Status { status, .. }) => {
+        Ok(Answer::Status { status, .. }) => {
             if json {
                 println!(
                     "{}",

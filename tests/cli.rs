@@ -423,6 +423,41 @@ fn a_configured_speakerphone_that_is_not_there_is_a_problem_not_a_failure() {
     }
 }
 
+#[test]
+fn a_join_to_an_address_that_is_not_a_meeting_is_refused_at_once() {
+    let daemon = Daemon::start(&simulated());
+    for url in [
+        "javascript:alert(1)",
+        "file:///etc/shadow",
+        "not a url at all",
+    ] {
+        let answer = daemon.raw(&format!("{{\"request\":\"join\",\"url\":\"{url}\"}}\n"));
+        // Refused, naming the forms a meeting address takes...
+        assert!(
+            answer.contains("\"ok\":false")
+                && answer.contains("\"code\":\"not-a-meeting\"")
+                && answer.contains("https://<meet-host>/<slug>")
+                && answer.contains("janus+wss://"),
+            "{answer}"
+        );
+        // ... and nothing changed: never "joining" that address, no error left in status.
+        let status = daemon.status();
+        assert_eq!(status["call"]["state"], "idle", "{status}");
+        assert!(status["last_error"].is_null(), "{status}");
+    }
+    // The command line says the same and fails.
+    let out = daemon.cli(&["join", "javascript:alert(1)"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("https://<meet-host>/<slug>"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A real meeting address is still taken.
+    daemon.cli(&["join", "test://other?connect_ms=10"]);
+    daemon.wait_state("in-call", Duration::from_secs(5));
+}
+
 /// A GStreamer registry of this machine's plugins less `left_out` (a real install that lacks
 /// one package's plugin): its directory and the environment that makes GStreamer use it.
 fn plugins_without(left_out: &str) -> (tempfile::TempDir, Vec<(&'static str, PathBuf)>) {

@@ -1,10 +1,11 @@
 //! Carrying out the room's effects: meeting sessions, LEDs, media switches.
 
 use super::gpio::Leds;
-use super::media::{Media, MediaPart, MediaStatus};
+use super::media::{Media, MediaPart};
 use super::screen_power::ScreenPowerDriver;
 use super::speakerphone::Speakerphones;
 use super::Event;
+use crate::api::MediaStatus;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
 use crate::room::{Effect, Input, LedPattern, RoomStatus, SessionEvent, SessionId};
