@@ -10,6 +10,7 @@ PACKAGES=(
   # media at run time
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice gstreamer1.0-alsa gstreamer1.0-tools
+  gstreamer1.0-x
   # the room screen's text (textoverlay draws with Pango; "Sans" is DejaVu Sans)
   fonts-dejavu-core
   # tests: systemd-analyze, udev, the QEMU tier with real kernel drivers

@@ -5,6 +5,7 @@
 
 pub mod janus;
 pub mod livekit;
+pub mod livekit_server;
 pub mod media;
 pub mod network;
 pub mod peers;

@@ -24,7 +24,7 @@ use livekit_protocol::{
     self as proto, signal_request::Message as Request, signal_response::Message as Response,
 };
 use signal::{Attempt, Signal};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -227,8 +227,9 @@ impl LiveKitMeeting {
         // Ask for our tracks; the publisher's offer waits for the server to know them.
         let switches = *media.switches().borrow();
         let muted = switches.mic_muted;
-        let mut wanted = HashSet::new();
-        let mut tracks = Vec::new();
+        // cid -> kind, until the server says yes (TrackPublished) or no (RequestResponse).
+        let mut wanted = HashMap::new();
+        let tracks = Vec::new();
         if media.has_video() {
             let (width, height) = self.camera;
             signal.send(Request::AddTrack(proto::AddTrackRequest {
@@ -241,8 +242,7 @@ impl LiveKitMeeting {
                 muted: switches.camera_off,
                 ..Default::default()
             }));
-            wanted.insert("camera".to_string());
-            tracks.push(OutgoingTrack::add(&publisher, RtpCodecKind::Video).await?);
+            wanted.insert("camera".to_string(), RtpCodecKind::Video);
         }
         if media.has_audio() {
             signal.send(Request::AddTrack(proto::AddTrackRequest {
@@ -253,8 +253,7 @@ impl LiveKitMeeting {
                 muted,
                 ..Default::default()
             }));
-            wanted.insert("microphone".to_string());
-            tracks.push(OutgoingTrack::add(&publisher, RtpCodecKind::Audio).await?);
+            wanted.insert("microphone".to_string(), RtpCodecKind::Audio);
         }
 
         let mut joined = Joined {
@@ -278,6 +277,10 @@ impl LiveKitMeeting {
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
         let mut offered = false;
         loop {
+            if !offered && wanted.is_empty() && joined.tracks.is_empty() {
+                // The meeting lets the room publish nothing: it watches and listens.
+                break;
+            }
             if !offered && wanted.is_empty() {
                 let offer = joined.publisher.offer().await?;
                 send_description(
@@ -299,7 +302,11 @@ impl LiveKitMeeting {
                     };
                     match response {
                         Response::TrackPublished(published) => {
-                            wanted.remove(&published.cid);
+                            // The transceiver only now: one the server refused must not be in
+                            // the offer.
+                            if let Some(kind) = wanted.remove(&published.cid) {
+                                joined.tracks.push(OutgoingTrack::add(&joined.publisher, kind).await?);
+                            }
                             let sid = published.track.map(|t| t.sid);
                             match published.cid.as_str() {
                                 "microphone" => joined.microphone = sid,
@@ -313,6 +320,13 @@ impl LiveKitMeeting {
                         }
                         Response::Leave(leave) => {
                             return Err(joined.signal.says(&format!("sent the room away ({})", leave_reason(&leave))));
+                        }
+                        Response::RequestResponse(answer) => {
+                            if let Some(refused) = refused_track(&answer) {
+                                if wanted.remove(&refused.cid).is_some() {
+                                    media.warn(joined.signal.says(&refused.why));
+                                }
+                            }
                         }
                         other => joined.on_response(other, media, None).await?,
                     }
@@ -574,9 +588,15 @@ impl Meeting for LiveKitMeeting {
                     };
                     last_pong = Instant::now();
                     match response {
-                        Response::Leave(leave) => {
-                            break Some(joined.signal.says(&format!("ended the room's participation ({})", leave_reason(&leave))));
-                        }
+                        Response::Leave(leave) => match after_leave(&leave) {
+                            AfterLeave::StayOut(why) => {
+                                call.sent_away(joined.signal.says(&why));
+                                break Some(why);
+                            }
+                            AfterLeave::JoinAgain => {
+                                break Some(joined.signal.says(&format!("ended the room's participation ({})", leave_reason(&leave))));
+                            }
+                        },
                         Response::Answer(answer) => {
                             if let Err(e) = joined.publisher.accept_answer(&answer.sdp).await {
                                 tracing::warn!("{}", joined.signal.says(&e));
@@ -710,6 +730,69 @@ fn seconds(value: i32, default: u64) -> Duration {
     Duration::from_secs(if value > 0 { value as u64 } else { default })
 }
 
+/// A track the server would not let the room publish, and why (for people).
+struct Refused {
+    cid: String,
+    why: String,
+}
+
+/// The server's no to an `AddTrackRequest` (a room whose `can_publish_sources` leaves out the
+/// camera: `NOT_ALLOWED`), or None for any other answer.
+fn refused_track(answer: &proto::RequestResponse) -> Option<Refused> {
+    use proto::request_response::{Reason, Request as Asked};
+    let Some(Asked::AddTrack(asked)) = &answer.request else {
+        return None;
+    };
+    let reason = Reason::try_from(answer.reason).ok()?;
+    if reason == Reason::Ok {
+        return None;
+    }
+    let what = match proto::TrackSource::try_from(asked.source) {
+        Ok(proto::TrackSource::Camera) => "camera",
+        Ok(proto::TrackSource::Microphone) => "microphone",
+        _ => asked.cid.as_str(),
+    };
+    let why = match reason {
+        Reason::NotAllowed => format!("the meeting does not allow the room's {what}"),
+        other => format!(
+            "refused the room's {what} ({})",
+            other.as_str_name().to_lowercase().replace('_', " ")
+        ),
+    };
+    Some(Refused {
+        cid: asked.cid.clone(),
+        why,
+    })
+}
+
+/// What the room does when the server sends it a `LeaveRequest` in a call.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterLeave {
+    /// RESUME and RECONNECT (and older servers' `can_reconnect`): join again.
+    JoinAgain,
+    /// DISCONNECT: the server (a host removing the room, the meeting ended) wants it out, as
+    /// LiveKit's own SDKs take it: leave and stay out; the reason is for people.
+    StayOut(String),
+}
+
+fn after_leave(leave: &proto::LeaveRequest) -> AfterLeave {
+    use proto::leave_request::Action;
+    use proto::DisconnectReason as Reason;
+    // Servers before the action field (protocol < 13) send only can_reconnect; theirs is 0
+    // (DISCONNECT) then, so can_reconnect decides.
+    if leave.action != Action::Disconnect as i32 || leave.can_reconnect {
+        return AfterLeave::JoinAgain;
+    }
+    AfterLeave::StayOut(match Reason::try_from(leave.reason) {
+        Ok(Reason::ParticipantRemoved) => "removed by the host".into(),
+        Ok(Reason::RoomDeleted | Reason::RoomClosed) => "the meeting was ended".into(),
+        _ => format!(
+            "the server ended the room's participation ({})",
+            leave_reason(leave)
+        ),
+    })
+}
+
 fn leave_reason(leave: &proto::LeaveRequest) -> String {
     proto::DisconnectReason::try_from(leave.reason)
         .map(|r| r.as_str_name().to_lowercase().replace('_', " "))
@@ -728,6 +811,56 @@ fn kind(response: &Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_removing_the_room_keeps_it_out_and_a_reconnect_brings_it_back() {
+        use proto::leave_request::Action;
+        let leave = |action: Action, reason: proto::DisconnectReason, can_reconnect| {
+            after_leave(&proto::LeaveRequest {
+                can_reconnect,
+                reason: reason as i32,
+                action: action as i32,
+                regions: None,
+            })
+        };
+        assert_eq!(
+            leave(
+                Action::Disconnect,
+                proto::DisconnectReason::ParticipantRemoved,
+                false
+            ),
+            AfterLeave::StayOut("removed by the host".into())
+        );
+        assert_eq!(
+            leave(
+                Action::Disconnect,
+                proto::DisconnectReason::RoomDeleted,
+                false
+            ),
+            AfterLeave::StayOut("the meeting was ended".into())
+        );
+        assert_eq!(
+            leave(Action::Resume, proto::DisconnectReason::SignalClose, false),
+            AfterLeave::JoinAgain
+        );
+        assert_eq!(
+            leave(
+                Action::Reconnect,
+                proto::DisconnectReason::ServerShutdown,
+                false
+            ),
+            AfterLeave::JoinAgain
+        );
+        // An old server: no action, can_reconnect says.
+        assert_eq!(
+            leave(
+                Action::Disconnect,
+                proto::DisconnectReason::ServerShutdown,
+                true
+            ),
+            AfterLeave::JoinAgain
+        );
+    }
 
     #[test]
     fn candidates_leave_the_description_and_are_trickled_with_their_section() {

@@ -1,0 +1,216 @@
+//! The room in a La Suite Meet (Visio) meeting on the REAL LiveKit server (`livekit-server`
+//! v1.13.5 on loopback, one per test), with La Suite Meet's room API as a fixture that hands out
+//! real tokens (tests/fixtures/livekit/meet.py) and real participants: the Python `livekit` SDK
+//! (its own libwebrtc) decodes what the room sends, and the room decodes them.
+//! What the real server cannot be made to do stays in rtc_livekit.rs, against the double.
+mod common;
+
+use common::livekit_server::Meet;
+use common::{simulated_room, wait_for, Daemon};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const SLUG: &str = "salle-test";
+const ROOM_NAME: &str = "Salle Visio";
+
+/// The server's view of the room's own participant.
+fn room_on_server(state: &Value) -> Option<Value> {
+    state["server"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == ROOM_NAME)
+        .cloned()
+}
+
+/// What fixture participant `who` decoded of the room's track of `source`
+/// (SOURCE_CAMERA, SOURCE_MICROPHONE).
+fn seen_by(state: &Value, who: &str, source: &str) -> Option<Value> {
+    let identity = room_on_server(state)?["identity"].as_str()?.to_string();
+    state["participants"][who]["seen"]
+        .as_object()?
+        .iter()
+        .filter(|(key, _)| key.starts_with(&format!("{identity}/")))
+        .map(|(_, seen)| seen)
+        .find(|seen| seen["source"] == source)
+        .cloned()
+}
+
+/// The remote person called `name` on the room's screen.
+fn on_screen(daemon: &Daemon, name: &str) -> Option<Value> {
+    let status = daemon.status();
+    status["media"]["screen"]["people"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+        .cloned()
+}
+
+fn room(meet: &Meet, slug: &str) -> Daemon {
+    Daemon::start(&simulated_room(ROOM_NAME, &meet.meeting_url(slug)))
+}
+
+/// A Python SDK participant in the room's meeting, publishing a test pattern and a tone.
+fn python_joins(meet: &Meet, identity: &str, name: &str, codec: &str) {
+    meet.control(
+        "join",
+        json!({"identity": identity, "name": name, "width": 320, "height": 180, "codec": codec}),
+    );
+}
+
+#[test]
+fn the_room_and_a_python_participant_see_and_hear_each_other_on_the_real_server() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = room(&meet, SLUG);
+    daemon.cli(&["press", "join"]);
+    daemon.wait_state("in-call", Duration::from_secs(60));
+
+    // The server knows the room under its name, with a camera and a microphone.
+    let state = meet.wait_for(
+        "the room's tracks on the server",
+        Duration::from_secs(30),
+        |s| {
+            let room = room_on_server(s)?;
+            (room["tracks"].as_array()?.len() == 2).then_some(room)
+        },
+    );
+    let tracks = state["tracks"].as_array().unwrap();
+    let camera = tracks
+        .iter()
+        .find(|t| t["source"] == "CAMERA")
+        .unwrap_or_else(|| panic!("no camera: {state}"));
+    assert_eq!(camera["type"], "VIDEO", "{state}");
+    assert!(
+        tracks.iter().any(|t| t["source"] == "MICROPHONE"),
+        "{state}"
+    );
+    let announced = (camera["width"].as_u64(), camera["height"].as_u64());
+
+    // Alice's libwebrtc decodes the room's H.264 at the announced size, and hears its tone.
+    let video = meet.wait_for("Alice decoding the room", Duration::from_secs(60), |s| {
+        seen_by(s, "alice", "SOURCE_CAMERA").filter(|v| v["frames"].as_u64() >= Some(60))
+    });
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        announced,
+        "{video}"
+    );
+    assert_eq!(video["mime"], "video/H264", "{video}");
+    let audio = meet.wait_for("Alice hearing the room", Duration::from_secs(30), |s| {
+        seen_by(s, "alice", "SOURCE_MICROPHONE").filter(|a| {
+            a["frames"].as_u64() > Some(100) && a["audio_rms_dbfs"].as_f64() > Some(-30.0)
+        })
+    });
+    assert!(audio["audio_rms_dbfs"].as_f64() < Some(0.0), "{audio}");
+
+    // The room decodes Alice under her name, at her size, and her sound reaches its mix.
+    let alice = wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || on_screen(&daemon, "Alice Martin").filter(|p| p["decoded_frames"].as_u64() > Some(30)),
+    );
+    assert_eq!(
+        (alice["width"].as_u64(), alice["height"].as_u64()),
+        (Some(320), Some(180)),
+        "{alice}"
+    );
+    wait_for("Alice's sound in the room", Duration::from_secs(30), || {
+        let status = daemon.status();
+        (status["session"]["received"]["audio_frames"].as_u64() > Some(50)).then_some(())
+    });
+
+    // Leaving: the server sees the room go.
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(10));
+    meet.wait_for(
+        "the room gone from the server",
+        Duration::from_secs(20),
+        |s| room_on_server(s).is_none().then_some(()),
+    );
+}
+
+/// A room joined to `slug`, in the call.
+fn in_call(meet: &Meet, slug: &str) -> Daemon {
+    let daemon = room(meet, slug);
+    daemon.cli(&["press", "join"]);
+    daemon.wait_state("in-call", Duration::from_secs(60));
+    daemon
+}
+
+#[test]
+fn an_unregistered_slug_typed_without_hyphens_joins_the_meeting_meet_makes_for_it() {
+    // La Suite Meet answers `"id": null` with credentials for a slug that is no registered
+    // room (ALLOW_UNREGISTERED_ROOMS); the slug is normalised as Meet's frontend does first.
+    let meet = Meet::start(&[]);
+    let daemon = in_call(&meet, "ABCDefghij");
+    let state = meet.state();
+    assert_eq!(state["rooms_requests"], json!(["abc-defg-hij"]), "{state}");
+    let room = wait_for("the room on the server", Duration::from_secs(30), || {
+        room_on_server(&meet.control("state", json!({"slug": "abc-defg-hij"})))
+    });
+    assert_eq!(room["state"], "ACTIVE", "{room}");
+    drop(daemon);
+}
+
+#[test]
+fn a_room_that_may_not_publish_its_camera_joins_with_its_microphone_and_says_so() {
+    // The room's configuration leaves the camera out of can_publish_sources: the server answers
+    // the camera's AddTrackRequest with NOT_ALLOWED.
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public:microphone")]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = in_call(&meet, SLUG);
+    let status = daemon.status();
+    let warnings = status["session"]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains("does not allow the room's camera"))),
+        "{}",
+        status["session"]
+    );
+    let room = meet.wait_for(
+        "the room's microphone on the server",
+        Duration::from_secs(30),
+        |s| room_on_server(s).filter(|r| r["tracks"].as_array().is_some_and(|t| !t.is_empty())),
+    );
+    let sources: Vec<&Value> = room["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["source"])
+        .collect();
+    assert_eq!(sources, [&json!("MICROPHONE")], "{room}");
+    // Alice hears the room, and the room sees Alice.
+    meet.wait_for("Alice hearing the room", Duration::from_secs(30), |s| {
+        seen_by(s, "alice", "SOURCE_MICROPHONE")
+            .filter(|a| a["audio_rms_dbfs"].as_f64() > Some(-30.0))
+    });
+    wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || on_screen(&daemon, "Alice Martin").filter(|p| p["decoded_frames"].as_u64() > Some(10)),
+    );
+}
+
+#[test]
+fn a_room_removed_by_the_host_leaves_and_stays_out() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    let daemon = in_call(&meet, SLUG);
+    let room = meet.wait_for(
+        "the room on the server",
+        Duration::from_secs(30),
+        room_on_server,
+    );
+    // A moderator removes it (RoomService.RemoveParticipant: LeaveRequest DISCONNECT).
+    meet.control("remove", json!({"identity": room["identity"]}));
+    let error = daemon.wait_error(Duration::from_secs(20));
+    assert!(error.contains("removed by the host"), "{error}");
+    // It stays out: not back on the server a while later, and not trying.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(room_on_server(&meet.state()).is_none(), "{}", meet.state());
+    assert_ne!(daemon.state(), "in-call");
+    assert_ne!(daemon.state(), "reconnecting");
+}
