@@ -214,3 +214,152 @@ fn a_room_removed_by_the_host_leaves_and_stays_out() {
     assert_ne!(daemon.state(), "in-call");
     assert_ne!(daemon.state(), "reconnecting");
 }
+
+/// How many frames the room decoded of the person called `name` (0 when not on screen).
+fn frames_of(daemon: &Daemon, name: &str) -> u64 {
+    on_screen(daemon, name).map_or(0, |p| p["decoded_frames"].as_u64().unwrap_or(0))
+}
+
+/// The people on the room's screen called `name`.
+fn tiles_named(daemon: &Daemon, name: &str) -> usize {
+    let status = daemon.status();
+    status["media"]["screen"]["people"]
+        .as_array()
+        .map_or(0, |people| {
+            people.iter().filter(|p| p["name"] == name).count()
+        })
+}
+
+#[test]
+fn a_signalling_drop_after_the_first_token_expired_resumes_with_the_refreshed_one() {
+    // Meet's token lives 8 s; the server sends a fresh one (RefreshToken) at join. The LiveKit
+    // URL goes through a proxy the fixture can cut.
+    let meet = Meet::start(&[
+        "--room",
+        &format!("{SLUG}=public"),
+        "--token-ttl",
+        "8",
+        "--signal-proxy",
+    ]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = in_call(&meet, SLUG);
+    let sid = meet.wait_for("the room on the server", Duration::from_secs(30), |s| {
+        room_on_server(s).map(|r| r["sid"].clone())
+    });
+    meet.wait_for("Alice decoding the room", Duration::from_secs(60), |s| {
+        seen_by(s, "alice", "SOURCE_CAMERA").filter(|v| v["frames"].as_u64() > Some(30))
+    });
+    wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || (frames_of(&daemon, "Alice Martin") > 30).then_some(()),
+    );
+    // Past the first token's expiry (not a timing assertion: only makes sure it expired).
+    std::thread::sleep(Duration::from_secs(10));
+    let dropped = meet.control("drop-signal", json!({}));
+    assert_eq!(dropped["dropped"], 1, "{dropped}");
+
+    // Resumed: the same participant on the server, a new signalling connection, no rejoin, and
+    // media both ways after it.
+    meet.wait_for(
+        "a new signalling connection",
+        Duration::from_secs(30),
+        |s| (s["signal_connections"].as_u64() >= Some(2)).then_some(()),
+    );
+    let seen = |s: &Value| seen_by(s, "alice", "SOURCE_CAMERA").and_then(|v| v["frames"].as_u64());
+    let before = seen(&meet.state()).unwrap_or(0);
+    let received = frames_of(&daemon, "Alice Martin");
+    meet.wait_for(
+        "Alice decoding the room after the drop",
+        Duration::from_secs(30),
+        |s| (seen(s)? > before + 60).then_some(()),
+    );
+    wait_for(
+        "the room decoding Alice after the drop",
+        Duration::from_secs(30),
+        || (frames_of(&daemon, "Alice Martin") > received + 60).then_some(()),
+    );
+    let state = meet.state();
+    assert_eq!(room_on_server(&state).unwrap()["sid"], sid, "{state}");
+    let status = daemon.status();
+    assert_eq!(status["session"]["rejoins"], 0, "{}", status["session"]);
+    assert_eq!(status["call"]["state"], "in-call", "{status}");
+}
+
+#[test]
+fn someone_leaves_someone_else_joins_and_their_video_appears() {
+    // The server reuses the transceiver Alice's video came on for Bob's.
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = in_call(&meet, SLUG);
+    wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || (frames_of(&daemon, "Alice Martin") > 30).then_some(()),
+    );
+    meet.control("leave", json!({"identity": "alice"}));
+    wait_for(
+        "Alice gone from the screen",
+        Duration::from_secs(30),
+        || on_screen(&daemon, "Alice Martin").is_none().then_some(()),
+    );
+    python_joins(&meet, "bob", "Bob Durand", "H264");
+    let bob = wait_for("Bob on the room's screen", Duration::from_secs(60), || {
+        on_screen(&daemon, "Bob Durand").filter(|p| p["decoded_frames"].as_u64() > Some(30))
+    });
+    assert_eq!(
+        (bob["width"].as_u64(), bob["height"].as_u64()),
+        (Some(320), Some(180)),
+        "{bob}"
+    );
+}
+
+#[test]
+fn someone_who_reconnects_under_the_same_identity_has_one_tile() {
+    // A browser refresh: the same identity joins again; the server replaces the old session
+    // (at protocol > 11 it sends no DISCONNECTED for it).
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = in_call(&meet, SLUG);
+    wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || (frames_of(&daemon, "Alice Martin") > 30).then_some(()),
+    );
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    // Her new session's video plays, and she has one tile.
+    let before = frames_of(&daemon, "Alice Martin");
+    wait_for(
+        "Alice's new session on the screen",
+        Duration::from_secs(60),
+        || {
+            let state = meet.state();
+            let server_sid = state["server"]
+                .as_array()?
+                .iter()
+                .find(|p| p["identity"] == "alice")?["sid"]
+                .as_str()?
+                .to_string();
+            let status = daemon.status();
+            let people = status["media"]["screen"]["people"].as_array()?.clone();
+            let alice: Vec<&Value> = people
+                .iter()
+                .filter(|p| p["name"] == "Alice Martin")
+                .collect();
+            (alice.len() == 1
+                && alice[0]["id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with(&server_sid))
+                && alice[0]["decoded_frames"].as_u64() > Some(30))
+            .then_some(())
+        },
+    );
+    let _ = before;
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        tiles_named(&daemon, "Alice Martin"),
+        1,
+        "{}",
+        daemon.status()["media"]
+    );
+}

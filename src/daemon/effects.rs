@@ -234,6 +234,7 @@ impl Effects {
                     peer: self.peer_settings(),
                     session,
                     events: session_tx.clone(),
+                    refreshed: Default::default(),
                 };
                 let monitor = self.monitor(service);
                 tokio::spawn(run_meeting(

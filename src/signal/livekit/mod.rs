@@ -51,6 +51,9 @@ pub struct LiveKitMeeting {
     /// To tell the room it waits in a lobby.
     pub session: SessionId,
     pub events: mpsc::Sender<SessionEvent>,
+    /// The newest token the server sent (`RefreshToken`), for a rejoin after the URL's has
+    /// expired. Start with `Default::default()`.
+    pub refreshed: std::sync::Mutex<Option<String>>,
 }
 
 /// The people in the meeting, by participant sid.
@@ -60,15 +63,32 @@ struct Participants {
     identities: HashMap<String, String>,
     /// Every remote video track: track sid -> (participant sid, screen share).
     videos: HashMap<String, (String, bool)>,
+    /// identity -> the sid of their current session.
+    sessions: HashMap<String, String>,
 }
 
 impl Participants {
-    fn update(&mut self, info: &proto::ParticipantInfo) {
+    /// Takes in what the server says of someone. Returns the sid of a session this one
+    /// replaces: someone who came back under the same identity (a browser refresh), whose old
+    /// session the server ends without a DISCONNECTED update (identity-based reconnection,
+    /// protocol > 11). Its tiles must go.
+    fn update(&mut self, info: &proto::ParticipantInfo) -> Option<String> {
         self.videos
             .retain(|_, (participant, _)| *participant != info.sid);
         if info.state == proto::participant_info::State::Disconnected as i32 {
             self.names.remove(&info.sid);
-            return;
+            if self.sessions.get(&info.identity) == Some(&info.sid) {
+                self.sessions.remove(&info.identity);
+            }
+            return None;
+        }
+        let replaced = self
+            .sessions
+            .insert(info.identity.clone(), info.sid.clone())
+            .filter(|old| *old != info.sid);
+        if let Some(old) = &replaced {
+            self.names.remove(old);
+            self.videos.retain(|_, (participant, _)| participant != old);
         }
         for track in &info.tracks {
             if track.r#type == proto::TrackType::Video as i32 {
@@ -84,6 +104,7 @@ impl Participants {
         };
         self.identities.insert(info.identity.clone(), name.clone());
         self.names.insert(info.sid.clone(), name);
+        replaced
     }
 
     /// The screen tile a track goes to: the person's, or their shared screen's.
@@ -154,13 +175,22 @@ pub struct Joined {
     participants: Participants,
     ping_interval: Duration,
     ping_timeout: Duration,
+    /// The signalling round trip, from the last `PongResp` (LiveKit's `PingReq` carries it:
+    /// the server uses it to choose ICE/TCP or TURN/TLS when UDP fails).
+    rtt_ms: i64,
 }
 
 impl LiveKitMeeting {
     /// The credentials: from La Suite Meet (through its lobby when it has one) or the URL.
     async fn credentials(&self) -> Result<LiveKitAccess, String> {
         match &self.access {
-            Access::Direct(access) => Ok(access.clone()),
+            Access::Direct(access) => {
+                let mut access = access.clone();
+                if let Some(token) = self.refreshed.lock().ok().and_then(|t| t.clone()) {
+                    access.token = token;
+                }
+                Ok(access)
+            }
             Access::Meet(room) => {
                 let (session, events) = (self.session, self.events.clone());
                 room.enter(move |reason| {
@@ -205,7 +235,7 @@ impl LiveKitMeeting {
         );
         let mut participants = Participants::default();
         for info in &join.other_participants {
-            participants.update(info);
+            let _ = participants.update(info);
         }
         let mut settings = self.peer.clone();
         let offered: Vec<IceServer> = join
@@ -273,6 +303,7 @@ impl LiveKitMeeting {
             participants,
             ping_interval: seconds(join.ping_interval, 5),
             ping_timeout: seconds(join.ping_timeout, 15),
+            rtt_ms: 0,
         };
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
         let mut offered = false;
@@ -387,10 +418,12 @@ impl Joined {
                     }
                     if info.state == proto::participant_info::State::Disconnected as i32 {
                         tracing::info!("{} left", self.participants.name(&info.sid));
-                        media.remove_person(&info.sid);
-                        media.remove_person(&format!("{}/screen", info.sid));
+                        remove_tiles(media, &info.sid);
                     }
-                    self.participants.update(info);
+                    if let Some(old) = self.participants.update(info) {
+                        tracing::info!("{} came back as {}", info.identity, info.sid);
+                        remove_tiles(media, &old);
+                    }
                 }
             }
             Response::SpeakersChanged(changed) => {
@@ -416,7 +449,15 @@ impl Joined {
                     tracing::info!("the meeting asked to unmute: only people in the room can");
                 }
             }
-            Response::Pong(_) | Response::PongResp(_) => {}
+            Response::PongResp(pong) => {
+                self.rtt_ms = (unix_ms() - pong.last_ping_timestamp).max(0);
+            }
+            Response::RefreshToken(token) => {
+                // The server's fresh token (at join, then every few minutes): resume and rejoin
+                // with it, the first one may have expired by then.
+                self.access.token = token;
+            }
+            Response::Pong(_) => {}
             other => tracing::debug!("LiveKit: {} (not used)", kind(&other)),
         }
         Ok(())
@@ -468,13 +509,15 @@ impl Joined {
         }
     }
 
-    /// Sends a ping in both the old and the new form (servers answer the one they know).
-    fn ping(&self, started: Instant) {
-        let now = started.elapsed().as_millis() as i64;
+    /// Sends a ping in both the old and the new form (servers answer the one they know), with
+    /// the wall-clock time in milliseconds and the last measured round trip, as LiveKit's
+    /// JavaScript SDK does.
+    fn ping(&self) {
+        let now = unix_ms();
         self.signal.send(Request::Ping(now));
         self.signal.send(Request::PingReq(proto::Ping {
             timestamp: now,
-            rtt: 0,
+            rtt: self.rtt_ms,
         }));
     }
 
@@ -539,7 +582,6 @@ impl Meeting for LiveKitMeeting {
         let mut captions = Captions::default();
         let mut publisher_state = "connected".to_string();
         let mut subscriber_state = "connecting".to_string();
-        let started = Instant::now();
         let mut last_pong = Instant::now();
         let mut last_ping = Instant::now();
         let mut tick = tokio::time::interval(TICK);
@@ -557,7 +599,7 @@ impl Meeting for LiveKitMeeting {
                     }
                     joined.ask_for_sizes(media, &mut sizes);
                     if last_ping.elapsed() >= joined.ping_interval {
-                        joined.ping(started);
+                        joined.ping();
                         last_ping = Instant::now();
                     }
                     if last_pong.elapsed() >= joined.ping_timeout {
@@ -649,6 +691,9 @@ impl Meeting for LiveKitMeeting {
                 },
             }
         };
+        if let Ok(mut refreshed) = self.refreshed.lock() {
+            *refreshed = Some(joined.access.token.clone());
+        }
         if lost.is_none() {
             // Leaving on purpose: say so, so the others see the room go at once.
             joined.signal.send(Request::Leave(proto::LeaveRequest {
@@ -723,6 +768,19 @@ fn description(kind: &str, sdp: String) -> proto::SessionDescription {
         sdp,
         ..Default::default()
     }
+}
+
+/// Takes someone's tiles (their camera's and their shared screen's) off the screen.
+fn remove_tiles(media: &Session, sid: &str) {
+    media.remove_person(sid);
+    media.remove_person(&format!("{sid}/screen"));
+}
+
+/// Milliseconds since the Unix epoch (LiveKit's ping timestamps).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// LiveKit's intervals are whole seconds; 0 means "the default".
@@ -811,6 +869,33 @@ fn kind(response: &Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn someone_back_under_the_same_identity_replaces_their_old_session() {
+        let info = |sid: &str| proto::ParticipantInfo {
+            sid: sid.into(),
+            identity: "alice".into(),
+            name: "Alice".into(),
+            tracks: vec![proto::TrackInfo {
+                sid: format!("TR_{sid}"),
+                r#type: proto::TrackType::Video as i32,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut participants = Participants::default();
+        assert_eq!(participants.update(&info("PA_1")), None);
+        assert_eq!(participants.update(&info("PA_1")), None);
+        assert_eq!(participants.update(&info("PA_2")), Some("PA_1".into()));
+        assert_eq!(participants.name("PA_2"), "Alice");
+        assert_eq!(
+            participants.name("PA_1"),
+            "PA_1",
+            "the old session is forgotten"
+        );
+        assert_eq!(participants.videos.len(), 1);
+        assert!(participants.videos.contains_key("TR_PA_2"));
+    }
 
     #[test]
     fn a_host_removing_the_room_keeps_it_out_and_a_reconnect_brings_it_back() {
