@@ -363,3 +363,44 @@ fn someone_who_reconnects_under_the_same_identity_has_one_tile() {
         daemon.status()["media"]
     );
 }
+
+#[test]
+fn captions_from_a_livekit_agents_transcriber_show_once_ungarbled() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = in_call(&meet, SLUG);
+    meet.control(
+        "join",
+        json!({"identity": "transcriber", "name": "Transcription", "width": 0, "tone": false, "kind": "agent"}),
+    );
+    wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || (frames_of(&daemon, "Alice Martin") > 10).then_some(()),
+    );
+    meet.control(
+        "transcribe",
+        json!({"speaker": "alice", "text": "Bonjour à la salle de réunion"}),
+    );
+    let captions = wait_for("the final caption", Duration::from_secs(20), || {
+        let status = daemon.status();
+        let captions = status["session"]["captions"].as_array()?.clone();
+        captions
+            .iter()
+            .any(|c| c["text"] == "Bonjour à la salle de réunion")
+            .then_some(captions)
+    });
+    // Whatever was still on its way (the streams repeat the packets) changes nothing.
+    std::thread::sleep(Duration::from_secs(2));
+    let status = daemon.status();
+    let after = status["session"]["captions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(after.len(), 1, "{after:?} (first {captions:?})");
+    assert_eq!(after[0]["speaker"], "Alice Martin", "{after:?}");
+    assert_eq!(
+        after[0]["text"], "Bonjour à la salle de réunion",
+        "{after:?}"
+    );
+}
