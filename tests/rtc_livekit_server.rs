@@ -404,3 +404,104 @@ fn captions_from_a_livekit_agents_transcriber_show_once_ungarbled() {
         "{after:?}"
     );
 }
+
+/// The tracks of the room's participant as fixture participant `who` sees them.
+fn room_tracks_seen_by(state: &Value, who: &str) -> Option<Vec<Value>> {
+    let identity = room_on_server(state)?["identity"].as_str()?.to_string();
+    state["participants"][who]["remotes"][&identity]["tracks"]
+        .as_array()
+        .cloned()
+}
+
+#[test]
+fn the_rooms_mute_and_camera_privacy_show_to_the_others() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = in_call(&meet, SLUG);
+    let muted = |state: &Value, source: &str| -> Option<bool> {
+        room_tracks_seen_by(state, "alice")?
+            .iter()
+            .find(|t| t["source"] == source)?["muted"]
+            .as_bool()
+    };
+    meet.wait_for(
+        "Alice seeing the room unmuted",
+        Duration::from_secs(30),
+        |s| (muted(s, "SOURCE_MICROPHONE") == Some(false)).then_some(()),
+    );
+    // The mute button: a MuteTrackRequest the server passes on; Alice's SDK shows it muted.
+    daemon.cli(&["press", "mute"]);
+    meet.wait_for(
+        "Alice seeing the room muted",
+        Duration::from_secs(20),
+        |s| (muted(s, "SOURCE_MICROPHONE") == Some(true)).then_some(()),
+    );
+    daemon.cli(&["press", "mute"]);
+    meet.wait_for(
+        "Alice seeing the room unmuted again",
+        Duration::from_secs(20),
+        |s| (muted(s, "SOURCE_MICROPHONE") == Some(false)).then_some(()),
+    );
+    // Camera privacy: the camera track muted for the others, and back.
+    daemon.cli(&["press", "camera-privacy"]);
+    meet.wait_for(
+        "Alice seeing the room's camera off",
+        Duration::from_secs(20),
+        |s| (muted(s, "SOURCE_CAMERA") == Some(true)).then_some(()),
+    );
+    daemon.cli(&["press", "camera-privacy"]);
+    meet.wait_for(
+        "Alice seeing the room's camera on",
+        Duration::from_secs(20),
+        |s| (muted(s, "SOURCE_CAMERA") == Some(false)).then_some(()),
+    );
+}
+
+#[test]
+fn a_screen_share_comes_large_and_leaves_the_screen_when_it_stops() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = in_call(&meet, SLUG);
+    wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || (frames_of(&daemon, "Alice Martin") > 10).then_some(()),
+    );
+    meet.control("share", json!({"identity": "alice"}));
+    let tiles = |daemon: &Daemon| -> Vec<Value> {
+        daemon.status()["media"]["screen"]["people"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let share = wait_for(
+        "Alice's screen on the room's screen",
+        Duration::from_secs(60),
+        || {
+            tiles(&daemon).into_iter().find(|p| {
+                p["id"].as_str().is_some_and(|id| id.ends_with("/screen"))
+                    && p["decoded_frames"].as_u64() > Some(10)
+            })
+        },
+    );
+    // Its picture (the server picks the simulcast layer that fits the tile the room asked for).
+    let (width, height) = (
+        share["width"].as_u64().unwrap_or(0),
+        share["height"].as_u64().unwrap_or(0),
+    );
+    assert!(width >= 320 && width * 9 == height * 16, "{share}");
+    meet.control("share", json!({"identity": "alice", "on": false}));
+    wait_for("the shared screen gone", Duration::from_secs(30), || {
+        let now = tiles(&daemon);
+        let shares = now
+            .iter()
+            .filter(|p| p["id"].as_str().is_some_and(|id| id.ends_with("/screen")))
+            .count();
+        (shares == 0).then_some(())
+    });
+    // Alice's camera stays.
+    let before = frames_of(&daemon, "Alice Martin");
+    wait_for("Alice's camera going on", Duration::from_secs(30), || {
+        (frames_of(&daemon, "Alice Martin") > before + 30).then_some(())
+    });
+}

@@ -65,6 +65,8 @@ struct Participants {
     videos: HashMap<String, (String, bool)>,
     /// identity -> the sid of their current session.
     sessions: HashMap<String, String>,
+    /// The tiles of video tracks the last `update` found unpublished.
+    stopped: Vec<String>,
 }
 
 impl Participants {
@@ -73,6 +75,13 @@ impl Participants {
     /// session the server ends without a DISCONNECTED update (identity-based reconnection,
     /// protocol > 11). Its tiles must go.
     fn update(&mut self, info: &proto::ParticipantInfo) -> Option<String> {
+        self.stopped.clear();
+        let before: Vec<(String, bool)> = self
+            .videos
+            .iter()
+            .filter(|(_, (participant, _))| *participant == info.sid)
+            .map(|(track, (_, share))| (track.clone(), *share))
+            .collect();
         self.videos
             .retain(|_, (participant, _)| *participant != info.sid);
         if info.state == proto::participant_info::State::Disconnected as i32 {
@@ -104,6 +113,16 @@ impl Participants {
         };
         self.identities.insert(info.identity.clone(), name.clone());
         self.names.insert(info.sid.clone(), name);
+        // Video tracks they no longer publish (a screen share stopped): their tiles go.
+        for (track, share) in before {
+            if !self.videos.contains_key(&track) {
+                self.stopped.push(if share {
+                    format!("{}/screen", info.sid)
+                } else {
+                    info.sid.clone()
+                });
+            }
+        }
         replaced
     }
 
@@ -423,6 +442,9 @@ impl Joined {
                     if let Some(old) = self.participants.update(info) {
                         tracing::info!("{} came back as {}", info.identity, info.sid);
                         remove_tiles(media, &old);
+                    }
+                    for tile in &self.participants.stopped {
+                        media.remove_person(tile);
                     }
                 }
             }
@@ -895,6 +917,31 @@ mod tests {
         );
         assert_eq!(participants.videos.len(), 1);
         assert!(participants.videos.contains_key("TR_PA_2"));
+    }
+
+    #[test]
+    fn a_video_track_no_longer_published_names_its_tile() {
+        let track = |sid: &str, source: proto::TrackSource| proto::TrackInfo {
+            sid: sid.into(),
+            r#type: proto::TrackType::Video as i32,
+            source: source as i32,
+            ..Default::default()
+        };
+        let info = |tracks: Vec<proto::TrackInfo>| proto::ParticipantInfo {
+            sid: "PA_1".into(),
+            identity: "alice".into(),
+            tracks,
+            ..Default::default()
+        };
+        let camera = track("TR_cam", proto::TrackSource::Camera);
+        let screen = track("TR_scr", proto::TrackSource::ScreenShare);
+        let mut participants = Participants::default();
+        let _ = participants.update(&info(vec![camera.clone(), screen]));
+        assert!(participants.stopped.is_empty());
+        let _ = participants.update(&info(vec![camera]));
+        assert_eq!(participants.stopped, ["PA_1/screen"]);
+        let _ = participants.update(&info(vec![]));
+        assert_eq!(participants.stopped, ["PA_1"]);
     }
 
     #[test]
