@@ -505,3 +505,59 @@ fn a_screen_share_comes_large_and_leaves_the_screen_when_it_stops() {
         (frames_of(&daemon, "Alice Martin") > before + 30).then_some(())
     });
 }
+
+#[test]
+fn the_room_decodes_vp8_and_vp9_svc_as_meets_web_clients_send() {
+    // La Suite Meet's web client prefers VP9 with SVC (L3T3_KEY); others send VP8.
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    meet.control(
+        "join",
+        json!({"identity": "vp9", "name": "Chloé VP9", "width": 640, "height": 360,
+               "codec": "VP9", "scalability": "L3T3_KEY"}),
+    );
+    python_joins(&meet, "vp8", "Victor VP8", "VP8");
+    let daemon = in_call(&meet, SLUG);
+    for name in ["Chloé VP9", "Victor VP8"] {
+        let person = wait_for(
+            &format!("{name} on the room's screen"),
+            Duration::from_secs(60),
+            || on_screen(&daemon, name).filter(|p| p["decoded_frames"].as_u64() > Some(30)),
+        );
+        let width = person["width"].as_u64().unwrap_or(0);
+        assert!(width >= 160, "{person}");
+    }
+    let state = meet.state();
+    let mimes: Vec<&Value> = state["server"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["tracks"].as_array().unwrap())
+        .filter(|t| t["type"] == "VIDEO")
+        .map(|t| &t["mime"])
+        .collect();
+    assert!(mimes.contains(&&json!("video/VP9")), "{mimes:?}");
+    assert!(mimes.contains(&&json!("video/VP8")), "{mimes:?}");
+}
+
+#[test]
+fn the_lobby_of_a_trusted_room_admits_the_room_on_the_real_server() {
+    let meet = Meet::start(&[
+        "--room",
+        &format!("{SLUG}=trusted"),
+        "--lobby",
+        "accept-after=3",
+    ]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = room(&meet, SLUG);
+    daemon.cli(&["press", "join"]);
+    let status = daemon.wait_state("waiting", Duration::from_secs(20));
+    assert_eq!(
+        status["call"]["reason"], "waiting for the host to admit Salle Visio",
+        "{status}"
+    );
+    daemon.wait_state("in-call", Duration::from_secs(60));
+    assert!(meet.state()["lobby_polls"].as_u64() >= Some(3));
+    meet.wait_for("Alice decoding the room", Duration::from_secs(60), |s| {
+        seen_by(s, "alice", "SOURCE_CAMERA").filter(|v| v["frames"].as_u64() > Some(30))
+    });
+}
