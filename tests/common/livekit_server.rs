@@ -3,8 +3,9 @@
 //! it (tests/fixtures/livekit/meet.py: real tokens for that server, real LiveKit participants
 //! from the Python SDK, the server API for moderator actions). Both stop when dropped.
 
-use super::janus::python;
-use super::peers::loopback_only_shim;
+// What it needs of its surroundings, through one module so the webrtc benchmark can include
+// this file too (tests/common/mod.rs and benches/webrtc.rs each define `livekit_support`).
+use super::livekit_support::{loopback_only_shim, python};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -64,6 +65,11 @@ pub struct LiveKitServer {
 
 impl LiveKitServer {
     pub fn start() -> LiveKitServer {
+        LiveKitServer::start_logging("info")
+    }
+
+    /// Started with its log at `level` (`debug` logs each track's first packet).
+    pub fn start_logging(level: &str) -> LiveKitServer {
         let binary = server_binary();
         assert!(
             binary.exists(),
@@ -101,7 +107,7 @@ turn:
   cert_file: {dir}/turn.pem
   key_file: {dir}/turn.key
 logging:
-  level: info
+  level: {level}
 "#,
             tcp = free_tcp_port(),
             udp = free_udp_port(),
@@ -272,7 +278,11 @@ impl Meet {
     /// A real server and Meet's API with `args` (meet.py's: `--room slug=access[:sources]`,
     /// `--lobby`, `--token-ttl`).
     pub fn start(args: &[&str]) -> Meet {
-        let server = LiveKitServer::start();
+        Meet::start_on(LiveKitServer::start(), args)
+    }
+
+    /// Meet's API in front of `server`.
+    pub fn start_on(server: LiveKitServer, args: &[&str]) -> Meet {
         let mut child = Command::new(python())
             .arg(MEET)
             .args(["--port", "0", "--livekit", &server.ws])
@@ -347,7 +357,7 @@ impl Meet {
         limit: Duration,
         mut check: impl FnMut(&Value) -> Option<T>,
     ) -> T {
-        super::wait_for(what, limit, || check(&self.state()))
+        super::livekit_support::wait_for(what, limit, || check(&self.state()))
     }
 }
 

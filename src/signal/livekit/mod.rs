@@ -34,6 +34,10 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
 const TICK: Duration = Duration::from_millis(500);
 /// How long a lost signalling socket is resumed before the session rejoins from scratch.
 const RESUME_FOR: Duration = Duration::from_secs(10);
+/// How long a description waits for candidates before it goes: LiveKit takes the later ones
+/// trickled. The server always lists a STUN server (a public one unless configured); one that
+/// does not answer held each description 5 s (the full-ICE wait), the join 10 s.
+const GATHER_WAIT: Duration = Duration::from_millis(200);
 
 /// Where the credentials come from.
 pub enum Access {
@@ -194,6 +198,9 @@ pub struct Joined {
     participants: Participants,
     ping_interval: Duration,
     ping_timeout: Duration,
+    /// The candidates already sent, per connection (in a description or trickled): the
+    /// gatherer reports every one, those in the description too.
+    trickled: std::collections::HashSet<(i32, String)>,
     /// The signalling round trip, from the last `PongResp` (LiveKit's `PingReq` carries it:
     /// the server uses it to choose ICE/TCP or TURN/TLS when UDP fails).
     rtt_ms: i64,
@@ -268,6 +275,7 @@ impl LiveKitMeeting {
             .collect();
         media.warn_unusable(&signal.says("offers"), &offered);
         settings.ice_servers.extend(offered);
+        settings.gather_wait = GATHER_WAIT;
         let (publisher_tx, mut publisher_events) = mpsc::unbounded_channel();
         let publisher = Peer::new(&settings, Role::Publish, publisher_tx).await?;
         let (subscriber_tx, subscriber_events) = mpsc::unbounded_channel();
@@ -323,6 +331,7 @@ impl LiveKitMeeting {
             ping_interval: seconds(join.ping_interval, 5),
             ping_timeout: seconds(join.ping_timeout, 15),
             rtt_ms: 0,
+            trickled: Default::default(),
         };
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
         let mut offered = false;
@@ -333,12 +342,7 @@ impl LiveKitMeeting {
             }
             if !offered && wanted.is_empty() {
                 let offer = joined.publisher.offer().await?;
-                send_description(
-                    &joined.signal,
-                    "offer",
-                    &offer,
-                    proto::SignalTarget::Publisher,
-                );
+                joined.describe("offer", &offer, proto::SignalTarget::Publisher);
                 offered = true;
             }
             tokio::select! {
@@ -383,6 +387,9 @@ impl LiveKitMeeting {
                 }
                 event = publisher_events.recv() => match event {
                     Some(PeerEvent::State(ConnectionState::Connected)) => break,
+                    Some(PeerEvent::LocalCandidate(init)) if offered => {
+                        joined.late_candidate(&init, proto::SignalTarget::Publisher);
+                    }
                     Some(PeerEvent::State(ConnectionState::Failed | ConnectionState::Closed)) | None => {
                         return Err(joined.signal.says("the publishing connection failed (ICE/DTLS)"));
                     }
@@ -396,6 +403,21 @@ impl LiveKitMeeting {
 }
 
 impl Joined {
+    /// Sends a description and remembers its candidates.
+    fn describe(&mut self, kind: &str, sdp: &str, target: proto::SignalTarget) {
+        for init in send_description(&self.signal, kind, sdp, target) {
+            self.trickled.insert((target as i32, candidate_line(&init)));
+        }
+    }
+
+    /// A candidate found after the description went (or while it was being made): trickled
+    /// once.
+    fn late_candidate(&mut self, init: &str, target: proto::SignalTarget) {
+        if self.trickled.insert((target as i32, candidate_line(init))) {
+            trickle(&self.signal, init, target);
+        }
+    }
+
     /// A response that means the same while joining and in the call. Errors are for people.
     async fn on_response(
         &mut self,
@@ -412,12 +434,7 @@ impl Joined {
                     .await
                     .map_err(|e| self.signal.says(&e))?;
                 self.subscriber_candidates.described(&self.subscriber).await;
-                send_description(
-                    &self.signal,
-                    "answer",
-                    &answer,
-                    proto::SignalTarget::Subscriber,
-                );
+                self.describe("answer", &answer, proto::SignalTarget::Subscriber);
             }
             Response::Trickle(trickle) => {
                 if trickle.target == proto::SignalTarget::Subscriber as i32 {
@@ -677,6 +694,9 @@ impl Meeting for LiveKitMeeting {
                     Some(PeerEvent::State(ConnectionState::Failed)) | None => {
                         break Some(joined.signal.says("the publishing connection failed"));
                     }
+                    Some(PeerEvent::LocalCandidate(init)) => {
+                        joined.late_candidate(&init, proto::SignalTarget::Publisher);
+                    }
                     Some(PeerEvent::State(state)) => {
                         if state == ConnectionState::Disconnected {
                             call.interrupted(Some(joined.signal.says("the connection is interrupted"))).await;
@@ -709,6 +729,9 @@ impl Meeting for LiveKitMeeting {
                         }
                     }
                     Some(PeerEvent::State(state)) => subscriber_state = state_name(state),
+                    Some(PeerEvent::LocalCandidate(init)) => {
+                        joined.late_candidate(&init, proto::SignalTarget::Subscriber);
+                    }
                     None => break Some(joined.signal.says("the receiving connection closed")),
                 },
             }
@@ -767,21 +790,40 @@ fn split_candidates(sdp: &str) -> (String, Vec<String>) {
     (kept, candidates)
 }
 
-/// Sends `sdp` as an offer or answer for `target`, its candidates trickled after it.
-fn send_description(signal: &Signal, kind: &str, sdp: &str, target: proto::SignalTarget) {
+/// Sends `sdp` as an offer or answer for `target`, its candidates trickled after it; returns
+/// them (trickle JSON).
+fn send_description(
+    signal: &Signal,
+    kind: &str,
+    sdp: &str,
+    target: proto::SignalTarget,
+) -> Vec<String> {
     let (sdp, candidates) = split_candidates(sdp);
     let description = description(kind, sdp);
     signal.send(match kind {
         "offer" => Request::Offer(description),
         _ => Request::Answer(description),
     });
-    for candidate_init in candidates {
-        signal.send(Request::Trickle(proto::TrickleRequest {
-            candidate_init,
-            target: target as i32,
-            r#final: false,
-        }));
+    for candidate_init in &candidates {
+        trickle(signal, candidate_init, target);
     }
+    candidates
+}
+
+fn trickle(signal: &Signal, candidate_init: &str, target: proto::SignalTarget) {
+    signal.send(Request::Trickle(proto::TrickleRequest {
+        candidate_init: candidate_init.to_string(),
+        target: target as i32,
+        r#final: false,
+    }));
+}
+
+/// The `candidate` of a trickle JSON, what tells two reports of one candidate apart.
+fn candidate_line(init: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(init)
+        .ok()
+        .and_then(|v| v["candidate"].as_str().map(String::from))
+        .unwrap_or_else(|| init.to_string())
 }
 
 fn description(kind: &str, sdp: String) -> proto::SessionDescription {
