@@ -37,7 +37,7 @@ const RESUME_FOR: Duration = Duration::from_secs(10);
 /// How long a description waits for candidates before it goes: LiveKit takes the later ones
 /// trickled. The server always lists a STUN server (a public one unless configured); one that
 /// does not answer held each description 5 s (the full-ICE wait), the join 10 s.
-const GATHER_WAIT: Duration = Duration::from_millis(200);
+const GATHER_WAIT: Duration = Duration::from_millis(20);
 
 /// Where the credentials come from.
 pub enum Access {
