@@ -4,5 +4,5 @@
 # gpio-sim). SALLE_QEMU=0 skips the QEMU tier (it then says so in its test output).
 set -euo pipefail
 cd "$(dirname "$0")"
-scripts/install-deps.sh
+scripts/install-deps.sh runtime build test
 cargo test --all-targets --no-fail-fast -- --test-threads=2

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn simulated() -> String {
@@ -420,4 +421,53 @@ fn a_configured_speakerphone_that_is_not_there_is_a_problem_not_a_failure() {
         daemon.cli(&["mute", "on"]);
         assert_eq!(daemon.status()["mic_muted"], true);
     }
+}
+
+/// A GStreamer registry of this machine's plugins less `left_out` (a real install that lacks
+/// one package's plugin): its directory and the environment that makes GStreamer use it.
+fn plugins_without(left_out: &str) -> (tempfile::TempDir, Vec<(&'static str, PathBuf)>) {
+    let system = Path::new("/usr/lib/x86_64-linux-gnu/gstreamer-1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    for entry in std::fs::read_dir(system).expect("the system's GStreamer plugins") {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n != left_out) && path.is_file() {
+            std::os::unix::fs::symlink(&path, plugins.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let env = vec![
+        ("GST_PLUGIN_SYSTEM_PATH_1_0", plugins),
+        ("GST_PLUGIN_PATH_1_0", dir.path().join("none")),
+        ("GST_REGISTRY_1_0", dir.path().join("registry.bin")),
+    ];
+    (dir, env)
+}
+
+#[test]
+fn a_missing_gstreamer_element_names_its_package_in_status_and_devices() {
+    // gstreamer1.0-x's Pango plugin: without it a room once joined calls with no video.
+    let (_plugins, env) = plugins_without("libgstpango.so");
+    let daemon = Daemon::start_with(&simulated(), |command| {
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+    });
+    let status = daemon.status();
+    let problems = status["problems"].to_string();
+    assert!(
+        problems.contains("GStreamer element textoverlay missing: install gstreamer1.0-x"),
+        "{status}"
+    );
+    let human = text(&daemon.cli(&["status"]).stdout);
+    assert!(human.contains("install gstreamer1.0-x"), "{human}");
+
+    let mut devices = salle();
+    devices
+        .args(["devices"])
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let listed = text(&devices.output().unwrap().stdout);
+    assert!(
+        listed.contains("missing     textoverlay: install gstreamer1.0-x"),
+        "{listed}"
+    );
+    assert!(listed.contains("x264enc"), "encoders listed: {listed}");
 }

@@ -75,6 +75,14 @@ pub async fn run(options: Options) -> Result<(), String> {
         );
     }
     let mut problems: Vec<String> = Vec::new();
+    // An installer must learn at once which package is missing, not from a call without video.
+    if crate::media::init().is_ok() {
+        problems.extend(
+            crate::media::elements::missing_required()
+                .iter()
+                .map(ToString::to_string),
+        );
+    }
     let leds = gpio::start(&config, events.clone(), &mut problems);
     let mut effects = effects::Effects::new(
         &config,
