@@ -235,6 +235,7 @@ impl Effects {
                     peer: self.peer_settings(),
                     session,
                     events: session_tx.clone(),
+                    refreshed: Default::default(),
                 };
                 let monitor = self.monitor(service);
                 tokio::spawn(run_meeting(
@@ -317,6 +318,7 @@ impl Effects {
                 .collect(),
             bind: network.bind.clone(),
             relay_only: network.relay_only,
+            gather_wait: crate::rtc::peer::GATHER_TIMEOUT,
             video_bps: BitrateRange {
                 start: u64::from(self.network.start_kbps) * 1000,
                 min: u64::from(network.min_video_kbps) * 1000,
