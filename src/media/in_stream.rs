@@ -10,9 +10,18 @@
 //! compositor's output thread, or a heap corrupted for whoever allocates next). It also clears
 //! its `need_render` flag after rendering, so a text set meanwhile could never be drawn.
 //!
-//! Here a change waits until the element's next frame reaches its sink pad and is made there
-//! by a pad probe, in the streaming thread that renders, before the frame goes in: the change
-//! and the render can no longer overlap, and the caller never waits for the stream.
+//! And for `videotestsrc` (`gstvideotestsrc.c`), whose solid colour is drawn once into a
+//! cached buffer: setting `foreground-color` drops that buffer (`gst_clear_buffer`, no lock)
+//! while its streaming thread may be between checking it and copying from it, which then maps
+//! a NULL or freed buffer: `gst_video_frame_map_id: assertion 'GST_IS_BUFFER (buffer)'
+//! failed` in the panel's thread, then a SIGSEGV (the crash seen in CI while the room screen
+//! changed).
+//!
+//! Here a change waits until the element's next frame passes one of its pads and is made there
+//! by a pad probe, in the streaming thread, between two frames: on textoverlay's sink pad
+//! before the frame goes in, on videotestsrc's src pad after a frame is made and before the
+//! next. The change and the element's work can no longer overlap, and the caller never waits
+//! for the stream.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -28,11 +37,11 @@ pub(super) struct InStream {
 }
 
 impl InStream {
-    /// For `element`, whose frames come in on its pad `sink_pad`.
-    pub fn new(element: &gst::Element, sink_pad: &str) -> InStream {
+    /// For `element`, whose frames pass its pad `pad` in its streaming thread.
+    pub fn new(element: &gst::Element, pad: &str) -> InStream {
         let pad = element
-            .static_pad(sink_pad)
-            .unwrap_or_else(|| panic!("{} has no pad {sink_pad}", element.name()));
+            .static_pad(pad)
+            .unwrap_or_else(|| panic!("{} has no pad {pad}", element.name()));
         let pending: Arc<Mutex<Vec<Change>>> = Arc::default();
         let queued = pending.clone();
         pad.add_probe(gst::PadProbeType::BUFFER, move |pad, _| {

@@ -35,9 +35,10 @@ pub(super) struct Overlay {
     drawn: Drawing,
 }
 
-/// One panel: its colour source and its compositor pad.
+/// One panel: its colour source (changed in its streaming thread, see `in_stream`) and its
+/// compositor pad.
 pub(super) struct PanelInput {
-    pub source: gst::Element,
+    pub source: InStream,
     pub pad: gst::Pad,
 }
 
@@ -141,9 +142,10 @@ fn show_panel(input: &PanelInput, panel: Option<&Panel>, zorder: u32) {
         return;
     };
     // videotestsrc takes a new colour from its next frame on.
+    let colour = argb(panel.colour);
     input
         .source
-        .set_property("foreground-color", argb(panel.colour));
+        .change(move |source| source.set_property("foreground-color", colour));
     let Rect {
         x,
         y,

@@ -599,7 +599,7 @@ impl Receive {
                 return Err(format!("screen panel: {e}"));
             }
             overlay.add_panel(PanelInput {
-                source,
+                source: InStream::new(&source, "src"),
                 pad: branch.sinkpad,
             });
         }
