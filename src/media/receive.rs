@@ -30,8 +30,8 @@
 //! Bus errors go to `take_errors()` with the name of the element that raised them.
 
 use super::elements::{self, make, *};
-use super::layout::{self, Layout, Rect, Size, Tile};
 use super::in_stream::InStream;
+use super::layout::{self, Layout, Rect, Size, Tile};
 use super::overlay::{self, Overlay, PanelInput};
 use super::screen_layout::{self, Drawing, Panel};
 use super::EncodedFrame;
