@@ -66,3 +66,37 @@ impl InStream {
             .push(Box::new(change));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A change is made by the element's streaming thread, not by the caller, and takes
+    /// effect there.
+    #[test]
+    fn a_change_is_made_in_the_streaming_thread() {
+        super::super::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "videotestsrc name=source pattern=solid-color is-live=true ! fakesink sync=true",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let source = pipeline.by_name("source").unwrap();
+        let changes = InStream::new(&source, "src");
+        let (done, made) = mpsc::channel();
+        changes.change(move |source| {
+            source.set_property("foreground-color", 0xff12_3456u32);
+            let _ = done.send(std::thread::current().id());
+        });
+        // Not yet: no frame has passed.
+        assert_ne!(source.property::<u32>("foreground-color"), 0xff12_3456);
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let thread = made.recv_timeout(Duration::from_secs(30)).unwrap();
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert_ne!(thread, std::thread::current().id());
+        assert_eq!(source.property::<u32>("foreground-color"), 0xff12_3456);
+    }
+}
