@@ -3,15 +3,21 @@
 # Quick when everything is there already. Uses sudo when not run as root.
 set -euo pipefail
 
+# Package names from a list file (scripts/packages/*.txt): comments, blank lines and version
+# relations dropped.
+read_package_list() {
+  sed -e 's/#.*//' -e 's/(.*)//' "$1" | tr -s ' \t' '\n' | sed '/^$/d'
+}
+
+# What the daemon needs at run time: the same list the .deb's Depends: and the OS image use.
+mapfile -t RUNTIME < <(read_package_list "$(dirname "$0")/packages/runtime.txt")
+
 PACKAGES=(
+  "${RUNTIME[@]}"
   # build
   pkg-config clang libclang-dev libasound2-dev libudev-dev libv4l-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
-  # media at run time
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice gstreamer1.0-alsa gstreamer1.0-tools
-  # the room screen's text (textoverlay draws with Pango; "Sans" is DejaVu Sans)
-  fonts-dejavu-core
+  gstreamer1.0-tools
   # tests: systemd-analyze, udev, the QEMU tier with real kernel drivers
   systemd udev kmod qemu-system-x86 busybox-static cpio gzip xz-utils v4l-utils alsa-utils gpiod
   make gcc-12 binutils libelf1 zlib1g coreutils util-linux
