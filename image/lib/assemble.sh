@@ -51,6 +51,27 @@ configure_rootfs() {
     systemctl --root="$rootfs" disable systemd-networkd-wait-online.service >&2 || true
     # The daemon's state and journal live on the data partition (bound by salle-data-setup).
     mkdir -p "$rootfs/var/lib/salle" "$rootfs/var/log/journal"
+    # State directories services expect on a read-only /var (they log that they cannot save).
+    mkdir -p "$rootfs/var/lib/systemd/timesync"
+}
+
+# What a room never uses, removed to keep the root file system small (about 250 MB): GPU
+# drivers of other machines and the GL drivers with LLVM (the daemon composes in software and
+# shows through KMS dumb buffers; GStreamer's GL plugin loads without them), InfiniBand, ISDN,
+# staging drivers, Wi-Fi chips other than the Pi's (Broadcom). dpkg still lists the packages
+# (the manifest is the packages'); the kernel's module index is rebuilt.
+prune_rootfs() {
+    local rootfs=$1 kdir kver
+    rm -rf "$rootfs"/usr/lib/*-linux-gnu/dri "$rootfs"/usr/lib/*-linux-gnu/libLLVM-*.so*
+    for kdir in "$rootfs"/usr/lib/modules/*; do
+        [[ -d $kdir/kernel ]] || continue
+        kver=$(basename "$kdir")
+        rm -rf "$kdir"/kernel/drivers/gpu/drm/{amd,radeon,nouveau,i915} \
+            "$kdir"/kernel/drivers/{infiniband,isdn,staging}
+        find "$kdir/kernel/drivers/net/wireless" -mindepth 1 -maxdepth 1 ! -name broadcom \
+            -exec rm -rf {} + 2>/dev/null || true
+        depmod -b "$rootfs" "$kver" || die "depmod $kver failed"
+    done
 }
 
 # The data partition's first content: the layout salle-data-setup expects, with the owners of
@@ -66,6 +87,10 @@ make_data_tree() {
     install -d -m 0750 -o 0 -g "$salle_gid" "$data/etc/salle" "$data/identity"
     install -d -m 0700 -o "$salle_uid" -g "$salle_gid" "$data/var/lib/salle"
     install -d -m 0755 "$data/var/log"
+    local ts_uid ts_gid
+    ts_uid=$(awk -F: '$1 == "systemd-timesync" { print $3 }' "$rootfs/etc/passwd")
+    ts_gid=$(awk -F: '$1 == "systemd-timesync" { print $3 }' "$rootfs/etc/group")
+    install -d -m 0755 -o "${ts_uid:-0}" -g "${ts_gid:-0}" "$data/var/lib/timesync"
     install -d -m 2755 -o 0 -g "$journal_gid" "$data/var/log/journal"
     local config=$here/config/$target.toml
     [[ -f $config ]] || config=$rootfs/etc/salle/salle.toml
@@ -129,7 +154,7 @@ make_autoboot_tree() {
             sed -e "s/@PARTUUID_ROOTFS_A@/$PARTUUID_ROOTFS_A/" -e "s/@PARTUUID_ROOTFS_B@/$PARTUUID_ROOTFS_B/" \
                 "$here/qemu/grub.cfg" >"$work/grub.cfg"
             grub-mkstandalone -O x86_64-efi -o "$dir/EFI/BOOT/BOOTX64.EFI" \
-                --modules="part_gpt fat ext2 linux normal loadenv test echo" \
+                --modules="part_gpt fat ext2 linux normal loadenv test echo efi_gop" \
                 --locales= --fonts= --themes= "boot/grub/grub.cfg=$work/grub.cfg" ||
                 die "grub-mkstandalone failed"
             grub-editenv "$dir/EFI/salle/grubenv" create
@@ -202,7 +227,9 @@ HOOK
     fi
     signing_keys
     rm -f -- "$bundle"
-    rauc bundle --cert="$rauc_cert" --key="$rauc_key" --keyring="$rauc_keyring" "$dir" "$bundle" >&2 ||
+    # zstd: several times faster than the default to make and to read (kernel 6.1 has it)
+    rauc bundle --cert="$rauc_cert" --key="$rauc_key" --keyring="$rauc_keyring" \
+        --mksquashfs-args="$RAUC_MKSQUASHFS_ARGS" "$dir" "$bundle" >&2 ||
         die "rauc bundle failed"
 }
 
@@ -220,6 +247,7 @@ assemble_image() {
     signing_keys
     install -D -m 0644 "$rauc_keyring" "$work/rootfs/etc/rauc/keyring.pem"
     configure_rootfs "$target" "$work/rootfs" "$version"
+    prune_rootfs "$work/rootfs"
     dpkg-query --admindir="$work/rootfs/var/lib/dpkg" -W -f='${Package} ${Version} ${Architecture}\n' |
         LC_ALL=C sort >"$out/manifest.txt"
     echo "rootfs_s=$(($(now) - t0))" >>"$times"

@@ -39,3 +39,6 @@ signing_keys() {
         rauc_key=$dir/signing.key.pem rauc_cert=$dir/signing.cert.pem rauc_keyring=$dir/ca.cert.pem
     fi
 }
+
+# The bundle's squashfs: zstd (fast to make and to read; Debian's kernels have it).
+RAUC_MKSQUASHFS_ARGS="-comp zstd -Xcompression-level 6"

@@ -70,7 +70,7 @@ def bundle_disk(workdir, bundles):
     return img
 
 
-def wait_ready(g, timeout=240):
+def wait_ready(g, timeout=600):
     """Until `salle status` answers in the guest; returns the status JSON text."""
     deadline = time.monotonic() + timeout
     while True:
