@@ -51,8 +51,9 @@ configure_rootfs() {
     systemctl --root="$rootfs" disable systemd-networkd-wait-online.service >&2 || true
     # The daemon's state and journal live on the data partition (bound by salle-data-setup).
     mkdir -p "$rootfs/var/lib/salle" "$rootfs/var/log/journal"
-    # State directories services expect on a read-only /var (they log that they cannot save).
-    mkdir -p "$rootfs/var/lib/systemd/timesync"
+    # State directories services expect on a read-only /var: without them systemd cannot make
+    # them and the service fails (logind: linger).
+    mkdir -p "$rootfs/var/lib/systemd/timesync" "$rootfs/var/lib/systemd/linger"
 }
 
 # What a room never uses, removed to keep the root file system small (about 250 MB): GPU
