@@ -229,16 +229,23 @@ def main():
         if "powercut" in steps and args.v2:
             before_slot, before_version = slot_of(g), version_of(g)
             g.serial.sendall(b"salle-update install --now --no-reboot /mnt/v2.raucb > /run/install.log 2>&1 &\n")
-            # Cut the power once RAUC is writing the other slot.
-            deadline = time.monotonic() + 300
+            # Cut the power once RAUC is writing the other slot: the install has started and
+            # at least 64 MiB more were written to the disk since (/sys/block/vda/stat, field 7:
+            # sectors written).
+            def written():
+                return int(g.run("cat /sys/block/vda/stat")[1].split()[6])
+            deadline = time.monotonic() + 900
+            w0 = None
             while True:
                 _, p = g.run("cat /run/salle-update/progress 2>/dev/null", check=False)
-                if '"installing"' in p and '"percent":null' not in p and '"percent":0,' not in p:
-                    break
+                if '"installing"' in p:
+                    w0 = written() if w0 is None else w0
+                    if written() - w0 > 64 * 2048:
+                        break
                 if time.monotonic() > deadline:
                     raise GuestError(f"the install never got going: {p}")
                 time.sleep(0.5)
-            log(f"power cut during: {p.strip()}")
+            log(f"power cut during: {p.strip()}, {(written() - w0) // 2048} MiB written since it began")
             g.kill()
             g.start()
             g.wait_shell()
