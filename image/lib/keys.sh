@@ -40,5 +40,3 @@ signing_keys() {
     fi
 }
 
-# The bundle's squashfs: zstd (fast to make and to read; Debian's kernels have it).
-RAUC_MKSQUASHFS_ARGS="-comp zstd -Xcompression-level 6"

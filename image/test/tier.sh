@@ -50,7 +50,6 @@ printf '[update]\ncompatible=salle-qemu-amd64\nversion=0.1.0+foreign\n\n[bundle]
     >"$foreign/bundle/manifest.raucm"
 rm -f "$foreign/foreign.raucb"
 rauc bundle --cert="$foreign/cert.pem" --key="$foreign/key.pem" --keyring="$foreign/cert.pem" \
-    --mksquashfs-args="-comp zstd -Xcompression-level 6" \
     "$foreign/bundle" "$foreign/foreign.raucb" >/dev/null
 rm -rf "$foreign/bundle"
 t_bundles=$(t)
