@@ -65,7 +65,10 @@ depends() {
 build_salle() {
     local root=$1
     install -D -m 0755 "$bin" "$root/usr/bin/salle"
-    "$strip" --strip-unneeded "$root/usr/bin/salle"
+    # Stripped when it is an ELF binary (a test build may be a script).
+    if [[ $(head -c4 "$bin" | od -An -c | tr -d ' ') == '177ELF' ]]; then
+        "$strip" --strip-unneeded "$root/usr/bin/salle"
+    fi
     install -D -m 0644 "$repo/systemd/salle.service" "$root/usr/lib/systemd/system/salle.service"
     install -D -m 0644 "$repo/systemd/salle.sysusers" "$root/usr/lib/sysusers.d/salle.conf"
     install -D -m 0644 "$repo/udev/70-salle.rules" "$root/usr/lib/udev/rules.d/70-salle.rules"
