@@ -93,6 +93,21 @@ make_data_tree() {
     ts_gid=$(awk -F: '$1 == "systemd-timesync" { print $3 }' "$rootfs/etc/group")
     install -d -m 0755 -o "${ts_uid:-0}" -g "${ts_gid:-0}" "$data/var/lib/timesync"
     install -d -m 2755 -o 0 -g "$journal_gid" "$data/var/log/journal"
+    # GStreamer's registry made now, where the daemon looks for it ($HOME/.cache of user
+    # salle: /var/lib/salle on the data partition), so that its first start does not scan
+    # every plugin. amd64 only: the host's gst-inspect-1.0 (same Debian release) runs in the
+    # chroot; on arm64 that would be minutes under qemu-user, and the Pi scans at first start.
+    if [[ $target == qemu-amd64 ]] && command -v gst-inspect-1.0 >/dev/null; then
+        local reg=$data/var/lib/salle/.cache/gstreamer-1.0
+        install -d -m 0700 -o "$salle_uid" -g "$salle_gid" "$data/var/lib/salle/.cache" "$reg"
+        cp "$(command -v gst-inspect-1.0)" "$rootfs/tmp/gst-inspect-1.0"
+        chroot "$rootfs" env GST_REGISTRY=/tmp/registry.bin /tmp/gst-inspect-1.0 >/dev/null 2>&1 ||
+            log "warning: could not make GStreamer's registry (the daemon makes it at first start)"
+        if [[ -s $rootfs/tmp/registry.bin ]]; then
+            install -m 0600 -o "$salle_uid" -g "$salle_gid" "$rootfs/tmp/registry.bin" "$reg/registry.x86_64.bin"
+        fi
+        rm -f "$rootfs/tmp/gst-inspect-1.0" "$rootfs/tmp/registry.bin"
+    fi
     local config=$here/config/$target.toml
     [[ -f $config ]] || config=$rootfs/etc/salle/salle.toml
     install -m 0640 -o 0 -g "$salle_gid" "$config" "$data/etc/salle/salle.toml"
