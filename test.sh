@@ -2,16 +2,14 @@
 # Runs every test tier: unit and property tests, the daemon end to end, the service files,
 # and the hardware tier under QEMU with real kernel drivers (vivid, snd-aloop, snd-dummy,
 # gpio-sim). SALLE_QEMU=0 skips the QEMU tier (it then says so in its test output).
-# Then the image tier (image/test/tier.sh: the OS image built and booted under QEMU, A/B
-# updates); SALLE_IMAGE=0 skips it. It needs root.
+# The image tier (image/test/tier.sh: the OS image built and booted under QEMU, A/B updates)
+# runs only with SALLE_IMAGE=1 (as root): it does not fit CI's time budget yet (image/README.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install-deps.sh
 cargo test --all-targets --no-fail-fast -- --test-threads=2
-if [ "${SALLE_IMAGE:-1}" = 0 ]; then
-  echo "image tier: skipped (SALLE_IMAGE=0)"
-elif [ "$(id -u)" -ne 0 ]; then
-  echo "image tier: skipped (needs root: mmdebstrap, chroot; run as root or with SALLE_IMAGE=0)"
-else
+if [ "${SALLE_IMAGE:-0}" = 1 ]; then
   image/test/tier.sh
+else
+  echo "image tier: not run (SALLE_IMAGE=1 runs it, as root; see image/README.md)"
 fi

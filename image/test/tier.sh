@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The image tier (./test.sh runs it unless SALLE_IMAGE=0): builds the QEMU test flavour of the
+# The image tier (SALLE_IMAGE=1 ./test.sh runs it): builds the QEMU test flavour of the
 # image and the bundles the tests install, then boots it under QEMU (KVM where /dev/kvm opens)
 # and runs image/test/run.py: boot to a ready daemon and the idle screen, a foreign bundle
 # refused, bundle v2 installed and committed with the data kept, a bundle failing its health
