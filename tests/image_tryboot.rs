@@ -20,8 +20,16 @@ impl BootPartition {
             "[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=2\n",
         )
         .unwrap();
-        fs::write(dir.path().join("salle-ab.txt"), "A=good\nB=bad\ntrial=none\n").unwrap();
-        fs::write(dir.path().join("cmdline"), "console=tty1 root=PARTUUID=x rauc.slot=A rootwait\n").unwrap();
+        fs::write(
+            dir.path().join("salle-ab.txt"),
+            "A=good\nB=bad\ntrial=none\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("cmdline"),
+            "console=tty1 root=PARTUUID=x rauc.slot=A rootwait\n",
+        )
+        .unwrap();
         fs::write(dir.path().join("tryboot"), [0u8, 0, 0, 0]).unwrap();
         BootPartition { dir }
     }
@@ -31,7 +39,8 @@ impl BootPartition {
     }
 
     fn backend(&self, args: &[&str]) -> std::process::Output {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("image/rootfs/usr/lib/salle/rauc-tryboot-backend");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("image/rootfs/usr/lib/salle/rauc-tryboot-backend");
         Command::new(script)
             .args(args)
             .env("SALLE_AUTOBOOT_DIR", self.dir.path())
@@ -55,7 +64,10 @@ impl BootPartition {
     /// boot_partition in a section of autoboot.txt, as the firmware reads it.
     fn boot_partition(&self, section: &str) -> u32 {
         let text = fs::read_to_string(self.path("autoboot.txt")).unwrap();
-        assert!(text.contains("tryboot_a_b=1"), "autoboot.txt lost tryboot_a_b=1:\n{text}");
+        assert!(
+            text.contains("tryboot_a_b=1"),
+            "autoboot.txt lost tryboot_a_b=1:\n{text}"
+        );
         let mut current = "";
         for line in text.lines() {
             if line.starts_with('[') {
@@ -76,7 +88,11 @@ impl BootPartition {
 
     /// The firmware booted `slot`, with the tryboot flag set or not.
     fn booted(&self, slot: &str, tryboot: bool) {
-        fs::write(self.path("cmdline"), format!("console=tty1 rauc.slot={slot} rootwait\n")).unwrap();
+        fs::write(
+            self.path("cmdline"),
+            format!("console=tty1 rauc.slot={slot} rootwait\n"),
+        )
+        .unwrap();
         fs::write(self.path("tryboot"), [0u8, 0, 0, u8::from(tryboot)]).unwrap();
     }
 }
@@ -136,7 +152,11 @@ fn a_trial_that_never_gets_healthy_falls_back_and_is_never_tried_again() {
     boot.ok(&["set-state", "B", "bad"]);
     assert_eq!(boot.ok(&["get-primary"]), "A");
     assert_eq!(boot.ok(&["get-state", "B"]), "bad");
-    assert_eq!(boot.firmware_boots(true), 2, "a stray tryboot must not start B any more");
+    assert_eq!(
+        boot.firmware_boots(true),
+        2,
+        "a stray tryboot must not start B any more"
+    );
 }
 
 #[test]
@@ -161,7 +181,10 @@ fn marking_the_committed_slot_good_again_changes_nothing() {
     let before = fs::read_to_string(boot.path("autoboot.txt")).unwrap();
     boot.ok(&["set-state", "A", "good"]);
     boot.ok(&["set-primary", "A"]);
-    assert_eq!(fs::read_to_string(boot.path("autoboot.txt")).unwrap(), before);
+    assert_eq!(
+        fs::read_to_string(boot.path("autoboot.txt")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -171,11 +194,18 @@ fn bad_input_is_refused_with_the_file_and_field() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown slot 'C'"));
 
-    fs::write(boot.path("autoboot.txt"), "[all]\ntryboot_a_b=1\nboot_partition=7\n").unwrap();
+    fs::write(
+        boot.path("autoboot.txt"),
+        "[all]\ntryboot_a_b=1\nboot_partition=7\n",
+    )
+    .unwrap();
     let out = boot.backend(&["get-primary"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(err.contains("autoboot.txt") && err.contains("boot_partition=7"), "{err}");
+    assert!(
+        err.contains("autoboot.txt") && err.contains("boot_partition=7"),
+        "{err}"
+    );
 
     fs::remove_file(boot.path("autoboot.txt")).unwrap();
     let out = boot.backend(&["get-primary"]);
@@ -193,5 +223,8 @@ fn no_temporary_file_is_left_behind() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["autoboot.txt", "cmdline", "salle-ab.txt", "tryboot"]);
+    assert_eq!(
+        names,
+        ["autoboot.txt", "cmdline", "salle-ab.txt", "tryboot"]
+    );
 }
