@@ -255,6 +255,9 @@ assemble_image() {
     work=$(mktemp -d /var/tmp/salle-image.XXXXXX)
     # shellcheck disable=SC2064
     trap "umount -q '$work/rootfs/dev' '$work/rootfs/proc' 2>/dev/null; rm -rf --one-file-system -- '$work'" EXIT
+    # Stopped (Ctrl-C, kill): exit, so that the EXIT trap cleans up.
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 
     t0=$(now)
     mkdir "$work/rootfs"
