@@ -4,7 +4,7 @@
 # Usage: ./run.sh [CONFIG]   (default: examples/demo.toml)
 set -euo pipefail
 cd "$(dirname "$0")"
-scripts/install-deps.sh
+scripts/install-deps.sh runtime build
 cargo build --release --quiet
 config="${1:-examples/demo.toml}"
 echo "run.sh: starting the daemon with $config; in another terminal try:"

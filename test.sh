@@ -6,7 +6,7 @@
 # runs only with SALLE_IMAGE=1 (as root): it does not fit CI's time budget yet (image/README.md).
 set -euo pipefail
 cd "$(dirname "$0")"
-scripts/install-deps.sh
+scripts/install-deps.sh runtime build test
 cargo test --all-targets --no-fail-fast -- --test-threads=2
 if [ "${SALLE_IMAGE:-0}" = 1 ]; then
   image/test/tier.sh

@@ -7,7 +7,8 @@
 //!     SALLE_BENCH_SECS=30 SALLE_BENCH_JOINS=50 cargo bench --bench webrtc
 //!
 //! Environment: SALLE_BENCH_SECS (measured window per publisher, default 10),
-//! SALLE_BENCH_JOINS (joins timed, default 20), SALLE_BIN (the daemon; default the `salle`
+//! SALLE_BENCH_JOINS (joins timed, default 20), SALLE_BENCH_ONLY=livekit (only the LiveKit
+//! joins), SALLE_BIN (the daemon; default the `salle`
 //! binary cargo builds for the benchmark), GST_PEER_PROFILE (the gst-peer build to use;
 //! default its release build when there is one, else build.sh's dev build).
 //!
@@ -26,8 +27,16 @@
 //!
 //! Then joins: a fresh whip-server each time, `salle join URL`, the server's `connected` line
 //! (timed as it is printed), the daemon's log (offer, answer, connected) and status (polled),
-//! a second in the call, `salle leave`, idle again.
+//! a second in the call, `salle leave`, idle again. Then the same number of joins into a public
+//! La Suite Meet room on the real livekit-server (webrtc/livekit.rs): to in-call, and to the
+//! server's first video packet from the room (its debug log).
 
+#[path = "webrtc/livekit.rs"]
+mod livekit;
+/// The tests' real LiveKit server and La Suite Meet fixture.
+#[path = "../tests/common/livekit_server.rs"]
+#[allow(dead_code)]
+mod livekit_server;
 #[path = "webrtc/peers.rs"]
 mod peers;
 #[path = "webrtc/procs.rs"]
@@ -37,6 +46,30 @@ mod procs;
 #[path = "../tests/common/peers.rs"]
 #[allow(dead_code)]
 mod test_peers;
+
+/// What livekit_server.rs needs, under the names tests/common gives it.
+mod livekit_support {
+    pub use crate::test_peers::loopback_only_shim;
+
+    pub fn python() -> String {
+        std::env::var("SALLE_PYTHON").unwrap_or_else(|_| "python3".into())
+    }
+
+    pub fn wait_for<T>(
+        what: &str,
+        limit: std::time::Duration,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> T {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(value) = check() {
+                return value;
+            }
+            assert!(start.elapsed() < limit, "timed out waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
 
 use peers::{Daemon, GstPeer, Janus, Lines};
 use procs::Usage;
@@ -115,6 +148,13 @@ struct Run {
 fn bench() {
     let secs = env_number("SALLE_BENCH_SECS", 10).max(1);
     let joins = env_number("SALLE_BENCH_JOINS", 20) as usize;
+    if std::env::var("SALLE_BENCH_ONLY").as_deref() == Ok("livekit") {
+        // Only the LiveKit joins (a minute, not the whole run).
+        let daemon = Daemon::start(&salle_config());
+        let timings = livekit::join_timings(&daemon, joins);
+        drop(daemon);
+        return print_livekit_timings(&timings, joins);
+    }
     let started = Instant::now();
     let load_before = procs::load_average();
     let (gst_peer, gst_profile) = peers::gst_peer_binary();
@@ -150,6 +190,7 @@ fn bench() {
     };
     drop(janus);
     let timings = join_timings(&daemon, &tools, joins);
+    let livekit_timings = livekit::join_timings(&daemon, joins);
     drop(daemon);
 
     println!();
@@ -175,6 +216,8 @@ fn bench() {
     }
     println!();
     print_timings(&timings, joins);
+    println!();
+    print_livekit_timings(&livekit_timings, joins);
     println!();
     print_included(&tools);
     println!(
@@ -923,6 +966,48 @@ fn print_timings(joins: &[Join], asked: usize) {
     line("from `salle leave` to status idle", |j| j.leave_to_idle);
     line("server: 1st decoded frame PTS minus its connected", |j| {
         j.first_frame_after_connected
+    });
+    let errors: Vec<&str> = joins.iter().filter_map(|j| j.error.as_deref()).collect();
+    if !errors.is_empty() {
+        println!("  {} joins had errors: {}", errors.len(), errors.join("; "));
+    }
+}
+
+fn print_livekit_timings(joins: &Result<Vec<livekit::Join>, String>, asked: usize) {
+    let joins = match joins {
+        Ok(joins) => joins,
+        Err(why) => return println!("LiveKit joins: skipped ({why})"),
+    };
+    println!(
+        "LiveKit join timing over {asked} joins (livekit-server {} on loopback, La Suite Meet fixture, public room; `salle join URL` to `salle leave`), ms",
+        livekit_server::SERVER_VERSION
+    );
+    println!(
+        "{:<52} {:>7} {:>7} {:>7} {:>7} {:>4}",
+        "from starting `salle join` to", "p50", "p90", "min", "max", "n"
+    );
+    let line = |label: &str, pick: fn(&livekit::Join) -> Option<f64>| {
+        let mut v: Vec<f64> = joins.iter().filter_map(pick).collect();
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            return println!(
+                "{label:<52} {:>7} {:>7} {:>7} {:>7} {:>4}",
+                "-", "-", "-", "-", 0
+            );
+        }
+        let q = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+        println!(
+            "{label:<52} {:>7.0} {:>7.0} {:>7.0} {:>7.0} {:>4}",
+            q(0.5),
+            q(0.9),
+            v[0],
+            v[v.len() - 1],
+            v.len()
+        );
+    };
+    line("status: in-call (polled every 10 ms)", |j| j.in_call);
+    line("the server's first video packet (its log, 1 ms)", |j| {
+        j.first_video
     });
     let errors: Vec<&str> = joins.iter().filter_map(|j| j.error.as_deref()).collect();
     if !errors.is_empty() {

@@ -1,40 +1,45 @@
 #!/usr/bin/env bash
-# Installs what building, running and testing Salle needs on Debian 12 (bookworm).
-# Quick when everything is there already. Uses sudo when not run as root.
+# Installs what Salle needs on Debian 12 (bookworm), by group:
+#
+#   scripts/install-deps.sh runtime   what the daemon needs at run time (scripts/packages/runtime.txt,
+#                                     also the Debian package's Depends)
+#   scripts/install-deps.sh build     what building it needs (scripts/packages/build.txt)
+#   scripts/install-deps.sh test      what the test tiers need (scripts/packages/test.txt) and the
+#                                     fixtures' own setup: Janus, Chromium, LiveKit, the gst-peer
+#                                     program, the QEMU tier's kernel and drivers (every pip, npm,
+#                                     go, cargo install and download happens there)
+#
+# With no group: all three. ./run.sh installs runtime + build, ./test.sh all three. Quick when
+# everything is there already (each group checks with dpkg first). Uses sudo when not root.
 set -euo pipefail
 
-# Package names from a list file (scripts/packages/*.txt): comments, blank lines and version
-# relations dropped.
-read_package_list() {
-  sed -e 's/#.*//' -e 's/(.*)//' "$1" | tr -s ' \t' '\n' | sed '/^$/d'
-}
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
 
-# What the daemon needs at run time: the same list the .deb's Depends: and the OS image use.
-mapfile -t RUNTIME < <(read_package_list "$(dirname "$0")/packages/runtime.txt")
-
-PACKAGES=(
-  "${RUNTIME[@]}"
-  # build
-  pkg-config clang libclang-dev libasound2-dev libudev-dev libv4l-dev
-  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
-  gstreamer1.0-tools
-  # tests: systemd-analyze, udev, the QEMU tier with real kernel drivers
-  systemd udev kmod qemu-system-x86 busybox-static cpio gzip xz-utils v4l-utils alsa-utils gpiod
-  make gcc-12 binutils libelf1 zlib1g coreutils util-linux
-  # WebRTC tests: a TURN server (coturn) on loopback, iproute2 for network namespaces
-  coturn iproute2
-  # calendar tests: a CalDAV server on loopback (python3-tz: its time zones)
-  radicale python3-tz
-)
+groups=("$@")
+[ "${#groups[@]}" -gt 0 ] || groups=(runtime build test)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 
+# The packages of one list: one per line, '#' comments.
+packages_of() {
+  sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$here/packages/$1.txt"
+}
+
+wanted=()
+for group in "${groups[@]}"; do
+  case "$group" in
+    runtime | build | test) mapfile -t -O "${#wanted[@]}" wanted < <(packages_of "$group") ;;
+    *) echo "install-deps: unknown group '$group' (runtime, build, test)" >&2; exit 2 ;;
+  esac
+done
+
 missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
@@ -42,17 +47,29 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The group that owns GPIO chips on a room device (udev/70-salle.rules); tests check it.
-getent group gpio >/dev/null || $SUDO groupadd --system gpio
-
-# The WebRTC tests' real peers: Janus 1.1 + simple-whip-server, aiortc (PyPI), headless
-# Chromium, and the GStreamer WebRTC peer (tests/fixtures/gst-peer, built on first use by the
-# tests).
-"$(dirname "$0")/../tests/fixtures/janus/setup.sh"
-"$(dirname "$0")/../tests/fixtures/chromium/setup.sh"
-"$(dirname "$0")/../tests/fixtures/livekit/setup.sh"
-
-if ! command -v cargo >/dev/null; then
-  echo "install-deps: no Rust toolchain: install Rust 1.92 or newer with rustup, then run this again" >&2
-  exit 1
-fi
+for group in "${groups[@]}"; do
+  case "$group" in
+    runtime)
+      # The group that owns GPIO chips on a room device (udev/70-salle.rules).
+      getent group gpio >/dev/null || $SUDO groupadd --system gpio
+      ;;
+    build)
+      if ! command -v cargo >/dev/null; then
+        echo "install-deps: no Rust toolchain: install Rust 1.92 or newer with rustup, then run this again" >&2
+        exit 1
+      fi
+      ;;
+    test)
+      # The WebRTC tests' real peers: Janus 1.1 + simple-whip-server and aiortc (PyPI), headless
+      # Chromium, the LiveKit fixture, and the GStreamer WebRTC peer (a cargo build).
+      "$repo/tests/fixtures/janus/setup.sh"
+      "$repo/tests/fixtures/chromium/setup.sh"
+      "$repo/tests/fixtures/livekit/setup.sh"
+      "$repo/tests/fixtures/gst-peer/build.sh" >/dev/null
+      # The QEMU tier's kernel, out-of-tree drivers and initramfs (cached in .cache/qemu).
+      if [ "${SALLE_QEMU:-1}" != 0 ]; then
+        SALLE_QEMU_QUIET=1 "$repo/tests/qemu/prepare.sh"
+      fi
+      ;;
+  esac
+done

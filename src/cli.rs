@@ -1,9 +1,10 @@
 //! The `salle` command line.
 
+use crate::api::{Answer, DaemonStatus, MediaStatus, Request};
 use crate::config::{self, Config};
-use crate::control::{self, DaemonStatus, Request, Response};
-use crate::daemon::MediaStatus;
+use crate::control;
 use crate::hw::inventory::{self, Inventory, Selected};
+use crate::media::elements;
 use crate::room::{Button, CallStatus, DeviceKind, ScreenPower};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -246,11 +247,11 @@ fn client(arg: &ConfigArg, request: Request, json: bool) -> ExitCode {
             eprintln!("salle: {e}");
             ExitCode::FAILURE
         }
-        Ok(Response::Error { error, .. }) => {
+        Ok(Answer::Error { error, .. }) => {
             eprintln!("salle: {error}");
             ExitCode::FAILURE
         }
-        Ok(Response::Status { status, .. }) => {
+        Ok(Answer::Status { status, .. }) => {
             if json {
                 println!(
                     "{}",
@@ -364,6 +365,46 @@ fn print_media(media: &MediaStatus) {
     }
 }
 
+/// The GStreamer elements found, or the reason there are none (GStreamer does not start).
+fn media_capabilities() -> Result<Vec<elements::Capability>, String> {
+    crate::media::init()?;
+    Ok(elements::capabilities())
+}
+
+/// The media section of `salle devices`: per role, what is installed; what is missing, with
+/// its package; the hardware-only elements absent here, with what they need.
+fn print_media_capabilities(media: &Result<Vec<elements::Capability>, String>) {
+    println!("Media (GStreamer)");
+    let capabilities = match media {
+        Ok(c) => c,
+        Err(e) => {
+            println!("  {e}");
+            return;
+        }
+    };
+    for role in elements::Role::ALL {
+        let found: Vec<&str> = capabilities
+            .iter()
+            .filter(|c| c.element.role == role && c.installed)
+            .map(|c| c.element.name)
+            .collect();
+        println!("  {:<11} {}", role.name(), found.join(" "));
+    }
+    for c in capabilities.iter().filter(|c| !c.installed) {
+        let name = c.element.name;
+        match c.element.need {
+            elements::Need::Required => println!(
+                "  missing     {name}: install {} (the room needs it)",
+                c.element.package
+            ),
+            elements::Need::Optional(why) => {
+                println!("  absent      {name} ({}): {why}", c.element.package)
+            }
+            elements::Need::Hardware(why) => println!("  absent      {name}: needs {why}"),
+        }
+    }
+}
+
 fn devices(arg: &ConfigArg, json: bool) -> ExitCode {
     let config = match load_config(arg) {
         Ok((c, _)) => c,
@@ -374,8 +415,16 @@ fn devices(arg: &ConfigArg, json: bool) -> ExitCode {
     };
     let inventory = Inventory::scan();
     let selection = inventory::select(&config, &inventory);
+    let media = media_capabilities();
     if json {
-        let report = serde_json::json!({ "inventory": inventory, "selection": selection });
+        let report = serde_json::json!({
+            "inventory": inventory,
+            "selection": selection,
+            "media": match &media {
+                Ok(capabilities) => serde_json::json!(capabilities),
+                Err(e) => serde_json::json!({ "error": e }),
+            },
+        });
         println!(
             "{}",
             serde_json::to_string_pretty(&report).expect("report serialises")
@@ -479,6 +528,7 @@ fn devices(arg: &ConfigArg, json: bool) -> ExitCode {
             );
         }
     }
+    print_media_capabilities(&media);
     println!("Selection");
     for kind in DeviceKind::ALL {
         println!("  {:<11} {}", kind.name(), selection.describe(kind));

@@ -3,6 +3,7 @@
 //! Layout (dependencies point one way): `room` decides, everything else drives hardware or
 //! talks to the outside world on its behalf. See the README for the tour.
 
+pub mod api;
 pub mod calendar;
 pub mod cli;
 pub mod config;

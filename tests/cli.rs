@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn simulated() -> String {
@@ -420,4 +421,88 @@ fn a_configured_speakerphone_that_is_not_there_is_a_problem_not_a_failure() {
         daemon.cli(&["mute", "on"]);
         assert_eq!(daemon.status()["mic_muted"], true);
     }
+}
+
+#[test]
+fn a_join_to_an_address_that_is_not_a_meeting_is_refused_at_once() {
+    let daemon = Daemon::start(&simulated());
+    for url in [
+        "javascript:alert(1)",
+        "file:///etc/shadow",
+        "not a url at all",
+    ] {
+        let answer = daemon.raw(&format!("{{\"request\":\"join\",\"url\":\"{url}\"}}\n"));
+        // Refused, naming the forms a meeting address takes...
+        assert!(
+            answer.contains("\"ok\":false")
+                && answer.contains("\"code\":\"not-a-meeting\"")
+                && answer.contains("https://<meet-host>/<slug>")
+                && answer.contains("janus+wss://"),
+            "{answer}"
+        );
+        // ... and nothing changed: never "joining" that address, no error left in status.
+        let status = daemon.status();
+        assert_eq!(status["call"]["state"], "idle", "{status}");
+        assert!(status["last_error"].is_null(), "{status}");
+    }
+    // The command line says the same and fails.
+    let out = daemon.cli(&["join", "javascript:alert(1)"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("https://<meet-host>/<slug>"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A real meeting address is still taken.
+    daemon.cli(&["join", "test://other?connect_ms=10"]);
+    daemon.wait_state("in-call", Duration::from_secs(5));
+}
+
+/// A GStreamer registry of this machine's plugins less `left_out` (a real install that lacks
+/// one package's plugin): its directory and the environment that makes GStreamer use it.
+fn plugins_without(left_out: &str) -> (tempfile::TempDir, Vec<(&'static str, PathBuf)>) {
+    let system = Path::new("/usr/lib/x86_64-linux-gnu/gstreamer-1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    for entry in std::fs::read_dir(system).expect("the system's GStreamer plugins") {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n != left_out) && path.is_file() {
+            std::os::unix::fs::symlink(&path, plugins.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let env = vec![
+        ("GST_PLUGIN_SYSTEM_PATH_1_0", plugins),
+        ("GST_PLUGIN_PATH_1_0", dir.path().join("none")),
+        ("GST_REGISTRY_1_0", dir.path().join("registry.bin")),
+    ];
+    (dir, env)
+}
+
+#[test]
+fn a_missing_gstreamer_element_names_its_package_in_status_and_devices() {
+    // gstreamer1.0-x's Pango plugin: without it a room once joined calls with no video.
+    let (_plugins, env) = plugins_without("libgstpango.so");
+    let daemon = Daemon::start_with(&simulated(), |command| {
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+    });
+    let status = daemon.status();
+    let problems = status["problems"].to_string();
+    assert!(
+        problems.contains("GStreamer element textoverlay missing: install gstreamer1.0-x"),
+        "{status}"
+    );
+    let human = text(&daemon.cli(&["status"]).stdout);
+    assert!(human.contains("install gstreamer1.0-x"), "{human}");
+
+    let mut devices = salle();
+    devices
+        .args(["devices"])
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let listed = text(&devices.output().unwrap().stdout);
+    assert!(
+        listed.contains("missing     textoverlay: install gstreamer1.0-x"),
+        "{listed}"
+    );
+    assert!(listed.contains("x264enc"), "encoders listed: {listed}");
 }

@@ -181,6 +181,16 @@ mod tests {
         let e = err("[meeting]\nurl = \"ftp://example/room\"\n");
         assert_eq!((e.line, e.field.as_str()), (2, "meeting.url"));
         assert!(e.message.contains("ftp"), "{}", e.message);
+        // Addresses that are not meetings are refused, naming the forms that are.
+        for url in ["javascript:alert(1)", "file:///etc/shadow"] {
+            let e = err(&format!("[meeting]\nurl = \"{url}\"\n"));
+            assert_eq!((e.line, e.field.as_str()), (2, "meeting.url"));
+            assert!(
+                e.message.contains("https://<meet-host>/<slug>"),
+                "{}",
+                e.message
+            );
+        }
         let e = err("[camera]\nwidth = 0\n");
         assert_eq!((e.line, e.field.as_str()), (2, "camera.width"));
     }

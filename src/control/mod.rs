@@ -4,11 +4,9 @@
 //! owned by the service's group. Being on the device, its users count as people in the room.
 
 mod client;
-mod protocol;
 mod server;
 mod socket_path;
 
-pub use client::request;
-pub use protocol::{DaemonStatus, Request, Response};
+pub use client::{request, ClientError};
 pub use server::{bind, serve, ControlRequest};
 pub use socket_path::{client_socket_path, server_socket_path};

@@ -1,6 +1,6 @@
 //! The daemon's side of the control socket.
 
-use super::{Request, Response};
+use crate::api::{Answer, ApiError, Request};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 /// A request from a client, with the way back.
 pub struct ControlRequest {
     pub request: Request,
-    pub reply: oneshot::Sender<Response>,
+    pub reply: oneshot::Sender<Answer>,
 }
 
 /// Longest request line accepted: requests are tiny; anything bigger is a confused client.
@@ -64,10 +64,10 @@ async fn connection(stream: UnixStream, requests: mpsc::Sender<ControlRequest>) 
             Ok(_) => {}
         }
         let response = if line.len() > MAX_LINE {
-            Response::error("request too long")
+            Answer::from(ApiError::RequestTooLong)
         } else {
             match serde_json::from_str::<Request>(&line) {
-                Err(e) => Response::error(format!("bad request: {e}")),
+                Err(e) => Answer::from(ApiError::BadRequest(e.to_string())),
                 Ok(request) => {
                     let (reply, answer) = oneshot::channel();
                     if requests
@@ -79,7 +79,7 @@ async fn connection(stream: UnixStream, requests: mpsc::Sender<ControlRequest>) 
                     }
                     answer
                         .await
-                        .unwrap_or_else(|_| Response::error("the daemon is shutting down"))
+                        .unwrap_or_else(|_| Answer::from(ApiError::ShuttingDown))
                 }
             }
         };

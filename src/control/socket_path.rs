@@ -2,6 +2,7 @@
 //! path, else the first usable of /run/salle (the service's RuntimeDirectory),
 //! $XDG_RUNTIME_DIR/salle (a developer's session), /tmp/salle-<uid>.
 
+use super::ClientError;
 use crate::config::Config;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +57,7 @@ pub fn server_socket_path(config: &Config) -> std::io::Result<PathBuf> {
 }
 
 /// The path a client connects to: the configured one, else the first that exists.
-pub fn client_socket_path(config: &Config) -> Result<PathBuf, String> {
+pub fn client_socket_path(config: &Config) -> Result<PathBuf, ClientError> {
     if let Some(path) = &config.control.socket {
         return Ok(path.clone());
     }
@@ -67,9 +68,6 @@ pub fn client_socket_path(config: &Config) -> Result<PathBuf, String> {
         .cloned()
         .ok_or_else(|| {
             let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-            format!(
-                "no salle daemon is running (no control socket at {})",
-                list.join(", ")
-            )
+            ClientError::NoSocket(list.join(", "))
         })
 }

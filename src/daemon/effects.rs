@@ -1,10 +1,11 @@
 //! Carrying out the room's effects: meeting sessions, LEDs, media switches.
 
 use super::gpio::Leds;
-use super::media::{Media, MediaPart, MediaStatus};
+use super::media::{Media, MediaPart};
 use super::screen_power::ScreenPowerDriver;
 use super::speakerphone::Speakerphones;
 use super::Event;
+use crate::api::MediaStatus;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
 use crate::room::{Effect, Input, LedPattern, RoomStatus, SessionEvent, SessionId};
@@ -234,6 +235,7 @@ impl Effects {
                     peer: self.peer_settings(),
                     session,
                     events: session_tx.clone(),
+                    refreshed: Default::default(),
                 };
                 let monitor = self.monitor(service);
                 tokio::spawn(run_meeting(
@@ -316,6 +318,7 @@ impl Effects {
                 .collect(),
             bind: network.bind.clone(),
             relay_only: network.relay_only,
+            gather_wait: crate::rtc::peer::GATHER_TIMEOUT,
             video_bps: BitrateRange {
                 start: u64::from(self.network.start_kbps) * 1000,
                 min: u64::from(network.min_video_kbps) * 1000,

@@ -13,11 +13,11 @@
 //! what changed (the clock once a minute).
 
 use super::Event;
+use crate::api::{AudioStatus, MediaStatus, ScreenStatus, VideoStatus};
 use crate::config::{Config, ScreenOutput};
 use crate::hw::camera::Encoding;
 use crate::hw::inventory::{Selected, Selection};
 use crate::media::adapt::SizeAdapter;
-use crate::media::encoder::Encoder;
 use crate::media::layout::Size;
 use crate::media::receive::{
     AudioOutput, Receive, ReceiveSettings, SelfViewSource, VideoOutput, DEFAULT_ECHO_PROBE,
@@ -28,20 +28,10 @@ use crate::media::EncodedFrame;
 use crate::room::{screen_content, RoomStatus, ScreenContent, ScreenFacts};
 use crate::rtc::stats::CaptionLine;
 use crate::rtc::{EncoderFeedback, MediaPorts, Switches};
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// What status shows about media.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct MediaStatus {
-    pub video: Option<VideoStatus>,
-    pub audio: Option<AudioStatus>,
-    #[serde(default)]
-    pub screen: Option<ScreenStatus>,
-}
 
 /// Which part of the media engine a problem is in: they fail differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,46 +42,6 @@ pub enum MediaPart {
     Audio,
     /// Screen and speaker: the call goes on; people in the room are told.
     Screen,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScreenStatus {
-    /// "kms", "window" or "none".
-    pub output: String,
-    pub width: u32,
-    pub height: u32,
-    /// Remote pictures on the screen (the self-view not counted).
-    pub tiles: usize,
-    /// Who is on the screen, and what was decoded of each.
-    #[serde(default)]
-    pub people: Vec<crate::media::receive::PersonOnScreen>,
-    pub self_view: bool,
-    /// The microphone's echo canceller hears what the speaker plays.
-    pub echo_cancellation: bool,
-    /// The text the room's screen shows of its own (its name, the message, the badges...),
-    /// for whoever looks after the room from afar.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub text: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VideoStatus {
-    pub encoder: Encoder,
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-    pub kbps: u32,
-    pub frames: u64,
-    pub keyframes: u64,
-    pub camera_off: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AudioStatus {
-    pub muted: bool,
-    /// The input level meter (dBFS); it keeps measuring while muted.
-    pub level_dbfs: f64,
-    pub packets: u64,
 }
 
 pub struct Media {

@@ -10,12 +10,11 @@ mod screen_power;
 mod service_check;
 mod speakerphone;
 
-pub use media::{AudioStatus, MediaStatus, ScreenStatus, VideoStatus};
-pub use speakerphone::SpeakerphoneStatus;
-
+use crate::api::{Answer, ApiError, DaemonStatus, Request};
 use crate::config::Config;
-use crate::control::{self, ControlRequest, DaemonStatus, Request, Response};
+use crate::control::{self, ControlRequest};
 use crate::room::{Command, DeviceKind, Input, MediaEvent, Origin, Press, Room};
+use crate::signal::MeetingTarget;
 use crate::system::notify;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -75,6 +74,14 @@ pub async fn run(options: Options) -> Result<(), String> {
         );
     }
     let mut problems: Vec<String> = Vec::new();
+    // An installer must learn at once which package is missing, not from a call without video.
+    if crate::media::init().is_ok() {
+        problems.extend(
+            crate::media::elements::missing_required()
+                .iter()
+                .map(ToString::to_string),
+        );
+    }
     let leds = gpio::start(&config, events.clone(), &mut problems);
     let mut effects = effects::Effects::new(
         &config,
@@ -167,14 +174,18 @@ pub async fn run(options: Options) -> Result<(), String> {
                 effects.apply(step.effects, devices.selection());
             }
             Event::Control(ControlRequest { request, reply }) => {
-                let refused = control_input(request).and_then(|input| {
-                    let step = room.handle(now_ms(), input);
-                    effects.apply(step.effects, devices.selection());
-                    step.refused
-                });
+                let refused = match control_input(request) {
+                    None => None,
+                    Some(Err(error)) => Some(error),
+                    Some(Ok(input)) => {
+                        let step = room.handle(now_ms(), input);
+                        effects.apply(step.effects, devices.selection());
+                        step.refused.map(ApiError::from)
+                    }
+                };
                 let response = match refused {
-                    Some(reason) => Response::error(reason),
-                    None => Response::status(DaemonStatus {
+                    Some(error) => Answer::from(error),
+                    None => Answer::status(DaemonStatus {
                         room: room.status(),
                         version: env!("CARGO_PKG_VERSION").into(),
                         config_file: config_file.as_ref().map(|p| p.display().to_string()),
@@ -275,23 +286,29 @@ fn all_problems(
     all
 }
 
-/// The room input for a control request; None for a plain status query.
-fn control_input(request: Request) -> Option<Input> {
+/// The room input for a control request; None for a plain status query. A request the room
+/// must never see (a join to an address that is not a meeting) is refused here, before
+/// anything changes.
+fn control_input(request: Request) -> Option<Result<Input, ApiError>> {
     let command = |command| {
-        Some(Input::Command {
+        Some(Ok(Input::Command {
             origin: Origin::InRoom,
             command,
-        })
+        }))
     };
     match request {
         Request::Status => None,
-        Request::Join { url } => command(Command::Join { url }),
+        Request::Join { url: Some(url) } => match MeetingTarget::parse(&url) {
+            Ok(_) => command(Command::Join { url: Some(url) }),
+            Err(e) => Some(Err(ApiError::NotAMeeting(e))),
+        },
+        Request::Join { url: None } => command(Command::Join { url: None }),
         Request::Leave => command(Command::Leave),
         Request::Mute { muted } => command(Command::SetMicMuted { muted }),
         Request::Camera { off } => command(Command::SetCameraOff { off }),
-        Request::Press { button, long } => Some(Input::Button {
+        Request::Press { button, long } => Some(Ok(Input::Button {
             button,
             press: if long { Press::Long } else { Press::Short },
-        }),
+        })),
     }
 }

@@ -4,24 +4,15 @@
 //! when the device appears. A device that goes away or fails is shown in status, never fatal.
 
 use super::Event;
+use crate::api::SpeakerphoneStatus;
 use crate::config::HidChoice;
 use crate::hw::hid::speakerphone::{self, Speakerphone, Telephony};
 use crate::room::{Button, Input, Press};
-use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// A speakerphone in status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpeakerphoneStatus {
-    #[serde(flatten)]
-    pub device: Speakerphone,
-    /// Why it is not working (gone, cannot be opened); None while it works.
-    pub error: Option<String>,
-}
 
 pub struct Speakerphones {
     choice: HidChoice,

@@ -4,6 +4,7 @@
 //! Every encoder differs in units and knobs; this file is the one place that knows them, so the
 //! send pipeline can say "bitrate 1500 kbit/s" without caring which encoder runs.
 
+use super::elements;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -41,11 +42,11 @@ impl Encoder {
     pub fn element_name(self) -> Option<&'static str> {
         match self {
             Encoder::Camera => None,
-            Encoder::V4l2 => Some("v4l2h264enc"),
-            Encoder::Va => Some("vah264enc"),
-            Encoder::Vaapi => Some("vaapih264enc"),
-            Encoder::X264 => Some("x264enc"),
-            Encoder::OpenH264 => Some("openh264enc"),
+            Encoder::V4l2 => Some(elements::V4L2H264ENC),
+            Encoder::Va => Some(elements::VAH264ENC),
+            Encoder::Vaapi => Some(elements::VAAPIH264ENC),
+            Encoder::X264 => Some(elements::X264ENC),
+            Encoder::OpenH264 => Some(elements::OPENH264ENC),
         }
     }
 
@@ -65,7 +66,7 @@ impl Encoder {
     pub fn available(self, camera_gives_h264: bool) -> bool {
         match self.element_name() {
             None => camera_gives_h264,
-            Some(name) => super::has_element(name),
+            Some(name) => elements::installed(name),
         }
     }
 
@@ -80,9 +81,7 @@ impl Encoder {
             None => Encoder::LADDER
                 .into_iter()
                 .find(|e| e.available(camera_gives_h264))
-                .ok_or_else(|| {
-                    "no H.264 encoder found (install gstreamer1.0-plugins-ugly for x264)".into()
-                }),
+                .ok_or_else(|| elements::not_installed(elements::X264ENC)),
         }
     }
 

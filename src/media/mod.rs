@@ -4,6 +4,7 @@
 //! encoded access units (send) and take encoded frames (receive) through appsink/appsrc.
 //!
 //! One file, one job:
+//! - `elements`: every GStreamer element the daemon can create, with its Debian package
 //! - `encoder`: the H.264 encoder ladder (probing, per-encoder settings and live controls)
 //! - `send_video`: camera -> (MJPEG decode) -> scale -> encoder -> access units
 //! - `send_audio`: microphone -> channel selection -> echo cancellation -> Opus -> packets
@@ -16,6 +17,7 @@
 //!   (`play`) and shutting it down (`shut_down`)
 
 pub mod adapt;
+pub mod elements;
 pub mod encoder;
 pub mod layout;
 mod overlay;
@@ -33,11 +35,6 @@ use tokio::sync::mpsc;
 /// Initialises GStreamer once for the process.
 pub fn init() -> Result<(), String> {
     gstreamer::init().map_err(|e| format!("GStreamer: {e}"))
-}
-
-/// Whether an element factory is installed.
-pub fn has_element(name: &str) -> bool {
-    gstreamer::ElementFactory::find(name).is_some()
 }
 
 /// One encoded unit ready for WebRTC: an H.264 access unit (Annex B) or an Opus packet.

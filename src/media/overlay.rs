@@ -12,6 +12,7 @@
 //!
 //! Text is given as plain text and escaped here: textoverlay reads Pango markup.
 
+use super::elements::{self, TEXTOVERLAY, VIDEOTESTSRC};
 use super::layout::{Rect, Size};
 use super::screen_layout::{Anchor, Drawing, Panel, Rgb, Text, MAX_PANELS, MAX_TEXTS};
 use gstreamer as gst;
@@ -86,14 +87,14 @@ impl Overlay {
 pub(super) fn text_slots() -> Result<Vec<gst::Element>, String> {
     (0..MAX_TEXTS)
         .map(|i| {
-            gst::ElementFactory::make("textoverlay")
+            gst::ElementFactory::make(TEXTOVERLAY)
                 .name(format!("screen-text-{i}"))
                 .property("silent", true)
                 // Sizes are the layout's, in pixels of this screen.
                 .property("auto-resize", false)
                 .property_from_str("valignment", "top")
                 .build()
-                .map_err(|_| super::receive::missing("textoverlay"))
+                .map_err(|_| elements::not_installed(TEXTOVERLAY))
         })
         .collect()
 }
@@ -110,13 +111,13 @@ pub(super) fn panel_elements(
         index < MAX_PANELS,
         "the layout uses at most {MAX_PANELS} panels"
     );
-    let source = gst::ElementFactory::make("videotestsrc")
+    let source = gst::ElementFactory::make(VIDEOTESTSRC)
         .name(format!("screen-panel-{index}"))
         .property("is-live", true)
         .property_from_str("pattern", "solid-color")
         .property("foreground-color", argb(colour))
         .build()
-        .map_err(|_| super::receive::missing("videotestsrc"))?;
+        .map_err(|_| elements::not_installed(VIDEOTESTSRC))?;
     let caps = gst::Caps::builder("video/x-raw")
         .field("format", "I420")
         .field("width", PANEL_SOURCE_SIZE)

@@ -29,10 +29,11 @@
 //!
 //! Bus errors go to `take_errors()` with the name of the element that raised them.
 
+use super::elements::{self, make, *};
 use super::layout::{self, Layout, Rect, Size, Tile};
 use super::overlay::{self, Overlay, PanelInput};
 use super::screen_layout::{self, Drawing, Panel};
-use super::{has_element, EncodedFrame};
+use super::EncodedFrame;
 use crate::room::ScreenContent;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -99,9 +100,9 @@ impl VideoCodec {
     /// Decoders in order of preference: hardware first (the Pi 4's `v4l2h264dec`).
     fn decoders(self) -> &'static [&'static str] {
         match self {
-            VideoCodec::H264 => &["v4l2h264dec", "avdec_h264", "openh264dec"],
-            VideoCodec::Vp8 => &["vp8dec"],
-            VideoCodec::Vp9 => &["vp9dec"],
+            VideoCodec::H264 => &[V4L2H264DEC, AVDEC_H264, OPENH264DEC],
+            VideoCodec::Vp8 => &[VP8DEC],
+            VideoCodec::Vp9 => &[VP9DEC],
         }
     }
 }
@@ -429,11 +430,11 @@ impl Receive {
             .decoders()
             .iter()
             .copied()
-            .find(|d| has_element(d))
+            .find(|d| elements::installed(d))
             .ok_or_else(|| format!("no decoder for {codec:?} (tried {:?})", codec.decoders()))?;
         let mut elements: Vec<gst::Element> = vec![source.upcast()];
         if codec == VideoCodec::H264 {
-            elements.push(make("h264parse", &format!("{prefix}-parse"))?);
+            elements.push(make(H264PARSE, &format!("{prefix}-parse"))?);
         }
         let decode = make(decoder, &format!("{prefix}-decode"))?;
         // Packets get lost: a decoder that cannot decode asks for a keyframe (see
@@ -448,10 +449,10 @@ impl Receive {
         // One element converting and scaling in a single pass (GStreamer 1.22's merge of
         // videoconvert and videoscale). It adds black borders to keep the picture's aspect
         // ratio: a 4:3 screen share is letterboxed, not stretched.
-        elements.push(make("videoconvertscale", &format!("{prefix}-scale"))?);
-        let scale_caps = make("capsfilter", &format!("{prefix}-size"))?;
+        elements.push(make(VIDEOCONVERTSCALE, &format!("{prefix}-scale"))?);
+        let scale_caps = make(CAPSFILTER, &format!("{prefix}-size"))?;
         elements.push(scale_caps.clone());
-        let label = gst::ElementFactory::make("textoverlay")
+        let label = gst::ElementFactory::make(TEXTOVERLAY)
             .name(format!("{prefix}-label"))
             .property("text", label_text(name))
             .property("font-desc", self.label_font(false))
@@ -464,7 +465,7 @@ impl Receive {
             .property("xpad", 8i32)
             .property("ypad", 6i32)
             .build()
-            .map_err(|_| missing("textoverlay"))?;
+            .map_err(|_| elements::not_installed(TEXTOVERLAY))?;
         // A frame the decoder delivers late (a slow start, a CPU spike) would be skipped by
         // the compositor, which drops what ends before its current output, and a track that
         // sends one picture and then waits (a still screen share) would stay black: move such
@@ -628,27 +629,27 @@ impl Receive {
         let prefix = state.prefix("self", "view");
         let rect = state.layout.self_view;
         let source = match source {
-            SelfViewSource::Channel(channel) => gst::ElementFactory::make("intervideosrc")
+            SelfViewSource::Channel(channel) => gst::ElementFactory::make(INTERVIDEOSRC)
                 .property("channel", channel)
                 .name(format!("{prefix}-source"))
                 .build()
-                .map_err(|_| missing("intervideosrc"))?,
-            SelfViewSource::TestPattern => gst::ElementFactory::make("videotestsrc")
+                .map_err(|_| elements::not_installed(INTERVIDEOSRC))?,
+            SelfViewSource::TestPattern => gst::ElementFactory::make(VIDEOTESTSRC)
                 .property("is-live", true)
                 .name(format!("{prefix}-source"))
                 .build()
-                .map_err(|_| missing("videotestsrc"))?,
+                .map_err(|_| elements::not_installed(VIDEOTESTSRC))?,
         };
-        let scale_caps = make("capsfilter", &format!("{prefix}-size"))?;
+        let scale_caps = make(CAPSFILTER, &format!("{prefix}-size"))?;
         scale_caps.set_property("caps", tile_caps(rect.size()));
-        let mirror = gst::ElementFactory::make("videoflip")
+        let mirror = gst::ElementFactory::make(VIDEOFLIP)
             .name(format!("{prefix}-mirror"))
             .property_from_str("video-direction", "horiz")
             .build()
-            .map_err(|_| missing("videoflip"))?;
+            .map_err(|_| elements::not_installed(VIDEOFLIP))?;
         let elements = vec![
             source,
-            make("videoconvertscale", &format!("{prefix}-scale"))?,
+            make(VIDEOCONVERTSCALE, &format!("{prefix}-scale"))?,
             scale_caps,
             mirror,
         ];
@@ -683,17 +684,17 @@ impl Receive {
             .format(gst::Format::Time)
             .build();
         // Packet loss concealment and in-band FEC: what makes lost packets inaudible.
-        let decoder = gst::ElementFactory::make("opusdec")
+        let decoder = gst::ElementFactory::make(OPUSDEC)
             .name(format!("{prefix}-decode"))
             .property("plc", true)
             .property("use-inband-fec", true)
             .build()
-            .map_err(|_| missing("opusdec"))?;
+            .map_err(|_| elements::not_installed(OPUSDEC))?;
         let elements = vec![
             source.clone().upcast(),
             decoder,
-            make("audioconvert", &format!("{prefix}-convert"))?,
-            make("audioresample", &format!("{prefix}-resample"))?,
+            make(AUDIOCONVERT, &format!("{prefix}-convert"))?,
+            make(AUDIORESAMPLE, &format!("{prefix}-resample"))?,
         ];
         let sinkpad = self.attach(&elements, &self.mixer)?;
         let branch = Branch { elements, sinkpad };
@@ -1030,7 +1031,7 @@ fn build_video_output(
     pipeline: &gst::Pipeline,
     settings: &ReceiveSettings,
 ) -> Result<(gst::Element, Option<gst_app::AppSink>, Vec<gst::Element>), String> {
-    let compositor = aggregator("compositor")?;
+    let compositor = aggregator(COMPOSITOR)?;
     compositor.set_property_from_str("background", "black");
     // The sink that tests read takes RGBA straight from the compositor; screens get I420,
     // the cheapest to blend, converted only if the sink wants something else.
@@ -1054,8 +1055,8 @@ fn build_video_output(
     let mut frames = None;
     match &settings.video_output {
         VideoOutput::Kms { connector_id } => {
-            elements.push(make("videoconvert", "screen-convert")?);
-            let sink = make("kmssink", "screen")?;
+            elements.push(make(VIDEOCONVERT, "screen-convert")?);
+            let sink = make(KMSSINK, "screen")?;
             if let Some(id) = connector_id {
                 sink.set_property("connector-id", *id as i32);
             }
@@ -1069,8 +1070,8 @@ fn build_video_output(
                             WAYLAND_DISPLAY is set): use [screen] output = \"kms\" or \"none\""
                     .into());
             }
-            elements.push(make("videoconvert", "screen-convert")?);
-            elements.push(make("autovideosink", "screen")?);
+            elements.push(make(VIDEOCONVERT, "screen-convert")?);
+            elements.push(make(AUTOVIDEOSINK, "screen")?);
         }
         VideoOutput::AppSink => {
             // Only the newest frame is kept: a reader always gets the current screen, and a
@@ -1081,7 +1082,7 @@ fn build_video_output(
     add_output(pipeline, &elements, "screen output")?;
 
     // The clock: a tiny black picture, never drawn (alpha 0: the compositor skips it).
-    let background = live_source("videotestsrc", "background")?;
+    let background = live_source(VIDEOTESTSRC, "background")?;
     background.set_property_from_str("pattern", "black");
     let background_caps = caps_filter(
         "background-caps",
@@ -1110,7 +1111,7 @@ fn build_audio_output(
     pipeline: &gst::Pipeline,
     settings: &ReceiveSettings,
 ) -> Result<(gst::Element, Option<gst_app::AppSink>), String> {
-    let mixer = aggregator("audiomixer")?;
+    let mixer = aggregator(AUDIOMIXER)?;
     // What webrtcechoprobe takes: interleaved S16LE at the echo canceller's rate.
     let caps = caps_filter(
         "speaker-caps",
@@ -1123,7 +1124,7 @@ fn build_audio_output(
     )?;
     let mut elements = vec![mixer.clone(), caps];
     if let Some(name) = &settings.echo_probe {
-        elements.push(make("webrtcechoprobe", name)?);
+        elements.push(make(WEBRTCECHOPROBE, name)?);
     }
     let mut sound = None;
     match &settings.audio_output {
@@ -1131,22 +1132,22 @@ fn build_audio_output(
             // A 60 ms device buffer instead of the default 200 ms: every millisecond of it is
             // mouth-to-ear delay, and echo tail for the canceller.
             elements.push(
-                gst::ElementFactory::make("alsasink")
+                gst::ElementFactory::make(ALSASINK)
                     .name("speaker")
                     .property("device", device)
                     .property("buffer-time", 60_000i64)
                     .property("latency-time", 10_000i64)
                     .build()
-                    .map_err(|_| missing("alsasink"))?,
+                    .map_err(|_| elements::not_installed(ALSASINK))?,
             );
         }
-        AudioOutput::Auto => elements.push(make("autoaudiosink", "speaker")?),
+        AudioOutput::Auto => elements.push(make(AUTOAUDIOSINK, "speaker")?),
         AudioOutput::Discard => elements.push(
-            gst::ElementFactory::make("fakesink")
+            gst::ElementFactory::make(FAKESINK)
                 .name("speaker")
                 .property("sync", true)
                 .build()
-                .map_err(|_| missing("fakesink"))?,
+                .map_err(|_| elements::not_installed(FAKESINK))?,
         ),
         AudioOutput::AppSink => {
             // About two seconds of 10 ms buffers; the oldest go when nobody reads.
@@ -1156,7 +1157,7 @@ fn build_audio_output(
     add_output(pipeline, &elements, "speaker output")?;
 
     // The clock: silence, in 10 ms buffers like the mixer's.
-    let silence = live_source("audiotestsrc", "silence")?;
+    let silence = live_source(AUDIOTESTSRC, "silence")?;
     silence.set_property_from_str("wave", "silence");
     silence.set_property("samplesperbuffer", (settings.audio_rate / 100) as i32);
     attach(pipeline, &[silence], &mixer).map_err(|e| format!("speaker silence: {e}"))?;
@@ -1239,7 +1240,7 @@ fn aggregator(factory: &str) -> Result<gst::Element, String> {
         .property("ignore-inactive-pads", true)
         .property("latency", clock_time(INPUT_LATENCY))
         .build()
-        .map_err(|_| missing(factory))
+        .map_err(|_| elements::not_installed(factory))
 }
 
 /// Starts a newly attached branch, downstream first so no element pushes into a stopped one.
@@ -1279,13 +1280,6 @@ pub(super) fn label_text(name: &str) -> String {
     gst::glib::markup_escape_text(name).to_string()
 }
 
-fn make(factory: &str, name: &str) -> Result<gst::Element, String> {
-    gst::ElementFactory::make(factory)
-        .name(name)
-        .build()
-        .map_err(|_| missing(factory))
-}
-
 /// A live test source (`videotestsrc`, `audiotestsrc`): what an aggregator's output keeps time
 /// by from the start.
 fn live_source(factory: &str, name: &str) -> Result<gst::Element, String> {
@@ -1295,15 +1289,11 @@ fn live_source(factory: &str, name: &str) -> Result<gst::Element, String> {
 }
 
 pub(super) fn caps_filter(name: &str, caps: gst::Caps) -> Result<gst::Element, String> {
-    gst::ElementFactory::make("capsfilter")
+    gst::ElementFactory::make(CAPSFILTER)
         .name(name)
         .property("caps", caps)
         .build()
-        .map_err(|_| missing("capsfilter"))
-}
-
-pub(super) fn missing(factory: &str) -> String {
-    format!("GStreamer element {factory} is not installed")
+        .map_err(|_| elements::not_installed(CAPSFILTER))
 }
 
 fn clock_time(duration: Duration) -> gst::ClockTime {

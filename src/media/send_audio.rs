@@ -20,6 +20,7 @@
 //!
 //! A probe serves one send pipeline at a time; it is released when this pipeline stops.
 
+use super::elements::{make, *};
 use super::{pts_of, EncodedFrame};
 use gstreamer as gst;
 use gstreamer::glib;
@@ -248,15 +249,8 @@ fn lock(muted: &Mutex<bool>) -> std::sync::MutexGuard<'_, bool> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn make(factory: &str, name: &str) -> Result<gst::Element, String> {
-    gst::ElementFactory::make(factory)
-        .name(name)
-        .build()
-        .map_err(|_| format!("the GStreamer element {factory} is not installed"))
-}
-
 fn caps_filter(name: &str, caps: gst::Caps) -> Result<gst::Element, String> {
-    let filter = make("capsfilter", name)?;
+    let filter = make(CAPSFILTER, name)?;
     filter.set_property("caps", caps);
     Ok(filter)
 }
@@ -268,12 +262,12 @@ fn build(pipeline: &gst::Pipeline, settings: &AudioSettings) -> Result<gst::Elem
 
     let mic = match &settings.source {
         AudioSource::Alsa { device, .. } => {
-            let mic = make("alsasrc", "mic")?;
+            let mic = make(ALSASRC, "mic")?;
             mic.set_property("device", device);
             mic
         }
         AudioSource::Tone { freq } => {
-            let mic = make("audiotestsrc", "mic")?;
+            let mic = make(AUDIOTESTSRC, "mic")?;
             mic.set_property("is-live", true);
             mic.set_property_from_str("wave", "sine");
             mic.set_property("freq", freq);
@@ -301,7 +295,7 @@ fn build(pipeline: &gst::Pipeline, settings: &AudioSettings) -> Result<gst::Elem
             )
             .build(),
     )?;
-    let channels = make("audioconvert", "channels")?;
+    let channels = make(AUDIOCONVERT, "channels")?;
     channels.set_property(
         "mix-matrix",
         gst::Array::new(
@@ -310,7 +304,7 @@ fn build(pipeline: &gst::Pipeline, settings: &AudioSettings) -> Result<gst::Elem
                 .map(|row| gst::Array::new(row.iter().copied())),
         ),
     );
-    let resample = make("audioresample", "resample")?;
+    let resample = make(AUDIORESAMPLE, "resample")?;
     // webrtcdsp and opusenc both take interleaved S16 at 48 kHz.
     let format = caps_filter(
         "format",
@@ -322,7 +316,7 @@ fn build(pipeline: &gst::Pipeline, settings: &AudioSettings) -> Result<gst::Elem
             .build(),
     )?;
     let dsp = if settings.echo_processing {
-        let dsp = make("webrtcdsp", "dsp")?;
+        let dsp = make(WEBRTCDSP, "dsp")?;
         match &settings.probe {
             Some(probe) => {
                 dsp.set_property("probe", probe);
@@ -344,14 +338,14 @@ fn build(pipeline: &gst::Pipeline, settings: &AudioSettings) -> Result<gst::Elem
     } else {
         None
     };
-    let level = make("level", "level")?;
+    let level = make(LEVEL, "level")?;
     level.set_property("interval", gst::ClockTime::from_mseconds(100).nseconds());
     level.set_property("post-messages", true);
-    let valve = make("valve", "mute")?;
+    let valve = make(VALVE, "mute")?;
     // Caps and other sticky events still pass while muted, so unmuting needs no renegotiation.
     valve.set_property_from_str("drop-mode", "forward-sticky-events");
     valve.set_property("drop", settings.muted);
-    let opus = make("opusenc", "opus")?;
+    let opus = make(OPUSENC, "opus")?;
     opus.set_property("bitrate", settings.bitrate.clamp(6_000, 510_000) as i32);
     opus.set_property("inband-fec", true);
     opus.set_property(
@@ -361,7 +355,7 @@ fn build(pipeline: &gst::Pipeline, settings: &AudioSettings) -> Result<gst::Elem
     opus.set_property("dtx", true);
     opus.set_property_from_str("audio-type", "voice");
     opus.set_property_from_str("frame-size", "20");
-    let packets = make("appsink", "packets")?;
+    let packets = make(APPSINK, "packets")?;
     packets.set_property("caps", gst::Caps::builder("audio/x-opus").build());
     // Live data: hand packets over as soon as they exist, never wait on the clock.
     packets.set_property("sync", false);

@@ -11,6 +11,7 @@
 //! preview branch decodes. Raw video never reaches Rust: the appsink hands out access units
 //! (Annex B, SPS/PPS in front of every keyframe) and small preview frames.
 
+use super::elements::{self, *};
 use super::encoder::{Encoder, Step};
 use super::{pts_of, EncodedFrame};
 use gstreamer as gst;
@@ -152,10 +153,10 @@ impl SendVideo {
         let camera = source_description(settings);
         let description = if encoder == Encoder::Camera {
             format!(
-                "{camera} ! h264parse ! tee name=t \
-                 t. ! queue max-size-buffers=30 ! valve name=gate ! h264parse name=outparse config-interval=-1 \
-                    ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=out sync=false \
-                 t. ! queue leaky=downstream max-size-buffers=2 ! avdec_h264 ! videoconvert ! videoscale \
+                "{camera} ! {H264PARSE} ! {TEE} name=t \
+                 t. ! {QUEUE} max-size-buffers=30 ! {VALVE} name=gate ! {H264PARSE} name=outparse config-interval=-1 \
+                    ! video/x-h264,stream-format=byte-stream,alignment=au ! {APPSINK} name=out sync=false \
+                 t. ! {QUEUE} leaky=downstream max-size-buffers=2 ! {AVDEC_H264} ! {VIDEOCONVERT} ! {VIDEOSCALE} \
                     ! {preview_caps} ! selector.sink_0 \
                  {privacy} ! selector.sink_1 {preview}",
                 privacy = privacy_card(settings.preview, settings.fps),
@@ -164,11 +165,11 @@ impl SendVideo {
         } else {
             let (w, h, fps) = step.size();
             format!(
-                "{camera} ! videoconvert ! videoscale ! videorate \
-                 ! capsfilter name=size caps=video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 \
-                 ! tee name=t \
-                 t. ! queue leaky=downstream max-size-buffers=2 ! valve name=gate \
-                 t. ! queue leaky=downstream max-size-buffers=2 ! videoscale ! {preview_caps} ! selector.sink_0 \
+                "{camera} ! {VIDEOCONVERT} ! {VIDEOSCALE} ! {VIDEORATE} \
+                 ! {CAPSFILTER} name=size caps=video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 \
+                 ! {TEE} name=t \
+                 t. ! {QUEUE} leaky=downstream max-size-buffers=2 ! {VALVE} name=gate \
+                 t. ! {QUEUE} leaky=downstream max-size-buffers=2 ! {VIDEOSCALE} ! {preview_caps} ! selector.sink_0 \
                  {privacy} ! selector.sink_1 {preview}",
                 privacy = privacy_card(settings.preview, settings.fps),
                 preview = preview_output(settings.self_view_channel.as_deref()),
@@ -189,15 +190,15 @@ impl SendVideo {
             (None, by_name("out")?)
         } else {
             let element = encoder.make(kbps, gop)?;
-            let caps = gst::ElementFactory::make("capsfilter")
+            let caps = gst::ElementFactory::make(CAPSFILTER)
                 .property("caps", encoder.output_caps())
                 .build()
                 .map_err(|e| e.to_string())?;
-            let parse = gst::ElementFactory::make("h264parse")
+            let parse = gst::ElementFactory::make(H264PARSE)
                 .property("config-interval", -1i32)
                 .build()
                 .map_err(|e| e.to_string())?;
-            let au = gst::ElementFactory::make("capsfilter")
+            let au = gst::ElementFactory::make(CAPSFILTER)
                 .property(
                     "caps",
                     gst::Caps::builder("video/x-h264")
@@ -207,7 +208,7 @@ impl SendVideo {
                 )
                 .build()
                 .map_err(|e| e.to_string())?;
-            let out = gst::ElementFactory::make("appsink")
+            let out = gst::ElementFactory::make(APPSINK)
                 .name("out")
                 .property("sync", false)
                 .build()
@@ -352,14 +353,14 @@ impl Drop for SendVideo {
 /// The preview's end: the selector (camera or "camera off" card) to the preview appsink and,
 /// for the self-view, to an `intervideosink` on `channel`.
 fn preview_output(channel: Option<&str>) -> String {
-    let appsink = "appsink name=preview sync=false drop=true max-buffers=1";
+    let appsink = format!("{APPSINK} name=preview sync=false drop=true max-buffers=1");
     match channel {
-        None => format!("input-selector name=selector ! {appsink}"),
+        None => format!("{INPUT_SELECTOR} name=selector ! {appsink}"),
         Some(channel) => format!(
-            "input-selector name=selector ! tee name=preview_tee \
-             preview_tee. ! queue leaky=downstream max-size-buffers=1 ! {appsink} \
-             preview_tee. ! queue leaky=downstream max-size-buffers=1 \
-                ! intervideosink channel=\"{channel}\" sync=false"
+            "{INPUT_SELECTOR} name=selector ! {TEE} name=preview_tee \
+             preview_tee. ! {QUEUE} leaky=downstream max-size-buffers=1 ! {appsink} \
+             preview_tee. ! {QUEUE} leaky=downstream max-size-buffers=1 \
+                ! {INTERVIDEOSINK} channel=\"{channel}\" sync=false"
         ),
     }
 }
@@ -369,23 +370,23 @@ fn source_description(settings: &VideoSettings) -> String {
     let size = format!("width={w},height={h},framerate={fps}/1");
     match &settings.source {
         VideoSource::TestPattern(pattern) => {
-            format!("videotestsrc is-live=true pattern={pattern} ! video/x-raw,{size}")
+            format!("{VIDEOTESTSRC} is-live=true pattern={pattern} ! video/x-raw,{size}")
         }
         VideoSource::TestH264 => format!(
-            "videotestsrc is-live=true pattern=ball ! video/x-raw,{size} \
-             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} ! video/x-h264,profile=constrained-baseline",
+            "{VIDEOTESTSRC} is-live=true pattern=ball ! video/x-raw,{size} \
+             ! {X264ENC} tune=zerolatency speed-preset=ultrafast key-int-max={gop} ! video/x-h264,profile=constrained-baseline",
             gop = fps * 2
         ),
         VideoSource::V4l2 { device, format } => {
             let device = device.replace('"', "");
             match format {
-                CaptureFormat::Raw => format!("v4l2src device=\"{device}\" ! video/x-raw,{size}"),
+                CaptureFormat::Raw => format!("{V4L2SRC} device=\"{device}\" ! video/x-raw,{size}"),
                 CaptureFormat::Mjpeg => {
                     // The hardware JPEG decoder where the board has one (its element only exists then).
-                    let decoder = if super::has_element("v4l2jpegdec") { "v4l2jpegdec" } else { "jpegdec" };
-                    format!("v4l2src device=\"{device}\" ! image/jpeg,{size} ! jpegparse ! {decoder}")
+                    let decoder = if elements::installed(V4L2JPEGDEC) { V4L2JPEGDEC } else { JPEGDEC };
+                    format!("{V4L2SRC} device=\"{device}\" ! image/jpeg,{size} ! {JPEGPARSE} ! {decoder}")
                 }
-                CaptureFormat::H264 => format!("v4l2src device=\"{device}\" ! video/x-h264,{size}"),
+                CaptureFormat::H264 => format!("{V4L2SRC} device=\"{device}\" ! video/x-h264,{size}"),
             }
         }
     }
@@ -394,8 +395,8 @@ fn source_description(settings: &VideoSettings) -> String {
 /// The card the self-view shows while the camera is off.
 fn privacy_card((w, h): (u32, u32), fps: u32) -> String {
     format!(
-        "videotestsrc is-live=true pattern=black ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 \
-         ! textoverlay text=\"Camera off\" valignment=center halignment=center font-desc=\"Sans Bold 20\""
+        "{VIDEOTESTSRC} is-live=true pattern=black ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 \
+         ! {TEXTOVERLAY} text=\"Camera off\" valignment=center halignment=center font-desc=\"Sans Bold 20\""
     )
 }
 

@@ -97,7 +97,22 @@ enum Call {
 pub struct Step {
     pub effects: Vec<Effect>,
     /// Set when a command could not be carried out; the caller tells whoever asked.
-    pub refused: Option<String>,
+    pub refused: Option<Refusal>,
+}
+
+/// Why the room did not carry out a command. Each one's doc comment is its message.
+#[derive(Debug, Clone, PartialEq, Eq, displaydoc::Display, thiserror::Error)]
+pub enum Refusal {
+    /// already in {0}: leave first
+    InAnotherMeeting(String),
+    /// still leaving the previous meeting
+    StillLeaving,
+    /// not in a meeting
+    NotInAMeeting,
+    /// only people in the room can unmute the room's microphone
+    UnmuteInRoomOnly,
+    /// only people in the room can turn the room's camera back on
+    CameraOnInRoomOnly,
 }
 
 pub struct Room {
@@ -238,11 +253,11 @@ impl Room {
                 | Call::Reconnecting { url: current, .. } => {
                     let wanted = url.or_else(|| self.rooms_meeting());
                     if wanted.as_ref() != Some(current) {
-                        step.refused = Some(format!("already in {current}: leave first"));
+                        step.refused = Some(Refusal::InAnotherMeeting(current.clone()));
                     }
                 }
                 Call::Leaving { .. } => {
-                    step.refused = Some("still leaving the previous meeting".into());
+                    step.refused = Some(Refusal::StillLeaving);
                 }
             },
             Command::Leave => match self.call {
@@ -250,20 +265,18 @@ impl Room {
                 | Call::Waiting { .. }
                 | Call::InCall { .. }
                 | Call::Reconnecting { .. } => self.leave(now, step),
-                _ => step.refused = Some("not in a meeting".into()),
+                _ => step.refused = Some(Refusal::NotInAMeeting),
             },
             Command::SetMicMuted { muted } => {
                 if !muted && origin == Origin::Remote && self.mic_muted {
-                    step.refused =
-                        Some("only people in the room can unmute the room's microphone".into());
+                    step.refused = Some(Refusal::UnmuteInRoomOnly);
                 } else {
                     self.set_mic_muted(muted, step);
                 }
             }
             Command::SetCameraOff { off } => {
                 if !off && origin == Origin::Remote && self.camera_off {
-                    step.refused =
-                        Some("only people in the room can turn the room's camera back on".into());
+                    step.refused = Some(Refusal::CameraOnInRoomOnly);
                 } else {
                     self.set_camera_off(off, step);
                 }

@@ -15,7 +15,7 @@ mod status;
 
 pub use calendar::{CalendarMeeting, CalendarStatus};
 pub use leds::{LedPattern, LedState};
-pub use machine::{CalendarSettings, Room, RoomSettings, Step};
+pub use machine::{CalendarSettings, Refusal, Room, RoomSettings, Step};
 pub use screen::{
     meeting_address, screen_content, CallScreen, Message, RoomScreen, ScreenContent, ScreenFacts,
     Tone,

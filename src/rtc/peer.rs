@@ -30,7 +30,8 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy,
-    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
+    SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
@@ -38,8 +39,9 @@ use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit}
 pub const H264_PAYLOAD_TYPE: u8 = 102;
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
 
-/// How long gathering may take before the offer goes out with the candidates found so far.
-const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long gathering may take before the offer goes out with the candidates found so far
+/// (full ICE: WHIP and Janus take the candidates in the description only).
+pub const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long ICE keeps checking a candidate pair that does not answer, and how often. The
 /// stack's default gives up after 1.4 s; an ICE restart made during an outage would then have
@@ -88,6 +90,10 @@ pub struct PeerSettings {
     pub video_bps: BitrateRange,
     /// Only relayed candidates (TURN).
     pub relay_only: bool,
+    /// How long a local description waits for gathering to complete. A service that takes
+    /// trickled candidates (LiveKit) waits briefly and gets the later ones as
+    /// `PeerEvent::LocalCandidate`: a STUN server that never answers must not hold the join.
+    pub gather_wait: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +109,7 @@ impl Default for PeerSettings {
             ice_servers: Vec::new(),
             bind: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
             relay_only: false,
+            gather_wait: GATHER_TIMEOUT,
             video_bps: BitrateRange {
                 start: 1_200_000,
                 min: 150_000,
@@ -142,6 +149,9 @@ pub enum PeerEvent {
         channel: String,
         data: bytes::Bytes,
     },
+    /// A local candidate, as trickle JSON (`{"candidate", "sdpMid", "sdpMLineIndex"}`), for
+    /// services that take candidates after the description; the others ignore it.
+    LocalCandidate(String),
 }
 
 impl std::fmt::Debug for PeerEvent {
@@ -150,6 +160,7 @@ impl std::fmt::Debug for PeerEvent {
             PeerEvent::State(state) => write!(f, "State({state:?})"),
             PeerEvent::Track(_) => f.write_str("Track"),
             PeerEvent::Data { channel, data } => write!(f, "Data({channel}, {} bytes)", data.len()),
+            PeerEvent::LocalCandidate(init) => write!(f, "LocalCandidate({init})"),
         }
     }
 }
@@ -161,6 +172,8 @@ pub struct Peer {
     pub target: Option<TargetBitrate>,
     /// Whether ICE gathering is complete; the handler sets it, a new gathering clears it.
     gathered: Arc<watch::Sender<bool>>,
+    /// How long a local description waits for it (`PeerSettings::gather_wait`).
+    gather_wait: Duration,
 }
 
 impl Peer {
@@ -247,6 +260,7 @@ impl Peer {
             role,
             target,
             gathered,
+            gather_wait: settings.gather_wait,
         })
     }
 
@@ -360,10 +374,15 @@ impl Peer {
             .await
             .map_err(|e| format!("setting the local description: {e}"))?;
         let wait = gathered.wait_for(|done| *done);
-        if tokio::time::timeout(GATHER_TIMEOUT, wait).await.is_err() {
-            tracing::warn!(
-                "ICE gathering still running after {GATHER_TIMEOUT:?}: sending what we have"
-            );
+        if tokio::time::timeout(self.gather_wait, wait).await.is_err() {
+            if self.gather_wait >= GATHER_TIMEOUT {
+                tracing::warn!(
+                    "ICE gathering still running after {:?}: sending what we have",
+                    self.gather_wait
+                );
+            } else {
+                tracing::debug!("ICE gathering goes on: later candidates are trickled");
+            }
         }
         self.connection
             .local_description()
@@ -380,6 +399,21 @@ struct Handler {
 
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let Ok(init) = event.candidate.to_json() else {
+            return;
+        };
+        // One bundled transport: the first section's mid stands for all.
+        let init = serde_json::json!({
+            "candidate": init.candidate,
+            "sdpMid": "0",
+            "sdpMLineIndex": 0,
+        });
+        let _ = self
+            .events
+            .send(PeerEvent::LocalCandidate(init.to_string()));
+    }
+
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
         self.gathered
             .send_replace(state == RTCIceGatheringState::Complete);

@@ -112,12 +112,23 @@ impl OutgoingTrack {
             // when it is stopped.
             let mut frames = frames.lock_owned().await;
             // What was encoded while the connection was set up is old: a receiver would get a
-            // burst of stale frames. Start from now, and from a keyframe.
+            // burst of stale frames. Start from now, and from a keyframe: the frames that come
+            // while the encoder answers the request are held back (a receiver cannot decode
+            // them without the keyframe before them).
             while frames.try_recv().is_ok() {}
+            let mut gate = FirstKeyframe::new(is_video);
             if is_video {
                 let _ = keyframe.send(EncoderFeedback::Keyframe);
             }
             while let Some(frame) = frames.recv().await {
+                match gate.admit(&frame) {
+                    Admit::Send => {}
+                    Admit::Hold => continue,
+                    Admit::HoldAndAskAgain => {
+                        let _ = keyframe.send(EncoderFeedback::Keyframe);
+                        continue;
+                    }
+                }
                 let packets = match packetizer.packetize(&frame) {
                     Ok(packets) => packets,
                     Err(e) => {
@@ -155,5 +166,94 @@ impl OutgoingTrack {
             }
         });
         vec![send, rtcp]
+    }
+}
+
+/// What to do with a frame before the first keyframe of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admit {
+    Send,
+    /// Not decodable by a receiver that has not had a keyframe yet.
+    Hold,
+    /// Held too, and the keyframe request is sent again (it may have been lost, or the
+    /// encoder was restarting when it came).
+    HoldAndAskAgain,
+}
+
+/// Holds a connection's video frames until its first keyframe: a receiver given a delta frame
+/// first shows garbage or nothing, and asks for a keyframe anyway. Audio frames pass.
+#[derive(Debug)]
+struct FirstKeyframe {
+    waiting: bool,
+    held: u32,
+}
+
+/// Frames held before the keyframe request is repeated: a second at 30 fps.
+const HELD_BEFORE_ASKING_AGAIN: u32 = 30;
+
+impl FirstKeyframe {
+    fn new(is_video: bool) -> FirstKeyframe {
+        FirstKeyframe {
+            waiting: is_video,
+            held: 0,
+        }
+    }
+
+    fn admit(&mut self, frame: &EncodedFrame) -> Admit {
+        if !self.waiting || frame.keyframe {
+            self.waiting = false;
+            return Admit::Send;
+        }
+        self.held += 1;
+        if self.held.is_multiple_of(HELD_BEFORE_ASKING_AGAIN) {
+            Admit::HoldAndAskAgain
+        } else {
+            Admit::Hold
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn frame(keyframe: bool) -> EncodedFrame {
+        EncodedFrame {
+            data: vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }],
+            pts: Duration::ZERO,
+            duration: None,
+            keyframe,
+        }
+    }
+
+    #[test]
+    fn video_starts_with_a_keyframe_and_frames_before_it_are_held() {
+        let mut gate = FirstKeyframe::new(true);
+        assert_eq!(gate.admit(&frame(false)), Admit::Hold);
+        assert_eq!(gate.admit(&frame(false)), Admit::Hold);
+        assert_eq!(gate.admit(&frame(true)), Admit::Send);
+        // From then on, every frame goes.
+        assert_eq!(gate.admit(&frame(false)), Admit::Send);
+        assert_eq!(gate.admit(&frame(true)), Admit::Send);
+    }
+
+    #[test]
+    fn a_keyframe_long_in_coming_is_asked_for_again() {
+        let mut gate = FirstKeyframe::new(true);
+        let asked = (0..HELD_BEFORE_ASKING_AGAIN * 2)
+            .filter(|_| gate.admit(&frame(false)) == Admit::HoldAndAskAgain)
+            .count();
+        assert_eq!(asked, 2);
+        assert_eq!(gate.admit(&frame(true)), Admit::Send);
+    }
+
+    #[test]
+    fn audio_is_never_held() {
+        let mut gate = FirstKeyframe::new(false);
+        let mut packet = frame(false);
+        packet.keyframe = true; // what audio frames say; the gate does not even look
+        assert_eq!(gate.admit(&packet), Admit::Send);
+        assert_eq!(gate.admit(&frame(false)), Admit::Send);
     }
 }

@@ -83,6 +83,8 @@ pub struct Call<'a> {
     pub session: SessionId,
     events: &'a mpsc::Sender<SessionEvent>,
     leave: std::pin::Pin<&'a mut tokio::sync::oneshot::Receiver<()>>,
+    /// Set when the meeting sent the room away for good (a host removed it): no rejoin.
+    sent_away: Option<String>,
 }
 
 impl Call<'_> {
@@ -98,6 +100,12 @@ impl Call<'_> {
             .events
             .send(SessionEvent::MuteRequested { session })
             .await;
+    }
+
+    /// The meeting sent the room away for good (`why` is for people: "removed by the host"):
+    /// `in_call` then returns, and the session ends as failed with that reason, not rejoining.
+    pub fn sent_away(&mut self, why: String) {
+        self.sent_away = Some(why);
     }
 
     /// The connection is interrupted (`Some(why)`) or back (`None`).
@@ -155,8 +163,15 @@ pub async fn run<M: Meeting>(
             session,
             events: &events,
             leave: leave.as_mut(),
+            sent_away: None,
         };
-        let Some(reason) = meeting.in_call(joined, &mut media, &mut call).await else {
+        let lost = meeting.in_call(joined, &mut media, &mut call).await;
+        if let Some(reason) = call.sent_away.take() {
+            tracing::warn!("{reason}: not joining again");
+            let _ = events.send(SessionEvent::Failed { session, reason }).await;
+            return;
+        }
+        let Some(reason) = lost else {
             break;
         };
         tracing::warn!("{reason}: joining again");

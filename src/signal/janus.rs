@@ -126,7 +126,8 @@ impl JanusMeeting {
                             Change::Nothing => {}
                         }
                     }
-                    Some(PeerEvent::Track(_) | PeerEvent::Data { .. }) => {}
+                    // Full ICE: the candidates are in the descriptions.
+                    Some(PeerEvent::Track(_) | PeerEvent::Data { .. } | PeerEvent::LocalCandidate(_)) => {}
                     None => break Some(api.says("the publishing connection closed")),
                 },
                 _ = recovery::until(due) => {
@@ -190,7 +191,7 @@ impl JanusMeeting {
                                 tracing::info!("receiving {} again, {how}", feed.display);
                             }
                         }
-                        Some(PeerEvent::Data { .. }) | None => {}
+                        Some(PeerEvent::Data { .. } | PeerEvent::LocalCandidate(_)) | None => {}
                     }
                 }
             }

@@ -46,7 +46,11 @@ struct LiveKitCredentials {
 
 #[derive(Debug, Deserialize)]
 struct Room {
-    id: String,
+    /// None for a slug that is not a registered room: La Suite Meet lets anyone into such a
+    /// meeting (`ALLOW_UNREGISTERED_ROOMS`, on by default) and answers `"id": null` with the
+    /// credentials (`RoomViewSet.retrieve`); there is no lobby to ask then.
+    #[serde(default)]
+    id: Option<String>,
     #[serde(default)]
     livekit: Option<LiveKitCredentials>,
 }
@@ -66,11 +70,23 @@ pub enum Lobby {
     Denied,
 }
 
+/// A room's slug as La Suite Meet's frontend normalises what people type
+/// (`normalizeRoomId` in `features/rooms/utils/isRoomValid.ts`): ten letters or digits, in any
+/// case, with or without the hyphens, become `abc-defg-hij`; anything else is left as it is.
+pub fn normalize_slug(slug: &str) -> String {
+    let clean: String = slug.to_lowercase().chars().filter(|c| *c != '-').collect();
+    if clean.chars().count() == 10 && clean.chars().all(|c| c.is_ascii_alphanumeric()) {
+        format!("{}-{}-{}", &clean[..3], &clean[3..7], &clean[7..])
+    } else {
+        slug.to_string()
+    }
+}
+
 impl MeetRoom {
     pub fn new(base: Url, slug: String, username: String) -> Result<MeetRoom, String> {
         Ok(MeetRoom {
             base,
-            slug,
+            slug: normalize_slug(&slug),
             username,
             client: http::client(REQUEST_TIMEOUT)?,
         })
@@ -96,10 +112,15 @@ impl MeetRoom {
         if let Some(credentials) = room.livekit {
             return self.access(credentials, server_url.as_ref());
         }
+        let Some(id) = room.id else {
+            return Err(self.says(&format!(
+                "GET {path}: neither LiveKit credentials nor a room to ask to enter"
+            )));
+        };
         // Not public: ask to enter, and keep asking (the poll is what keeps the entry alive).
         let mut told = false;
         loop {
-            match self.request_entry(&room.id, server_url.as_ref()).await? {
+            match self.request_entry(&id, server_url.as_ref()).await? {
                 Lobby::Admitted(access) => return Ok(access),
                 Lobby::Denied => {
                     return Err(self.says(&format!("the host did not admit {}", self.username)))
@@ -213,5 +234,30 @@ impl MeetRoom {
             "La Suite Meet {}: {what}",
             self.base.as_str().trim_end_matches('/')
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_normalised_as_meets_frontend_does() {
+        assert_eq!(normalize_slug("abcdefghij"), "abc-defg-hij");
+        assert_eq!(normalize_slug("ABC-DEFG-HIJ"), "abc-defg-hij");
+        assert_eq!(normalize_slug("AbcDefg-hij"), "abc-defg-hij");
+        assert_eq!(normalize_slug("salle-test"), "salle-test");
+        assert_eq!(normalize_slug("Réunion-Hebdo"), "Réunion-Hebdo");
+    }
+
+    #[test]
+    fn an_unregistered_room_has_a_null_id_and_credentials() {
+        let room: Room = serde_json::from_str(
+            r#"{"id": null, "slug": "x", "is_administrable": false, "access_level": "public",
+                "livekit": {"url": "wss://lk", "room": "x", "token": "t"}}"#,
+        )
+        .unwrap();
+        assert_eq!(room.id, None);
+        assert_eq!(room.livekit.unwrap().token, "t");
     }
 }

@@ -188,7 +188,10 @@ impl WhipWhepMeeting {
                 }
                 None
             }
-            Some(PeerEvent::Track(_) | PeerEvent::Data { .. }) => None,
+            // Full ICE: the candidates are in the descriptions.
+            Some(PeerEvent::Track(_) | PeerEvent::Data { .. } | PeerEvent::LocalCandidate(_)) => {
+                None
+            }
             None => Some(format!("the {protocol} connection closed")),
         }
     }

@@ -5,6 +5,13 @@
 
 pub mod janus;
 pub mod livekit;
+pub mod livekit_server;
+/// What livekit_server.rs uses from here (the webrtc benchmark gives it the same names).
+pub mod livekit_support {
+    pub use super::janus::python;
+    pub use super::peers::loopback_only_shim;
+    pub use super::wait_for;
+}
 pub mod media;
 pub mod network;
 pub mod peers;

@@ -280,7 +280,7 @@ fn join_command_in_another_meeting_is_refused_same_meeting_is_fine() {
             },
         ),
     );
-    assert!(step.refused.unwrap().contains("leave first"));
+    assert!(step.refused.unwrap().to_string().contains("leave first"));
     let step = room.handle(0, command(Origin::InRoom, Command::Join { url: None }));
     assert_eq!(step, Step::default());
 }
@@ -289,7 +289,8 @@ fn join_command_in_another_meeting_is_refused_same_meeting_is_fine() {
 fn leave_command_when_idle_is_refused() {
     let mut room = Room::new(settings(), 0);
     let step = room.handle(0, command(Origin::InRoom, Command::Leave));
-    assert_eq!(step.refused.as_deref(), Some("not in a meeting"));
+    assert_eq!(step.refused, Some(Refusal::NotInAMeeting));
+    assert_eq!(Refusal::NotInAMeeting.to_string(), "not in a meeting");
 }
 
 #[test]
@@ -324,7 +325,11 @@ fn remote_may_mute_but_never_unmute() {
         command(Origin::Remote, Command::SetMicMuted { muted: false }),
     );
     assert!(step.effects.is_empty());
-    assert!(step.refused.unwrap().contains("only people in the room"));
+    assert!(step
+        .refused
+        .unwrap()
+        .to_string()
+        .contains("only people in the room"));
     assert!(room.status().mic_muted);
     // The people in the room can.
     room.handle(30, press(Button::Mute));

@@ -28,12 +28,32 @@ pub enum Received {
 }
 
 /// The captions being built.
+///
+/// A LiveKit Agents transcriber (what La Suite Meet runs) sends every caption twice: as
+/// `Transcription` packets and as `lk.transcription` text streams, under different segment ids.
+/// The packets win (Meet's own UI shows those): once one came, streams are ignored and the
+/// lines they made are dropped. Streams alone (an agent sending only those) are shown.
 #[derive(Debug, Default)]
 pub struct Captions {
     /// Newest last; keyed by segment so a growing segment updates its line.
     lines: VecDeque<(String, CaptionLine)>,
-    /// Open text streams: stream id -> (segment, speaker identity, final when it ends).
-    streams: HashMap<String, (String, String, bool)>,
+    /// Open text streams, by stream id.
+    streams: HashMap<String, Stream>,
+    /// Segments whose line came from a text stream.
+    from_streams: Vec<String>,
+    /// A `Transcription` packet came: streams repeat them.
+    packets_seen: bool,
+}
+
+/// One open `lk.transcription` text stream. Its chunks add up to its text; an agent sends
+/// either one stream per segment growing chunk by chunk, or one new stream per interim, each
+/// with the segment's whole text so far (user speech): the line is the stream's text.
+#[derive(Debug)]
+struct Stream {
+    segment: String,
+    speaker: String,
+    is_final: bool,
+    text: String,
 }
 
 impl Captions {
@@ -51,27 +71,46 @@ impl Captions {
         let sender = packet.participant_identity.clone();
         match packet.value {
             Some(data_packet::Value::Transcription(transcription)) => {
+                if !self.packets_seen {
+                    self.packets_seen = true;
+                    self.streams.clear();
+                    let from_streams = std::mem::take(&mut self.from_streams);
+                    self.lines.retain(|(id, _)| !from_streams.contains(id));
+                }
                 let speaker = name(&transcription.transcribed_participant_identity);
                 for segment in transcription.segments {
-                    self.set(&segment.id, &speaker, &segment.text, segment.r#final, false);
+                    self.set(&segment.id, &speaker, &segment.text, segment.r#final);
                 }
                 Received::Captions
             }
             Some(data_packet::Value::StreamHeader(header)) => self.stream_header(header, &sender),
             Some(data_packet::Value::StreamChunk(chunk)) => {
-                let Some((segment, speaker, _)) = self.streams.get(&chunk.stream_id).cloned()
-                else {
+                let Some(stream) = self.streams.get_mut(&chunk.stream_id) else {
                     return Received::Ignored("a chunk of a stream that is not captions".into());
                 };
-                let text = String::from_utf8_lossy(&chunk.content);
-                self.set(&segment, &name(&speaker), &text, false, true);
+                stream
+                    .text
+                    .push_str(&String::from_utf8_lossy(&chunk.content));
+                let (segment, speaker, text) = (
+                    stream.segment.clone(),
+                    name(&stream.speaker),
+                    stream.text.clone(),
+                );
+                self.set(&segment, &speaker, &text, false);
+                self.from_streams.push(segment);
                 Received::Captions
             }
             Some(data_packet::Value::StreamTrailer(trailer)) => {
-                let Some((segment, _, is_final)) = self.streams.remove(&trailer.stream_id) else {
+                let Some(stream) = self.streams.remove(&trailer.stream_id) else {
                     return Received::Ignored("the end of a stream that is not captions".into());
                 };
-                if let Some((_, line)) = self.lines.iter_mut().find(|(id, _)| *id == segment) {
+                // A growing stream says it is final when it closes.
+                let is_final = trailer
+                    .attributes
+                    .get("lk.transcription_final")
+                    .map_or(stream.is_final, |v| v == "true");
+                if let Some((_, line)) = self.lines.iter_mut().find(|(id, _)| *id == stream.segment)
+                {
                     line.is_final = is_final;
                 }
                 Received::Captions
@@ -94,6 +133,9 @@ impl Captions {
         if header.topic != TRANSCRIPTION_TOPIC {
             return Received::Ignored(format!("a {} stream", header.topic));
         }
+        if self.packets_seen {
+            return Received::Ignored("a caption stream repeating the packets".into());
+        }
         // The agent sends the speaker's identity as the stream's attribute when it is not the
         // sender (LiveKit Agents: lk.transcribed_track_id / lk.segment_id / lk.transcription_final).
         let attribute = |key: &str| header.attributes.get(key).cloned();
@@ -101,19 +143,20 @@ impl Captions {
         let speaker =
             attribute("lk.transcribed_participant_identity").unwrap_or_else(|| sender.to_string());
         let is_final = attribute("lk.transcription_final").is_none_or(|v| v == "true");
-        self.streams
-            .insert(header.stream_id.clone(), (segment, speaker, is_final));
+        let stream = Stream {
+            segment,
+            speaker,
+            is_final,
+            text: String::new(),
+        };
+        self.streams.insert(header.stream_id.clone(), stream);
         Received::Captions
     }
 
-    /// Sets or extends (`append`) the line of `segment`.
-    fn set(&mut self, segment: &str, speaker: &str, text: &str, is_final: bool, append: bool) {
+    /// Sets the line of `segment` (a new line for a new segment).
+    fn set(&mut self, segment: &str, speaker: &str, text: &str, is_final: bool) {
         if let Some((_, line)) = self.lines.iter_mut().find(|(id, _)| id == segment) {
-            if append {
-                line.text.push_str(text);
-            } else {
-                line.text = text.to_string();
-            }
+            line.text = text.to_string();
             line.is_final = is_final;
             return;
         }
@@ -126,7 +169,9 @@ impl Captions {
             },
         ));
         while self.lines.len() > LINES {
-            self.lines.pop_front();
+            if let Some((gone, _)) = self.lines.pop_front() {
+                self.from_streams.retain(|id| *id != gone);
+            }
         }
     }
 }
@@ -229,6 +274,84 @@ mod tests {
             vec![CaptionLine {
                 speaker: "Alice".into(),
                 text: "Le budget est voté.".into(),
+                is_final: true
+            }]
+        );
+    }
+
+    /// One `lk.transcription` stream of `parts` for segment `segment`, as an agent sends it.
+    fn stream(id: &str, segment: &str, parts: &[&str], is_final: bool) -> Vec<Vec<u8>> {
+        let mut attributes = HashMap::new();
+        attributes.insert("lk.segment_id".to_string(), segment.to_string());
+        attributes.insert("lk.transcription_final".to_string(), is_final.to_string());
+        let header = data_stream::Header {
+            stream_id: id.into(),
+            topic: TRANSCRIPTION_TOPIC.into(),
+            attributes,
+            ..Default::default()
+        };
+        let mut packets = vec![packet("u-1", data_packet::Value::StreamHeader(header))];
+        for part in parts {
+            let chunk = data_stream::Chunk {
+                stream_id: id.into(),
+                content: part.as_bytes().to_vec(),
+                ..Default::default()
+            };
+            packets.push(packet("u-1", data_packet::Value::StreamChunk(chunk)));
+        }
+        let trailer = data_stream::Trailer {
+            stream_id: id.into(),
+            ..Default::default()
+        };
+        packets.push(packet("u-1", data_packet::Value::StreamTrailer(trailer)));
+        packets
+    }
+
+    #[test]
+    fn a_stream_per_interim_with_the_whole_text_is_not_garbled() {
+        // LiveKit Agents' user transcription: a new stream for each interim, same segment id,
+        // each with the whole text so far; the last one final.
+        let mut captions = Captions::default();
+        let interims = [
+            ("a", "Le", false),
+            ("b", "Le budget", false),
+            ("c", "Le budget est voté.", true),
+        ];
+        for (id, text, is_final) in interims {
+            for bytes in stream(id, "SG_s", &[text], is_final) {
+                captions.receive(&bytes, names);
+            }
+        }
+        assert_eq!(
+            captions.lines(),
+            vec![CaptionLine {
+                speaker: "Alice".into(),
+                text: "Le budget est voté.".into(),
+                is_final: true
+            }]
+        );
+    }
+
+    #[test]
+    fn packets_and_streams_of_the_same_words_make_one_line() {
+        // The same transcriber sends both, under different segment ids, in either order.
+        let mut captions = Captions::default();
+        for bytes in stream("a", "SG_stream", &["Bonjour"], false) {
+            captions.receive(&bytes, names);
+        }
+        captions.receive(&transcription("u-1", "SG_packet", "Bonjour", false), names);
+        for bytes in stream("b", "SG_stream", &["Bonjour à tous"], true) {
+            captions.receive(&bytes, names);
+        }
+        captions.receive(
+            &transcription("u-1", "SG_packet", "Bonjour à tous", true),
+            names,
+        );
+        assert_eq!(
+            captions.lines(),
+            vec![CaptionLine {
+                speaker: "Alice".into(),
+                text: "Bonjour à tous".into(),
                 is_final: true
             }]
         );

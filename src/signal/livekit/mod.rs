@@ -24,7 +24,7 @@ use livekit_protocol::{
     self as proto, signal_request::Message as Request, signal_response::Message as Response,
 };
 use signal::{Attempt, Signal};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -34,6 +34,10 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
 const TICK: Duration = Duration::from_millis(500);
 /// How long a lost signalling socket is resumed before the session rejoins from scratch.
 const RESUME_FOR: Duration = Duration::from_secs(10);
+/// How long a description waits for candidates before it goes: LiveKit takes the later ones
+/// trickled. The server always lists a STUN server (a public one unless configured); one that
+/// does not answer held each description 5 s (the full-ICE wait), the join 10 s.
+const GATHER_WAIT: Duration = Duration::from_millis(20);
 
 /// Where the credentials come from.
 pub enum Access {
@@ -51,6 +55,9 @@ pub struct LiveKitMeeting {
     /// To tell the room it waits in a lobby.
     pub session: SessionId,
     pub events: mpsc::Sender<SessionEvent>,
+    /// The newest token the server sent (`RefreshToken`), for a rejoin after the URL's has
+    /// expired. Start with `Default::default()`.
+    pub refreshed: std::sync::Mutex<Option<String>>,
 }
 
 /// The people in the meeting, by participant sid.
@@ -60,15 +67,41 @@ struct Participants {
     identities: HashMap<String, String>,
     /// Every remote video track: track sid -> (participant sid, screen share).
     videos: HashMap<String, (String, bool)>,
+    /// identity -> the sid of their current session.
+    sessions: HashMap<String, String>,
+    /// The tiles of video tracks the last `update` found unpublished.
+    stopped: Vec<String>,
 }
 
 impl Participants {
-    fn update(&mut self, info: &proto::ParticipantInfo) {
+    /// Takes in what the server says of someone. Returns the sid of a session this one
+    /// replaces: someone who came back under the same identity (a browser refresh), whose old
+    /// session the server ends without a DISCONNECTED update (identity-based reconnection,
+    /// protocol > 11). Its tiles must go.
+    fn update(&mut self, info: &proto::ParticipantInfo) -> Option<String> {
+        self.stopped.clear();
+        let before: Vec<(String, bool)> = self
+            .videos
+            .iter()
+            .filter(|(_, (participant, _))| *participant == info.sid)
+            .map(|(track, (_, share))| (track.clone(), *share))
+            .collect();
         self.videos
             .retain(|_, (participant, _)| *participant != info.sid);
         if info.state == proto::participant_info::State::Disconnected as i32 {
             self.names.remove(&info.sid);
-            return;
+            if self.sessions.get(&info.identity) == Some(&info.sid) {
+                self.sessions.remove(&info.identity);
+            }
+            return None;
+        }
+        let replaced = self
+            .sessions
+            .insert(info.identity.clone(), info.sid.clone())
+            .filter(|old| *old != info.sid);
+        if let Some(old) = &replaced {
+            self.names.remove(old);
+            self.videos.retain(|_, (participant, _)| participant != old);
         }
         for track in &info.tracks {
             if track.r#type == proto::TrackType::Video as i32 {
@@ -84,6 +117,17 @@ impl Participants {
         };
         self.identities.insert(info.identity.clone(), name.clone());
         self.names.insert(info.sid.clone(), name);
+        // Video tracks they no longer publish (a screen share stopped): their tiles go.
+        for (track, share) in before {
+            if !self.videos.contains_key(&track) {
+                self.stopped.push(if share {
+                    format!("{}/screen", info.sid)
+                } else {
+                    info.sid.clone()
+                });
+            }
+        }
+        replaced
     }
 
     /// The screen tile a track goes to: the person's, or their shared screen's.
@@ -154,13 +198,25 @@ pub struct Joined {
     participants: Participants,
     ping_interval: Duration,
     ping_timeout: Duration,
+    /// The candidates already sent, per connection (in a description or trickled): the
+    /// gatherer reports every one, those in the description too.
+    trickled: std::collections::HashSet<(i32, String)>,
+    /// The signalling round trip, from the last `PongResp` (LiveKit's `PingReq` carries it:
+    /// the server uses it to choose ICE/TCP or TURN/TLS when UDP fails).
+    rtt_ms: i64,
 }
 
 impl LiveKitMeeting {
     /// The credentials: from La Suite Meet (through its lobby when it has one) or the URL.
     async fn credentials(&self) -> Result<LiveKitAccess, String> {
         match &self.access {
-            Access::Direct(access) => Ok(access.clone()),
+            Access::Direct(access) => {
+                let mut access = access.clone();
+                if let Some(token) = self.refreshed.lock().ok().and_then(|t| t.clone()) {
+                    access.token = token;
+                }
+                Ok(access)
+            }
             Access::Meet(room) => {
                 let (session, events) = (self.session, self.events.clone());
                 room.enter(move |reason| {
@@ -205,7 +261,7 @@ impl LiveKitMeeting {
         );
         let mut participants = Participants::default();
         for info in &join.other_participants {
-            participants.update(info);
+            let _ = participants.update(info);
         }
         let mut settings = self.peer.clone();
         let offered: Vec<IceServer> = join
@@ -219,6 +275,7 @@ impl LiveKitMeeting {
             .collect();
         media.warn_unusable(&signal.says("offers"), &offered);
         settings.ice_servers.extend(offered);
+        settings.gather_wait = GATHER_WAIT;
         let (publisher_tx, mut publisher_events) = mpsc::unbounded_channel();
         let publisher = Peer::new(&settings, Role::Publish, publisher_tx).await?;
         let (subscriber_tx, subscriber_events) = mpsc::unbounded_channel();
@@ -227,8 +284,9 @@ impl LiveKitMeeting {
         // Ask for our tracks; the publisher's offer waits for the server to know them.
         let switches = *media.switches().borrow();
         let muted = switches.mic_muted;
-        let mut wanted = HashSet::new();
-        let mut tracks = Vec::new();
+        // cid -> kind, until the server says yes (TrackPublished) or no (RequestResponse).
+        let mut wanted = HashMap::new();
+        let tracks = Vec::new();
         if media.has_video() {
             let (width, height) = self.camera;
             signal.send(Request::AddTrack(proto::AddTrackRequest {
@@ -241,8 +299,7 @@ impl LiveKitMeeting {
                 muted: switches.camera_off,
                 ..Default::default()
             }));
-            wanted.insert("camera".to_string());
-            tracks.push(OutgoingTrack::add(&publisher, RtpCodecKind::Video).await?);
+            wanted.insert("camera".to_string(), RtpCodecKind::Video);
         }
         if media.has_audio() {
             signal.send(Request::AddTrack(proto::AddTrackRequest {
@@ -253,8 +310,7 @@ impl LiveKitMeeting {
                 muted,
                 ..Default::default()
             }));
-            wanted.insert("microphone".to_string());
-            tracks.push(OutgoingTrack::add(&publisher, RtpCodecKind::Audio).await?);
+            wanted.insert("microphone".to_string(), RtpCodecKind::Audio);
         }
 
         let mut joined = Joined {
@@ -274,18 +330,19 @@ impl LiveKitMeeting {
             participants,
             ping_interval: seconds(join.ping_interval, 5),
             ping_timeout: seconds(join.ping_timeout, 15),
+            rtt_ms: 0,
+            trickled: Default::default(),
         };
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
         let mut offered = false;
         loop {
+            if !offered && wanted.is_empty() && joined.tracks.is_empty() {
+                // The meeting lets the room publish nothing: it watches and listens.
+                break;
+            }
             if !offered && wanted.is_empty() {
                 let offer = joined.publisher.offer().await?;
-                send_description(
-                    &joined.signal,
-                    "offer",
-                    &offer,
-                    proto::SignalTarget::Publisher,
-                );
+                joined.describe("offer", &offer, proto::SignalTarget::Publisher);
                 offered = true;
             }
             tokio::select! {
@@ -299,7 +356,11 @@ impl LiveKitMeeting {
                     };
                     match response {
                         Response::TrackPublished(published) => {
-                            wanted.remove(&published.cid);
+                            // The transceiver only now: one the server refused must not be in
+                            // the offer.
+                            if let Some(kind) = wanted.remove(&published.cid) {
+                                joined.tracks.push(OutgoingTrack::add(&joined.publisher, kind).await?);
+                            }
                             let sid = published.track.map(|t| t.sid);
                             match published.cid.as_str() {
                                 "microphone" => joined.microphone = sid,
@@ -314,11 +375,21 @@ impl LiveKitMeeting {
                         Response::Leave(leave) => {
                             return Err(joined.signal.says(&format!("sent the room away ({})", leave_reason(&leave))));
                         }
+                        Response::RequestResponse(answer) => {
+                            if let Some(refused) = refused_track(&answer) {
+                                if wanted.remove(&refused.cid).is_some() {
+                                    media.warn(joined.signal.says(&refused.why));
+                                }
+                            }
+                        }
                         other => joined.on_response(other, media, None).await?,
                     }
                 }
                 event = publisher_events.recv() => match event {
                     Some(PeerEvent::State(ConnectionState::Connected)) => break,
+                    Some(PeerEvent::LocalCandidate(init)) if offered => {
+                        joined.late_candidate(&init, proto::SignalTarget::Publisher);
+                    }
                     Some(PeerEvent::State(ConnectionState::Failed | ConnectionState::Closed)) | None => {
                         return Err(joined.signal.says("the publishing connection failed (ICE/DTLS)"));
                     }
@@ -332,6 +403,21 @@ impl LiveKitMeeting {
 }
 
 impl Joined {
+    /// Sends a description and remembers its candidates.
+    fn describe(&mut self, kind: &str, sdp: &str, target: proto::SignalTarget) {
+        for init in send_description(&self.signal, kind, sdp, target) {
+            self.trickled.insert((target as i32, candidate_line(&init)));
+        }
+    }
+
+    /// A candidate found after the description went (or while it was being made): trickled
+    /// once.
+    fn late_candidate(&mut self, init: &str, target: proto::SignalTarget) {
+        if self.trickled.insert((target as i32, candidate_line(init))) {
+            trickle(&self.signal, init, target);
+        }
+    }
+
     /// A response that means the same while joining and in the call. Errors are for people.
     async fn on_response(
         &mut self,
@@ -348,12 +434,7 @@ impl Joined {
                     .await
                     .map_err(|e| self.signal.says(&e))?;
                 self.subscriber_candidates.described(&self.subscriber).await;
-                send_description(
-                    &self.signal,
-                    "answer",
-                    &answer,
-                    proto::SignalTarget::Subscriber,
-                );
+                self.describe("answer", &answer, proto::SignalTarget::Subscriber);
             }
             Response::Trickle(trickle) => {
                 if trickle.target == proto::SignalTarget::Subscriber as i32 {
@@ -373,10 +454,15 @@ impl Joined {
                     }
                     if info.state == proto::participant_info::State::Disconnected as i32 {
                         tracing::info!("{} left", self.participants.name(&info.sid));
-                        media.remove_person(&info.sid);
-                        media.remove_person(&format!("{}/screen", info.sid));
+                        remove_tiles(media, &info.sid);
                     }
-                    self.participants.update(info);
+                    if let Some(old) = self.participants.update(info) {
+                        tracing::info!("{} came back as {}", info.identity, info.sid);
+                        remove_tiles(media, &old);
+                    }
+                    for tile in &self.participants.stopped {
+                        media.remove_person(tile);
+                    }
                 }
             }
             Response::SpeakersChanged(changed) => {
@@ -402,7 +488,15 @@ impl Joined {
                     tracing::info!("the meeting asked to unmute: only people in the room can");
                 }
             }
-            Response::Pong(_) | Response::PongResp(_) => {}
+            Response::PongResp(pong) => {
+                self.rtt_ms = (unix_ms() - pong.last_ping_timestamp).max(0);
+            }
+            Response::RefreshToken(token) => {
+                // The server's fresh token (at join, then every few minutes): resume and rejoin
+                // with it, the first one may have expired by then.
+                self.access.token = token;
+            }
+            Response::Pong(_) => {}
             other => tracing::debug!("LiveKit: {} (not used)", kind(&other)),
         }
         Ok(())
@@ -454,13 +548,15 @@ impl Joined {
         }
     }
 
-    /// Sends a ping in both the old and the new form (servers answer the one they know).
-    fn ping(&self, started: Instant) {
-        let now = started.elapsed().as_millis() as i64;
+    /// Sends a ping in both the old and the new form (servers answer the one they know), with
+    /// the wall-clock time in milliseconds and the last measured round trip, as LiveKit's
+    /// JavaScript SDK does.
+    fn ping(&self) {
+        let now = unix_ms();
         self.signal.send(Request::Ping(now));
         self.signal.send(Request::PingReq(proto::Ping {
             timestamp: now,
-            rtt: 0,
+            rtt: self.rtt_ms,
         }));
     }
 
@@ -525,7 +621,6 @@ impl Meeting for LiveKitMeeting {
         let mut captions = Captions::default();
         let mut publisher_state = "connected".to_string();
         let mut subscriber_state = "connecting".to_string();
-        let started = Instant::now();
         let mut last_pong = Instant::now();
         let mut last_ping = Instant::now();
         let mut tick = tokio::time::interval(TICK);
@@ -543,7 +638,7 @@ impl Meeting for LiveKitMeeting {
                     }
                     joined.ask_for_sizes(media, &mut sizes);
                     if last_ping.elapsed() >= joined.ping_interval {
-                        joined.ping(started);
+                        joined.ping();
                         last_ping = Instant::now();
                     }
                     if last_pong.elapsed() >= joined.ping_timeout {
@@ -574,9 +669,15 @@ impl Meeting for LiveKitMeeting {
                     };
                     last_pong = Instant::now();
                     match response {
-                        Response::Leave(leave) => {
-                            break Some(joined.signal.says(&format!("ended the room's participation ({})", leave_reason(&leave))));
-                        }
+                        Response::Leave(leave) => match after_leave(&leave) {
+                            AfterLeave::StayOut(why) => {
+                                call.sent_away(joined.signal.says(&why));
+                                break Some(why);
+                            }
+                            AfterLeave::JoinAgain => {
+                                break Some(joined.signal.says(&format!("ended the room's participation ({})", leave_reason(&leave))));
+                            }
+                        },
                         Response::Answer(answer) => {
                             if let Err(e) = joined.publisher.accept_answer(&answer.sdp).await {
                                 tracing::warn!("{}", joined.signal.says(&e));
@@ -592,6 +693,9 @@ impl Meeting for LiveKitMeeting {
                 event = joined.publisher_events.recv() => match event {
                     Some(PeerEvent::State(ConnectionState::Failed)) | None => {
                         break Some(joined.signal.says("the publishing connection failed"));
+                    }
+                    Some(PeerEvent::LocalCandidate(init)) => {
+                        joined.late_candidate(&init, proto::SignalTarget::Publisher);
                     }
                     Some(PeerEvent::State(state)) => {
                         if state == ConnectionState::Disconnected {
@@ -625,10 +729,16 @@ impl Meeting for LiveKitMeeting {
                         }
                     }
                     Some(PeerEvent::State(state)) => subscriber_state = state_name(state),
+                    Some(PeerEvent::LocalCandidate(init)) => {
+                        joined.late_candidate(&init, proto::SignalTarget::Subscriber);
+                    }
                     None => break Some(joined.signal.says("the receiving connection closed")),
                 },
             }
         };
+        if let Ok(mut refreshed) = self.refreshed.lock() {
+            *refreshed = Some(joined.access.token.clone());
+        }
         if lost.is_none() {
             // Leaving on purpose: say so, so the others see the room go at once.
             joined.signal.send(Request::Leave(proto::LeaveRequest {
@@ -680,21 +790,40 @@ fn split_candidates(sdp: &str) -> (String, Vec<String>) {
     (kept, candidates)
 }
 
-/// Sends `sdp` as an offer or answer for `target`, its candidates trickled after it.
-fn send_description(signal: &Signal, kind: &str, sdp: &str, target: proto::SignalTarget) {
+/// Sends `sdp` as an offer or answer for `target`, its candidates trickled after it; returns
+/// them (trickle JSON).
+fn send_description(
+    signal: &Signal,
+    kind: &str,
+    sdp: &str,
+    target: proto::SignalTarget,
+) -> Vec<String> {
     let (sdp, candidates) = split_candidates(sdp);
     let description = description(kind, sdp);
     signal.send(match kind {
         "offer" => Request::Offer(description),
         _ => Request::Answer(description),
     });
-    for candidate_init in candidates {
-        signal.send(Request::Trickle(proto::TrickleRequest {
-            candidate_init,
-            target: target as i32,
-            r#final: false,
-        }));
+    for candidate_init in &candidates {
+        trickle(signal, candidate_init, target);
     }
+    candidates
+}
+
+fn trickle(signal: &Signal, candidate_init: &str, target: proto::SignalTarget) {
+    signal.send(Request::Trickle(proto::TrickleRequest {
+        candidate_init: candidate_init.to_string(),
+        target: target as i32,
+        r#final: false,
+    }));
+}
+
+/// The `candidate` of a trickle JSON, what tells two reports of one candidate apart.
+fn candidate_line(init: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(init)
+        .ok()
+        .and_then(|v| v["candidate"].as_str().map(String::from))
+        .unwrap_or_else(|| init.to_string())
 }
 
 fn description(kind: &str, sdp: String) -> proto::SessionDescription {
@@ -705,9 +834,85 @@ fn description(kind: &str, sdp: String) -> proto::SessionDescription {
     }
 }
 
+/// Takes someone's tiles (their camera's and their shared screen's) off the screen.
+fn remove_tiles(media: &Session, sid: &str) {
+    media.remove_person(sid);
+    media.remove_person(&format!("{sid}/screen"));
+}
+
+/// Milliseconds since the Unix epoch (LiveKit's ping timestamps).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// LiveKit's intervals are whole seconds; 0 means "the default".
 fn seconds(value: i32, default: u64) -> Duration {
     Duration::from_secs(if value > 0 { value as u64 } else { default })
+}
+
+/// A track the server would not let the room publish, and why (for people).
+struct Refused {
+    cid: String,
+    why: String,
+}
+
+/// The server's no to an `AddTrackRequest` (a room whose `can_publish_sources` leaves out the
+/// camera: `NOT_ALLOWED`), or None for any other answer.
+fn refused_track(answer: &proto::RequestResponse) -> Option<Refused> {
+    use proto::request_response::{Reason, Request as Asked};
+    let Some(Asked::AddTrack(asked)) = &answer.request else {
+        return None;
+    };
+    let reason = Reason::try_from(answer.reason).ok()?;
+    if reason == Reason::Ok {
+        return None;
+    }
+    let what = match proto::TrackSource::try_from(asked.source) {
+        Ok(proto::TrackSource::Camera) => "camera",
+        Ok(proto::TrackSource::Microphone) => "microphone",
+        _ => asked.cid.as_str(),
+    };
+    let why = match reason {
+        Reason::NotAllowed => format!("the meeting does not allow the room's {what}"),
+        other => format!(
+            "refused the room's {what} ({})",
+            other.as_str_name().to_lowercase().replace('_', " ")
+        ),
+    };
+    Some(Refused {
+        cid: asked.cid.clone(),
+        why,
+    })
+}
+
+/// What the room does when the server sends it a `LeaveRequest` in a call.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterLeave {
+    /// RESUME and RECONNECT (and older servers' `can_reconnect`): join again.
+    JoinAgain,
+    /// DISCONNECT: the server (a host removing the room, the meeting ended) wants it out, as
+    /// LiveKit's own SDKs take it: leave and stay out; the reason is for people.
+    StayOut(String),
+}
+
+fn after_leave(leave: &proto::LeaveRequest) -> AfterLeave {
+    use proto::leave_request::Action;
+    use proto::DisconnectReason as Reason;
+    // Servers before the action field (protocol < 13) send only can_reconnect; theirs is 0
+    // (DISCONNECT) then, so can_reconnect decides.
+    if leave.action != Action::Disconnect as i32 || leave.can_reconnect {
+        return AfterLeave::JoinAgain;
+    }
+    AfterLeave::StayOut(match Reason::try_from(leave.reason) {
+        Ok(Reason::ParticipantRemoved) => "removed by the host".into(),
+        Ok(Reason::RoomDeleted | Reason::RoomClosed) => "the meeting was ended".into(),
+        _ => format!(
+            "the server ended the room's participation ({})",
+            leave_reason(leave)
+        ),
+    })
 }
 
 fn leave_reason(leave: &proto::LeaveRequest) -> String {
@@ -728,6 +933,108 @@ fn kind(response: &Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn someone_back_under_the_same_identity_replaces_their_old_session() {
+        let info = |sid: &str| proto::ParticipantInfo {
+            sid: sid.into(),
+            identity: "alice".into(),
+            name: "Alice".into(),
+            tracks: vec![proto::TrackInfo {
+                sid: format!("TR_{sid}"),
+                r#type: proto::TrackType::Video as i32,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut participants = Participants::default();
+        assert_eq!(participants.update(&info("PA_1")), None);
+        assert_eq!(participants.update(&info("PA_1")), None);
+        assert_eq!(participants.update(&info("PA_2")), Some("PA_1".into()));
+        assert_eq!(participants.name("PA_2"), "Alice");
+        assert_eq!(
+            participants.name("PA_1"),
+            "PA_1",
+            "the old session is forgotten"
+        );
+        assert_eq!(participants.videos.len(), 1);
+        assert!(participants.videos.contains_key("TR_PA_2"));
+    }
+
+    #[test]
+    fn a_video_track_no_longer_published_names_its_tile() {
+        let track = |sid: &str, source: proto::TrackSource| proto::TrackInfo {
+            sid: sid.into(),
+            r#type: proto::TrackType::Video as i32,
+            source: source as i32,
+            ..Default::default()
+        };
+        let info = |tracks: Vec<proto::TrackInfo>| proto::ParticipantInfo {
+            sid: "PA_1".into(),
+            identity: "alice".into(),
+            tracks,
+            ..Default::default()
+        };
+        let camera = track("TR_cam", proto::TrackSource::Camera);
+        let screen = track("TR_scr", proto::TrackSource::ScreenShare);
+        let mut participants = Participants::default();
+        let _ = participants.update(&info(vec![camera.clone(), screen]));
+        assert!(participants.stopped.is_empty());
+        let _ = participants.update(&info(vec![camera]));
+        assert_eq!(participants.stopped, ["PA_1/screen"]);
+        let _ = participants.update(&info(vec![]));
+        assert_eq!(participants.stopped, ["PA_1"]);
+    }
+
+    #[test]
+    fn a_host_removing_the_room_keeps_it_out_and_a_reconnect_brings_it_back() {
+        use proto::leave_request::Action;
+        let leave = |action: Action, reason: proto::DisconnectReason, can_reconnect| {
+            after_leave(&proto::LeaveRequest {
+                can_reconnect,
+                reason: reason as i32,
+                action: action as i32,
+                regions: None,
+            })
+        };
+        assert_eq!(
+            leave(
+                Action::Disconnect,
+                proto::DisconnectReason::ParticipantRemoved,
+                false
+            ),
+            AfterLeave::StayOut("removed by the host".into())
+        );
+        assert_eq!(
+            leave(
+                Action::Disconnect,
+                proto::DisconnectReason::RoomDeleted,
+                false
+            ),
+            AfterLeave::StayOut("the meeting was ended".into())
+        );
+        assert_eq!(
+            leave(Action::Resume, proto::DisconnectReason::SignalClose, false),
+            AfterLeave::JoinAgain
+        );
+        assert_eq!(
+            leave(
+                Action::Reconnect,
+                proto::DisconnectReason::ServerShutdown,
+                false
+            ),
+            AfterLeave::JoinAgain
+        );
+        // An old server: no action, can_reconnect says.
+        assert_eq!(
+            leave(
+                Action::Disconnect,
+                proto::DisconnectReason::ServerShutdown,
+                true
+            ),
+            AfterLeave::JoinAgain
+        );
+    }
 
     #[test]
     fn candidates_leave_the_description_and_are_trickled_with_their_section() {

@@ -13,9 +13,12 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{self, Message};
 use url::Url;
 
-/// The protocol version we speak (LiveKit's `protocol=` query parameter): 16 is what the
-/// current JavaScript and Rust SDKs send; the server adapts what it sends to it.
-pub const PROTOCOL_VERSION: u32 = 16;
+/// The protocol version we speak (LiveKit's `protocol=` query parameter): the current one,
+/// livekit-server 1.13's `CurrentProtocol`. 17 over 16 only allows packet trailers, which the
+/// server strips anyway for a client without the `CAP_PACKET_TRAILER` capability (ours); the
+/// behaviours we rely on came earlier (identity-based reconnection at 12, LeaveRequest actions
+/// at 13, non-error RequestResponses at 15).
+pub const PROTOCOL_VERSION: u32 = 17;
 
 /// How long the WebSocket may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,7 +117,7 @@ pub fn decode(bytes: &[u8]) -> Result<Option<signal_response::Message>, prost::D
     SignalResponse::decode(bytes).map(|r| r.message)
 }
 
-/// `wss://host/rtc?access_token=...&auto_subscribe=1&sdk=...&protocol=16`, from the room's URL
+/// `wss://host/rtc?access_token=...&auto_subscribe=1&sdk=...&protocol=17`, from the room's URL
 /// (`wss://host` or `wss://host/prefix`); `http(s)` is taken as `ws(s)`, as the SDKs do.
 pub fn rtc_url(url: &Url, token: &str, attempt: Attempt<'_>) -> Result<Url, String> {
     let mut rtc = url.clone();
@@ -182,7 +185,7 @@ mod tests {
         assert_eq!(rtc.path(), "/lk/rtc");
         let query: Vec<(String, String)> = rtc.query_pairs().into_owned().collect();
         assert!(query.contains(&("access_token".into(), "a.b.c".into())));
-        assert!(query.contains(&("protocol".into(), "16".into())));
+        assert!(query.contains(&("protocol".into(), "17".into())));
         assert!(!query.iter().any(|(k, _)| k == "reconnect"));
 
         let resume = rtc_url(&url, "t", Attempt::Resume { sid: "PA_1" }).unwrap();
