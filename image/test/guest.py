@@ -67,7 +67,9 @@ class Guest:
             "-m", str(self.memory_mb),
             "-bios", OVMF,
             "-drive", f"file={self.disk},format=raw,if=virtio,cache=unsafe",
-            "-vga", "std",
+            # virtio-gpu: GStreamer 1.22's kmssink finds virtio_gpu by name; with -vga std
+            # (bochs-drm) it said "Could not open DRM module".
+            "-vga", "none", "-device", "virtio-gpu-pci",
             "-display", "none",
             "-netdev", "user,id=n0,restrict=on",
             "-device", "virtio-net-pci,netdev=n0",
