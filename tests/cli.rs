@@ -489,11 +489,11 @@ fn a_missing_gstreamer_element_names_its_package_in_status_and_devices() {
     let status = daemon.status();
     let problems = status["problems"].to_string();
     assert!(
-        problems.contains("GStreamer element textoverlay missing: install gstreamer1.0-x"),
+        problems.contains("GStreamer element textoverlay missing (install gstreamer1.0-x)"),
         "{status}"
     );
     let human = text(&daemon.cli(&["status"]).stdout);
-    assert!(human.contains("install gstreamer1.0-x"), "{human}");
+    assert!(human.contains("(install gstreamer1.0-x)"), "{human}");
 
     let mut devices = salle();
     devices

@@ -239,7 +239,7 @@ fn the_scanner_finds_launch_elements_and_skips_caps_and_references() {
 fn a_missing_element_says_which_package_to_install() {
     assert_eq!(
         elements::not_installed(elements::TEXTOVERLAY),
-        "GStreamer element textoverlay missing: install gstreamer1.0-x"
+        "GStreamer element textoverlay missing (install gstreamer1.0-x)"
     );
 }
 

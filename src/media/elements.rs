@@ -211,11 +211,13 @@ pub struct Missing {
     pub package: &'static str,
 }
 
+/// One line with no ": ", so that the room screen, which shows a problem's words before the
+/// first ": ", shows the package too: the person installing the room is looking at it.
 impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "GStreamer element {} missing: install {}",
+            "GStreamer element {} missing (install {})",
             self.element, self.package
         )
     }

@@ -525,6 +525,7 @@ mod tests {
             problems: vec![
                 "Meeting service unreachable: WHIP at 192.0.2.1: cannot connect".into(),
                 "No network".into(),
+                "GStreamer element x264enc missing (install gstreamer1.0-plugins-ugly)".into(),
             ],
             ..facts()
         };
@@ -536,6 +537,7 @@ mod tests {
             [
                 "No network",
                 "Meeting service unreachable",
+                "GStreamer element x264enc missing (install gstreamer1.0-plugins-ugly)",
                 "No camera",
                 "No microphone (test tone)",
             ]
