@@ -19,6 +19,7 @@
 pub mod adapt;
 pub mod elements;
 pub mod encoder;
+mod in_stream;
 pub mod layout;
 mod overlay;
 pub mod receive;

@@ -13,6 +13,7 @@
 //! Text is given as plain text and escaped here: textoverlay reads Pango markup.
 
 use super::elements::{self, TEXTOVERLAY, VIDEOTESTSRC};
+use super::in_stream::InStream;
 use super::layout::{Rect, Size};
 use super::screen_layout::{Anchor, Drawing, Panel, Rgb, Text, MAX_PANELS, MAX_TEXTS};
 use gstreamer as gst;
@@ -28,23 +29,28 @@ const PANEL_SOURCE_SIZE: i32 = 16;
 /// What the receive pipeline has drawn of its own, and the elements it draws with.
 pub(super) struct Overlay {
     screen: Size,
-    texts: Vec<gst::Element>,
+    /// Changes to each text element, made in its streaming thread (see `in_stream`).
+    texts: Vec<InStream>,
     panels: Vec<PanelInput>,
     drawn: Drawing,
 }
 
-/// One panel: its colour source and its compositor pad.
+/// One panel: its colour source (changed in its streaming thread, see `in_stream`) and its
+/// compositor pad.
 pub(super) struct PanelInput {
-    pub source: gst::Element,
+    pub source: InStream,
     pub pad: gst::Pad,
 }
 
 impl Overlay {
     /// `texts` are the elements `text_slots` made, already in the pipeline.
-    pub fn new(screen: Size, texts: Vec<gst::Element>) -> Overlay {
+    pub fn new(screen: Size, texts: &[gst::Element]) -> Overlay {
         Overlay {
             screen,
-            texts,
+            texts: texts
+                .iter()
+                .map(|text| InStream::new(text, "video_sink"))
+                .collect(),
             panels: Vec::new(),
             drawn: Drawing::default(),
         }
@@ -73,10 +79,11 @@ impl Overlay {
                 show_panel(input, wanted, PANEL_ZORDER + i as u32);
             }
         }
-        for (i, element) in self.texts.iter().enumerate() {
+        for (i, text) in self.texts.iter().enumerate() {
             let wanted = drawing.texts.get(i);
             if wanted != self.drawn.texts.get(i) {
-                show_text(element, wanted, self.screen);
+                let (wanted, screen) = (wanted.cloned(), self.screen);
+                text.change(move |element| show_text(element, wanted.as_ref(), screen));
             }
         }
         self.drawn = drawing.clone();
@@ -135,9 +142,10 @@ fn show_panel(input: &PanelInput, panel: Option<&Panel>, zorder: u32) {
         return;
     };
     // videotestsrc takes a new colour from its next frame on.
+    let colour = argb(panel.colour);
     input
         .source
-        .set_property("foreground-color", argb(panel.colour));
+        .change(move |source| source.set_property("foreground-color", colour));
     let Rect {
         x,
         y,

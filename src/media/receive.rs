@@ -30,6 +30,7 @@
 //! Bus errors go to `take_errors()` with the name of the element that raised them.
 
 use super::elements::{self, make, *};
+use super::in_stream::InStream;
 use super::layout::{self, Layout, Rect, Size, Tile};
 use super::overlay::{self, Overlay, PanelInput};
 use super::screen_layout::{self, Drawing, Panel};
@@ -244,7 +245,8 @@ struct Video {
     branch: Branch,
     /// Sets the size the picture is scaled to: the tile's.
     scale_caps: gst::Element,
-    label: gst::Element,
+    /// Changes to the name's textoverlay, made in its streaming thread (see `in_stream`).
+    label: InStream,
     size: Size,
     decoded: Arc<Decoded>,
 }
@@ -349,7 +351,7 @@ impl Receive {
             label_px: (screen.height / 36).max(10),
             state: Mutex::new(State {
                 layout: layout::layout(screen, &[]),
-                overlay: Some(Overlay::new(screen, texts)),
+                overlay: Some(Overlay::new(screen, &texts)),
                 ..State::default()
             }),
             errors: Mutex::new(Some(errors_out)),
@@ -403,7 +405,7 @@ impl Receive {
             },
             branch: Branch { elements, sinkpad },
             scale_caps,
-            label,
+            label: InStream::new(&label, "video_sink"),
             size: Size::default(),
             decoded,
         });
@@ -517,10 +519,11 @@ impl Receive {
             } else {
                 LABEL_COLOUR
             };
-            video.label.set_property("color", colour);
-            video
-                .label
-                .set_property("font-desc", self.label_font(speaking));
+            let font = self.label_font(speaking);
+            video.label.change(move |label| {
+                label.set_property("color", colour);
+                label.set_property("font-desc", font);
+            });
         }
         Ok(())
     }
@@ -596,7 +599,7 @@ impl Receive {
                 return Err(format!("screen panel: {e}"));
             }
             overlay.add_panel(PanelInput {
-                source,
+                source: InStream::new(&source, "src"),
                 pad: branch.sinkpad,
             });
         }
@@ -612,7 +615,10 @@ impl Receive {
             .find(|v| v.tile.id == id)
             .ok_or_else(|| format!("{id}: no such video"))?;
         video.tile.name = name.into();
-        video.label.set_property("text", label_text(name));
+        let text = label_text(name);
+        video
+            .label
+            .change(move |label| label.set_property("text", text));
         Ok(())
     }
 
