@@ -86,6 +86,7 @@ impl InStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::elements::{FAKESINK, VIDEOTESTSRC};
     use std::sync::mpsc;
     use std::time::Duration;
 
@@ -93,9 +94,9 @@ mod tests {
 
     fn pipeline() -> (gst::Pipeline, gst::Element) {
         super::super::init().unwrap();
-        let pipeline = gst::parse::launch(
-            "videotestsrc name=source pattern=solid-color is-live=true ! fakesink name=sink sync=true",
-        )
+        let pipeline = gst::parse::launch(&format!(
+            "{VIDEOTESTSRC} name=source pattern=solid-color is-live=true ! {FAKESINK} name=sink sync=true",
+        ))
         .unwrap()
         .downcast::<gst::Pipeline>()
         .unwrap();
