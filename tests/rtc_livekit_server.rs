@@ -459,6 +459,49 @@ fn the_rooms_mute_and_camera_privacy_show_to_the_others() {
     );
 }
 
+/// Whether the last `SpeakersChanged` fixture participant `who` got names `identity`.
+fn last_speakers_name(state: &Value, who: &str, identity: &str) -> Option<bool> {
+    let last = state["participants"][who]["speakers"]
+        .as_array()?
+        .last()?
+        .clone();
+    Some(last.as_array()?.iter().any(|i| i == identity))
+}
+
+#[test]
+fn the_server_names_the_room_among_the_active_speakers_while_it_talks_not_while_muted() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    // Alice publishes no tone of her own: the speakers she is told about are the room or no one.
+    meet.control(
+        "join",
+        json!({"identity": "alice", "name": "Alice Martin", "width": 0, "tone": false}),
+    );
+    let daemon = in_call(&meet, SLUG);
+    let state = meet.wait_for("the room on the server", Duration::from_secs(30), |s| {
+        room_on_server(s)
+    });
+    let identity = state["identity"].as_str().unwrap().to_string();
+    // The server learns the level from each packet's ssrc-audio-level alone (it decodes no one).
+    meet.wait_for(
+        "Alice told the room is speaking",
+        Duration::from_secs(30),
+        |s| last_speakers_name(s, "alice", &identity).filter(|named| *named),
+    );
+    // Muted, not one packet leaves: the server soon says the room has stopped speaking.
+    daemon.cli(&["press", "mute"]);
+    meet.wait_for(
+        "Alice told the muted room is not speaking",
+        Duration::from_secs(30),
+        |s| last_speakers_name(s, "alice", &identity).filter(|named| !*named),
+    );
+    daemon.cli(&["press", "mute"]);
+    meet.wait_for(
+        "Alice told the room speaks again",
+        Duration::from_secs(30),
+        |s| last_speakers_name(s, "alice", &identity).filter(|named| *named),
+    );
+}
+
 #[test]
 fn a_screen_share_comes_large_and_leaves_the_screen_when_it_stops() {
     let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
