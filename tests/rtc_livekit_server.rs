@@ -503,6 +503,43 @@ fn the_server_names_the_room_among_the_active_speakers_while_it_talks_not_while_
 }
 
 #[test]
+fn a_camera_turned_off_in_meet_shows_a_camera_off_card_not_a_frozen_frame() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = in_call(&meet, SLUG);
+    wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || on_screen(&daemon, "Alice Martin").filter(|p| p["decoded_frames"].as_u64() > Some(10)),
+    );
+    assert_eq!(
+        on_screen(&daemon, "Alice Martin").unwrap()["camera_off"],
+        false
+    );
+    // Meet's camera button mutes the track; it stays published (TrackInfo.muted).
+    meet.control("mute-camera", json!({"identity": "alice", "muted": true}));
+    let alice = wait_for("Alice's camera-off card", Duration::from_secs(20), || {
+        on_screen(&daemon, "Alice Martin").filter(|p| p["camera_off"] == true)
+    });
+    assert_eq!(alice["shown"], true, "her tile stays: {alice}");
+    let text = daemon.status()["media"]["screen"]["text"].clone();
+    assert!(
+        text.as_array()
+            .is_some_and(|t| t.iter().any(|l| l == "Alice Martin\nCamera off")),
+        "{text}"
+    );
+    meet.control("mute-camera", json!({"identity": "alice", "muted": false}));
+    wait_for("Alice's camera back", Duration::from_secs(20), || {
+        on_screen(&daemon, "Alice Martin").filter(|p| p["camera_off"] == false)
+    });
+    let text = daemon.status()["media"]["screen"]["text"].clone();
+    assert!(
+        !text.to_string().contains("Camera off"),
+        "the card is gone: {text}"
+    );
+}
+
+#[test]
 fn a_screen_share_comes_large_and_leaves_the_screen_when_it_stops() {
     let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
     python_joins(&meet, "alice", "Alice Martin", "H264");

@@ -42,8 +42,13 @@ pub const TEXT: Rgb = [255, 255, 255];
 pub const QUIET_TEXT: Rgb = [190, 196, 210];
 pub const PROBLEM_TEXT: Rgb = [255, 196, 64];
 
-/// The most panels and texts any screen uses: the receive pipeline has that many.
-pub const MAX_PANELS: usize = 3;
+/// The most camera-off cards drawn over remote tiles (the text slots are shared with the
+/// screen's own texts; past this the tile stays as it is).
+pub const MAX_CAMERA_OFF_CARDS: usize = 4;
+
+/// The most panels and texts any screen uses: the receive pipeline has that many (3 for the
+/// call's badges and captions, and the camera-off cards).
+pub const MAX_PANELS: usize = 3 + MAX_CAMERA_OFF_CARDS;
 pub const MAX_TEXTS: usize = 7;
 
 /// A filled rectangle.
@@ -345,6 +350,26 @@ fn draw_call(call: &CallScreen, screen: Size) -> Drawing {
             .push(text(&lines.join("\n"), size, false, TEXT, band.x + unit, y));
     }
     drawing
+}
+
+/// A remote person's camera-off card over their tile `rect`: a grey card with their name and
+/// "Camera off", as the room's own camera-off badge, instead of their last picture frozen.
+pub fn camera_off_card(rect: Rect, name: &str, screen: Size) -> (Panel, Text) {
+    let unit = regions(screen).unit;
+    let size = font(unit, BODY);
+    let name = fit(name, rect.width.saturating_sub(unit), size, true);
+    let label = format!("{name}\nCamera off");
+    let y = rect.y + rect.height.saturating_sub(2 * line_height(size)) / 2;
+    let panel = Panel {
+        rect,
+        colour: CAMERA_OFF_BADGE,
+        opacity: 1.0,
+    };
+    let text = Text {
+        anchor: Anchor::Centre,
+        ..text(&label, size, true, TEXT, rect.x + rect.width / 2, y)
+    };
+    (panel, text)
 }
 
 /// Left-anchored text at (x, y).

@@ -274,6 +274,15 @@ impl Session {
         }
     }
 
+    /// Covers `id`'s tile with their camera-off card, or uncovers it.
+    pub fn set_camera_off(&self, id: &str, off: bool) {
+        if let Some(receive) = &self.receive {
+            if let Err(e) = receive.set_camera_off(id, off) {
+                tracing::warn!("{id}: {e}");
+            }
+        }
+    }
+
     /// Draws `id`'s tile as a shared screen (large).
     pub fn mark_screen_share(&self, id: &str) {
         if let Some(receive) = &self.receive {

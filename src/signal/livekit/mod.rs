@@ -71,6 +71,9 @@ struct Participants {
     sessions: HashMap<String, String>,
     /// The tiles of video tracks the last `update` found unpublished.
     stopped: Vec<String>,
+    /// Whether the camera of the participant the last `update` was about is off: their
+    /// camera track published but muted (how Meet's web client turns a camera off).
+    camera_muted: bool,
 }
 
 impl Participants {
@@ -80,6 +83,11 @@ impl Participants {
     /// protocol > 11). Its tiles must go.
     fn update(&mut self, info: &proto::ParticipantInfo) -> Option<String> {
         self.stopped.clear();
+        self.camera_muted = info.tracks.iter().any(|t| {
+            t.r#type == proto::TrackType::Video as i32
+                && t.source != proto::TrackSource::ScreenShare as i32
+                && t.muted
+        });
         let before: Vec<(String, bool)> = self
             .videos
             .iter()
@@ -463,6 +471,7 @@ impl Joined {
                     for tile in &self.participants.stopped {
                         media.remove_person(tile);
                     }
+                    media.set_camera_off(&info.sid, self.participants.camera_muted);
                 }
             }
             Response::SpeakersChanged(changed) => {
