@@ -539,6 +539,84 @@ fn a_camera_turned_off_in_meet_shows_a_camera_off_card_not_a_frozen_frame() {
     );
 }
 
+/// The room screen's text (status `media.screen.text`).
+fn screen_text(daemon: &Daemon) -> Vec<String> {
+    daemon.status()["media"]["screen"]["text"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|l| l.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const RECORDED: &str = "This meeting is being recorded";
+const TRANSCRIBED: &str = "This meeting is being transcribed";
+
+#[test]
+fn the_screen_says_the_meeting_is_transcribed_then_recorded_while_meet_says_so() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    meet.control(
+        "join",
+        json!({"identity": "host", "name": "Hélène Host", "width": 0, "tone": false}),
+    );
+    // A screen that draws the room's content (a window, as in tests/screen.rs: fakevideosink
+    // under a made-up DISPLAY); "none" draws only the people.
+    let config = simulated_room(ROOM_NAME, &meet.meeting_url(SLUG))
+        .replace(r#"output = "none""#, r#"output = "window""#);
+    let daemon = Daemon::start_with(&config, |command| {
+        command
+            .env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX")
+            .env("DISPLAY", ":salle-test");
+    });
+    daemon.cli(&["press", "join"]);
+    daemon.wait_state("in-call", Duration::from_secs(60));
+    let says = |notice: &'static str| {
+        let daemon = &daemon;
+        move || {
+            screen_text(daemon)
+                .iter()
+                .any(|t| t == notice)
+                .then_some(())
+        }
+    };
+    let send = |kind: &str| {
+        meet.control(
+            "data",
+            json!({"identity": "host", "payload": {"type": kind}}),
+        );
+    };
+    // What Meet's frontend sends when its host starts a transcription (NotificationType).
+    send("transcriptionStarted");
+    wait_for(
+        "the transcription notice",
+        Duration::from_secs(20),
+        says(TRANSCRIBED),
+    );
+    let session = daemon.status()["session"].clone();
+    assert_eq!(session["recording"]["transcribed"], true, "{session}");
+    // Reactions and other notifications change nothing.
+    send("reactionReceived");
+    send("screenRecordingStarted");
+    wait_for(
+        "the recording notice",
+        Duration::from_secs(20),
+        says(RECORDED),
+    );
+    send("screenRecordingStopped");
+    wait_for(
+        "back to the transcription notice",
+        Duration::from_secs(20),
+        says(TRANSCRIBED),
+    );
+    send("transcriptionStopped");
+    wait_for("no notice", Duration::from_secs(20), || {
+        let text = screen_text(&daemon);
+        (!text.iter().any(|t| t.starts_with("This meeting is being"))).then_some(())
+    });
+}
+
 #[test]
 fn a_screen_share_comes_large_and_leaves_the_screen_when_it_stops() {
     let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);

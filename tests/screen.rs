@@ -101,6 +101,7 @@ fn facts() -> ScreenFacts {
         addresses: vec!["192.0.2.10".into()],
         problems: vec!["meeting service unreachable".into()],
         captions: Vec::new(),
+        recording: Default::default(),
     }
 }
 

@@ -590,10 +590,11 @@ impl Receive {
                     ))
                 })
                 .take(screen_layout::MAX_CAMERA_OFF_CARDS);
-            // Under the screen's own panels and texts (captions stay readable): first.
+            // Their panels under the screen's own (captions stay readable); their texts after
+            // the screen's, which keep the text slots first.
             let (panels, texts): (Vec<_>, Vec<_>) = cards.unzip();
             drawing.panels.splice(0..0, panels);
-            drawing.texts.splice(0..0, texts);
+            drawing.texts.extend(texts);
         }
         if state
             .overlay

@@ -318,6 +318,15 @@ impl Session {
         self.monitor.update(|status| status.captions = lines);
     }
 
+    /// Takes a meeting-service notification's `type` (La Suite Meet's "transcriptionStarted",
+    /// ...): whether the meeting is being recorded or transcribed shows in status and on the
+    /// screen.
+    pub fn recording_notification(&self, kind: &str) {
+        self.monitor.update(|status| {
+            status.recording.on_notification(kind);
+        });
+    }
+
     /// Marks who speaks: their tiles (by track id) and their names in status.
     pub fn show_speaking(&self, speaking: &[(String, String)], silent: &[String]) {
         if let Some(receive) = &self.receive {

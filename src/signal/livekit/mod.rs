@@ -733,7 +733,12 @@ impl Meeting for LiveKitMeeting {
                         let participants = &joined.participants;
                         match captions.receive(&data, |identity| participants.name_of_identity(identity)) {
                             Received::Captions => media.show_captions(captions.lines()),
-                            Received::Json(value) => tracing::debug!("data on {channel}: {value}"),
+                            Received::Json(value) => {
+                                tracing::debug!("data on {channel}: {value}");
+                                if let Some(kind) = value["type"].as_str() {
+                                    media.recording_notification(kind);
+                                }
+                            }
                             Received::Ignored(why) => tracing::debug!("data on {channel} ignored: {why}"),
                         }
                     }
