@@ -318,6 +318,14 @@ impl Session {
         self.monitor.update(|status| status.captions = lines);
     }
 
+    /// Takes the meeting server's word on whether a recording runs (LiveKit's
+    /// `active_recording`).
+    pub fn recording_on_server(&self, active: bool) {
+        self.monitor.update(|status| {
+            status.recording.on_server(active);
+        });
+    }
+
     /// Takes a meeting-service notification's `type` (La Suite Meet's "transcriptionStarted",
     /// ...): whether the meeting is being recorded or transcribed shows in status and on the
     /// screen.

@@ -267,6 +267,9 @@ impl LiveKitMeeting {
             join.server_version,
             join.other_participants.len()
         );
+        if let Some(room) = &join.room {
+            media.recording_on_server(room.active_recording);
+        }
         let mut participants = Participants::default();
         for info in &join.other_participants {
             let _ = participants.update(info);
@@ -506,6 +509,12 @@ impl Joined {
                 self.access.token = token;
             }
             Response::Pong(_) => {}
+            // The server's `active_recording` (an egress runs), which Meet's UI shows too.
+            Response::RoomUpdate(update) => {
+                if let Some(room) = update.room {
+                    media.recording_on_server(room.active_recording);
+                }
+            }
             other => tracing::debug!("LiveKit: {} (not used)", kind(&other)),
         }
         Ok(())
