@@ -419,6 +419,7 @@ fn remote_opus_audio_is_mixed_to_the_speaker() {
             pts: Duration::ZERO,
             duration: None,
             keyframe: true,
+            audio_level: None,
         })
         .is_err());
     let mixer = receive.pipeline().by_name("audiomixer").unwrap();

@@ -459,6 +459,164 @@ fn the_rooms_mute_and_camera_privacy_show_to_the_others() {
     );
 }
 
+/// Whether the last `SpeakersChanged` fixture participant `who` got names `identity`.
+fn last_speakers_name(state: &Value, who: &str, identity: &str) -> Option<bool> {
+    let last = state["participants"][who]["speakers"]
+        .as_array()?
+        .last()?
+        .clone();
+    Some(last.as_array()?.iter().any(|i| i == identity))
+}
+
+#[test]
+fn the_server_names_the_room_among_the_active_speakers_while_it_talks_not_while_muted() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    // Alice publishes no tone of her own: the speakers she is told about are the room or no one.
+    meet.control(
+        "join",
+        json!({"identity": "alice", "name": "Alice Martin", "width": 0, "tone": false}),
+    );
+    let daemon = in_call(&meet, SLUG);
+    let state = meet.wait_for("the room on the server", Duration::from_secs(30), |s| {
+        room_on_server(s)
+    });
+    let identity = state["identity"].as_str().unwrap().to_string();
+    // The server learns the level from each packet's ssrc-audio-level alone (it decodes no one).
+    meet.wait_for(
+        "Alice told the room is speaking",
+        Duration::from_secs(30),
+        |s| last_speakers_name(s, "alice", &identity).filter(|named| *named),
+    );
+    // Muted, not one packet leaves: the server soon says the room has stopped speaking.
+    daemon.cli(&["press", "mute"]);
+    meet.wait_for(
+        "Alice told the muted room is not speaking",
+        Duration::from_secs(30),
+        |s| last_speakers_name(s, "alice", &identity).filter(|named| !*named),
+    );
+    daemon.cli(&["press", "mute"]);
+    meet.wait_for(
+        "Alice told the room speaks again",
+        Duration::from_secs(30),
+        |s| last_speakers_name(s, "alice", &identity).filter(|named| *named),
+    );
+}
+
+#[test]
+fn a_camera_turned_off_in_meet_shows_a_camera_off_card_not_a_frozen_frame() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    python_joins(&meet, "alice", "Alice Martin", "H264");
+    let daemon = in_call(&meet, SLUG);
+    wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || on_screen(&daemon, "Alice Martin").filter(|p| p["decoded_frames"].as_u64() > Some(10)),
+    );
+    assert_eq!(
+        on_screen(&daemon, "Alice Martin").unwrap()["camera_off"],
+        false
+    );
+    // Meet's camera button mutes the track; it stays published (TrackInfo.muted).
+    meet.control("mute-camera", json!({"identity": "alice", "muted": true}));
+    let alice = wait_for("Alice's camera-off card", Duration::from_secs(20), || {
+        on_screen(&daemon, "Alice Martin").filter(|p| p["camera_off"] == true)
+    });
+    assert_eq!(alice["shown"], true, "her tile stays: {alice}");
+    let text = daemon.status()["media"]["screen"]["text"].clone();
+    assert!(
+        text.as_array()
+            .is_some_and(|t| t.iter().any(|l| l == "Alice Martin\nCamera off")),
+        "{text}"
+    );
+    meet.control("mute-camera", json!({"identity": "alice", "muted": false}));
+    wait_for("Alice's camera back", Duration::from_secs(20), || {
+        on_screen(&daemon, "Alice Martin").filter(|p| p["camera_off"] == false)
+    });
+    let text = daemon.status()["media"]["screen"]["text"].clone();
+    assert!(
+        !text.to_string().contains("Camera off"),
+        "the card is gone: {text}"
+    );
+}
+
+/// The room screen's text (status `media.screen.text`).
+fn screen_text(daemon: &Daemon) -> Vec<String> {
+    daemon.status()["media"]["screen"]["text"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|l| l.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const RECORDED: &str = "This meeting is being recorded";
+const TRANSCRIBED: &str = "This meeting is being transcribed";
+
+#[test]
+fn the_screen_says_the_meeting_is_transcribed_then_recorded_while_meet_says_so() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    meet.control(
+        "join",
+        json!({"identity": "host", "name": "Hélène Host", "width": 0, "tone": false}),
+    );
+    // A screen that draws the room's content (a window, as in tests/screen.rs: fakevideosink
+    // under a made-up DISPLAY); "none" draws only the people.
+    let config = simulated_room(ROOM_NAME, &meet.meeting_url(SLUG))
+        .replace(r#"output = "none""#, r#"output = "window""#);
+    let daemon = Daemon::start_with(&config, |command| {
+        command
+            .env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX")
+            .env("DISPLAY", ":salle-test");
+    });
+    daemon.cli(&["press", "join"]);
+    daemon.wait_state("in-call", Duration::from_secs(60));
+    let says = |notice: &'static str| {
+        let daemon = &daemon;
+        move || {
+            screen_text(daemon)
+                .iter()
+                .any(|t| t == notice)
+                .then_some(())
+        }
+    };
+    let send = |kind: &str| {
+        meet.control(
+            "data",
+            json!({"identity": "host", "payload": {"type": kind}}),
+        );
+    };
+    // What Meet's frontend sends when its host starts a transcription (NotificationType).
+    send("transcriptionStarted");
+    wait_for(
+        "the transcription notice",
+        Duration::from_secs(20),
+        says(TRANSCRIBED),
+    );
+    let session = daemon.status()["session"].clone();
+    assert_eq!(session["recording"]["transcribed"], true, "{session}");
+    // Reactions and other notifications change nothing.
+    send("reactionReceived");
+    send("screenRecordingStarted");
+    wait_for(
+        "the recording notice",
+        Duration::from_secs(20),
+        says(RECORDED),
+    );
+    send("screenRecordingStopped");
+    wait_for(
+        "back to the transcription notice",
+        Duration::from_secs(20),
+        says(TRANSCRIBED),
+    );
+    send("transcriptionStopped");
+    wait_for("no notice", Duration::from_secs(20), || {
+        let text = screen_text(&daemon);
+        (!text.iter().any(|t| t.starts_with("This meeting is being"))).then_some(())
+    });
+}
+
 #[test]
 fn a_screen_share_comes_large_and_leaves_the_screen_when_it_stops() {
     let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);

@@ -101,6 +101,7 @@ fn facts() -> ScreenFacts {
         addresses: vec!["192.0.2.10".into()],
         problems: vec!["meeting service unreachable".into()],
         captions: Vec::new(),
+        recording: Default::default(),
     }
 }
 
@@ -475,6 +476,54 @@ fn in_a_call_the_people_who_speaks_mute_and_captions() {
         &receive.pull_frame(Duration::from_secs(1)).unwrap(),
         "screen-in-call-camera-off.png",
     );
+}
+
+#[test]
+fn a_remote_camera_turned_off_is_covered_by_its_camera_off_card() {
+    let _serial = serial();
+    let receive = receive();
+    let _people: Vec<Sender> = [
+        ("alice", "Alice Martin", RED),
+        ("bruno", "Bruno Petit", GREEN),
+    ]
+    .into_iter()
+    .map(|(id, name, colour)| stream(&receive, id, name, VideoCodec::H264, h264(colour)))
+    .collect();
+    let content = screen_content(&status(CallStatus::InCall { url: URL.into() }), &facts());
+    receive.set_screen(Some(&content)).unwrap();
+    let (left, right) = (
+        receive.layout().placement("alice").unwrap().rect,
+        receive.layout().placement("bruno").unwrap().rect,
+    );
+    let corner = |r: Rect| (r.x + 6, r.y + 6);
+    wait_for_screen(&receive, "two people", |f| {
+        close(f.pixel(corner(left).0, corner(left).1), RED)
+            && close(f.pixel(corner(right).0, corner(right).1), GREEN)
+    });
+    // Bruno's camera goes off: his card, grey with his name, over his whole tile; Alice as
+    // she was.
+    receive.set_camera_off("bruno", true).unwrap();
+    let frame = wait_for_screen(&receive, "Bruno's camera-off card", |f| {
+        close(
+            f.pixel(corner(right).0, corner(right).1),
+            screen_layout::CAMERA_OFF_BADGE,
+        )
+    });
+    save_png(&frame, "screen-remote-camera-off.png");
+    assert!(close(frame.pixel(corner(left).0, corner(left).1), RED));
+    let drawing = receive.drawing();
+    assert_eq!(drawing.texts[0].text, "Bruno Petit\nCamera off");
+    assert_eq!(drawing.panels[0].rect, right);
+    check_picture(&frame, &receive);
+    let people = receive.people();
+    assert!(people.iter().any(|p| p.id == "bruno" && p.camera_off));
+    assert!(people.iter().any(|p| p.id == "alice" && !p.camera_off));
+    // Back on: his picture again, the card gone.
+    receive.set_camera_off("bruno", false).unwrap();
+    wait_for_screen(&receive, "Bruno's picture back", |f| {
+        close(f.pixel(corner(right).0, corner(right).1), GREEN)
+    });
+    assert!(receive.drawing().texts.is_empty());
 }
 
 /// Frames pulled until `check` holds (at most 30).

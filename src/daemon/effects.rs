@@ -108,8 +108,13 @@ impl Effects {
             .as_ref()
             .map(|m| m.captions())
             .unwrap_or_default();
+        let recording = self
+            .monitor
+            .as_ref()
+            .map(|m| m.recording())
+            .unwrap_or_default();
         self.media
-            .show_screen(status, problems, &captions, selection);
+            .show_screen(status, problems, &captions, recording, selection);
     }
 
     pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {

@@ -25,7 +25,7 @@ use crate::media::receive::{
 use crate::media::send_audio::{AudioSettings, AudioSource, SendAudio};
 use crate::media::send_video::{CaptureFormat, SendVideo, VideoSettings, VideoSource};
 use crate::media::EncodedFrame;
-use crate::room::{screen_content, RoomStatus, ScreenContent, ScreenFacts};
+use crate::room::{screen_content, MeetingRecording, RoomStatus, ScreenContent, ScreenFacts};
 use crate::rtc::stats::CaptionLine;
 use crate::rtc::{EncoderFeedback, MediaPorts, Switches};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -201,6 +201,7 @@ impl Media {
         status: &RoomStatus,
         problems: &[String],
         captions: &[CaptionLine],
+        recording: MeetingRecording,
         selection: &Selection,
     ) {
         let now = jiff::Zoned::now();
@@ -213,6 +214,7 @@ impl Media {
                 .iter()
                 .map(|c| format!("{}: {}", c.speaker, c.text))
                 .collect(),
+            recording,
         };
         let content = screen_content(status, &facts);
         if self.receive.is_none() && !self.in_session && self.has_a_screen() {

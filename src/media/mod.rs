@@ -48,6 +48,10 @@ pub struct EncodedFrame {
     pub duration: Option<Duration>,
     /// A keyframe (H.264 IDR, with SPS/PPS in front); always true for audio.
     pub keyframe: bool,
+    /// The microphone's level when the packet was made, as RFC 6464's `ssrc-audio-level`
+    /// carries it (-dBov, 0 the loudest to 127 silence): LiveKit picks the active speakers
+    /// from it alone. None for video and for sound without a meter.
+    pub audio_level: Option<u8>,
 }
 
 /// The text of an error message on a pipeline's bus, with the element that raised it, for room

@@ -232,6 +232,11 @@ struct State {
     people_hidden: bool,
     /// The screen's own content; none in unit tests without a pipeline.
     overlay: Option<Overlay>,
+    /// What the room's screen content draws (the camera-off cards go on top of it).
+    screen_drawing: Drawing,
+    /// Tiles whose camera their owner turned off (muted, still published): a card covers
+    /// their last picture. Kept for tiles not there yet (muted before their video came).
+    camera_off: std::collections::BTreeSet<String>,
 }
 
 /// Elements feeding one request pad of the compositor or the mixer, source first.
@@ -301,6 +306,9 @@ pub struct PersonOnScreen {
     pub height: u32,
     /// In a tile now (not hidden past the ninth person).
     pub shown: bool,
+    /// Their camera is off (muted): a camera-off card covers the tile.
+    #[serde(default)]
+    pub camera_off: bool,
 }
 
 impl Receive {
@@ -541,6 +549,56 @@ impl Receive {
         let drawing =
             content.map_or_else(Drawing::default, |c| screen_layout::draw(c, self.screen));
         let mut state = self.lock();
+        if state.screen_drawing == drawing && state.overlay.is_some() {
+            return Ok(());
+        }
+        state.screen_drawing = drawing;
+        if state.people_hidden == state.screen_drawing.show_people {
+            state.people_hidden = !state.screen_drawing.show_people;
+            self.relayout(&mut state);
+        }
+        self.redraw(&mut state)
+    }
+
+    /// Covers `id`'s tile with a camera-off card (their camera muted, the track still
+    /// published: no new picture comes, and the last one must not stay frozen), or uncovers it.
+    pub fn set_camera_off(&self, id: &str, off: bool) -> Result<(), String> {
+        let mut state = self.lock();
+        let changed = if off {
+            state.camera_off.insert(id.to_string())
+        } else {
+            state.camera_off.remove(id)
+        };
+        if changed {
+            self.redraw(&mut state)?;
+        }
+        Ok(())
+    }
+
+    /// Draws the screen's content and, over the people, the camera-off cards of the tiles
+    /// placed now. Only what changed is redrawn.
+    fn redraw(&self, state: &mut State) -> Result<(), String> {
+        let mut drawing = state.screen_drawing.clone();
+        if drawing.show_people {
+            let cards = state
+                .videos
+                .iter()
+                .filter(|v| state.camera_off.contains(&v.tile.id))
+                .filter_map(|v| {
+                    let placement = state.layout.placement(&v.tile.id)?;
+                    Some(screen_layout::camera_off_card(
+                        placement.rect,
+                        &v.tile.name,
+                        self.screen,
+                    ))
+                })
+                .take(screen_layout::MAX_CAMERA_OFF_CARDS);
+            // Their panels under the screen's own (captions stay readable); their texts after
+            // the screen's, which keep the text slots first.
+            let (panels, texts): (Vec<_>, Vec<_>) = cards.unzip();
+            drawing.panels.splice(0..0, panels);
+            drawing.texts.extend(texts);
+        }
         if state
             .overlay
             .as_ref()
@@ -548,13 +606,9 @@ impl Receive {
         {
             return Ok(());
         }
-        self.add_panels(&mut state, &drawing.panels)?;
+        self.add_panels(state, &drawing.panels)?;
         if let Some(overlay) = state.overlay.as_mut() {
             overlay.draw(&drawing);
-        }
-        if state.people_hidden == drawing.show_people {
-            state.people_hidden = !drawing.show_people;
-            self.relayout(&mut state);
         }
         Ok(())
     }
@@ -787,6 +841,7 @@ impl Receive {
                     width: (size >> 32) as u32,
                     height: size as u32,
                     shown: state.layout.placement(&v.tile.id).is_some(),
+                    camera_off: state.camera_off.contains(&v.tile.id),
                 }
             })
             .collect()
@@ -848,6 +903,12 @@ impl Receive {
         if let Some(self_view) = &state.self_view {
             let alpha = if state.people_hidden { 0.0 } else { 1.0 };
             self_view.sinkpad.set_property("alpha", alpha);
+        }
+        // The camera-off cards follow their tiles.
+        if !state.camera_off.is_empty() {
+            if let Err(e) = self.redraw(state) {
+                tracing::warn!("camera-off cards: {e}");
+            }
         }
     }
 

@@ -42,8 +42,13 @@ pub const TEXT: Rgb = [255, 255, 255];
 pub const QUIET_TEXT: Rgb = [190, 196, 210];
 pub const PROBLEM_TEXT: Rgb = [255, 196, 64];
 
-/// The most panels and texts any screen uses: the receive pipeline has that many.
-pub const MAX_PANELS: usize = 3;
+/// The most camera-off cards drawn over remote tiles (the text slots are shared with the
+/// screen's own texts; past this the tile stays as it is).
+pub const MAX_CAMERA_OFF_CARDS: usize = 4;
+
+/// The most panels and texts any screen uses: the receive pipeline has that many (4 for the
+/// call's badges, recording notice and captions, and the camera-off cards).
+pub const MAX_PANELS: usize = 4 + MAX_CAMERA_OFF_CARDS;
 pub const MAX_TEXTS: usize = 7;
 
 /// A filled rectangle.
@@ -114,6 +119,9 @@ pub struct Regions {
     pub captions: Rect,
     /// In a call: "Microphone muted", "Camera off", left to right from the top-left corner.
     pub badges: [Rect; 2],
+    /// In a call: "This meeting is being recorded", in the top-right corner (under the
+    /// badges on a narrow screen).
+    pub notice: Rect,
 }
 
 pub fn regions(screen: Size) -> Regions {
@@ -146,6 +154,20 @@ pub fn regions(screen: Size) -> Regions {
         };
         Rect::new(even(x), y, badge.width, badge.height)
     });
+    // Right of the badges, as wide as the rest of the line allows (half the screen at most);
+    // under them where that is narrower than a badge.
+    let beside = even(
+        width
+            .saturating_sub(unit + 2 * (badge.width + unit) + unit)
+            .min(width / 2),
+    );
+    let notice = if side_by_side && beside >= badge.width {
+        Rect::new(even(width - unit - beside), unit, beside, badge.height)
+    } else {
+        let below = badges[1].bottom() + even(unit / 2);
+        let wide = even(width.saturating_sub(2 * unit));
+        Rect::new(badges[0].x, below, wide, badge.height)
+    };
     Regions {
         unit,
         margin: even(unit * 2),
@@ -153,6 +175,7 @@ pub fn regions(screen: Size) -> Regions {
         footer: Rect::new(0, height - footer_height, even(width), footer_height),
         captions,
         badges,
+        notice,
     }
 }
 
@@ -326,6 +349,21 @@ fn draw_call(call: &CallScreen, screen: Size) -> Drawing {
             .push(text(&label, small, true, TEXT, rect.x + unit / 2, y));
     }
 
+    if let Some(notice) = &call.notice {
+        let rect = r.notice;
+        drawing.panels.push(Panel {
+            rect,
+            colour: ALERT_BAND,
+            opacity: 1.0,
+        });
+        let y = rect.y + rect.height.saturating_sub(line_height(small)) / 2;
+        let label = fit(notice, rect.width.saturating_sub(unit), small, true);
+        drawing.texts.push(Text {
+            anchor: Anchor::Centre,
+            ..text(&label, small, true, TEXT, rect.x + rect.width / 2, y)
+        });
+    }
+
     if !call.captions.is_empty() {
         let band = r.captions;
         let size = font(unit, CAPTION);
@@ -345,6 +383,26 @@ fn draw_call(call: &CallScreen, screen: Size) -> Drawing {
             .push(text(&lines.join("\n"), size, false, TEXT, band.x + unit, y));
     }
     drawing
+}
+
+/// A remote person's camera-off card over their tile `rect`: a grey card with their name and
+/// "Camera off", as the room's own camera-off badge, instead of their last picture frozen.
+pub fn camera_off_card(rect: Rect, name: &str, screen: Size) -> (Panel, Text) {
+    let unit = regions(screen).unit;
+    let size = font(unit, BODY);
+    let name = fit(name, rect.width.saturating_sub(unit), size, true);
+    let label = format!("{name}\nCamera off");
+    let y = rect.y + rect.height.saturating_sub(2 * line_height(size)) / 2;
+    let panel = Panel {
+        rect,
+        colour: CAMERA_OFF_BADGE,
+        opacity: 1.0,
+    };
+    let text = Text {
+        anchor: Anchor::Centre,
+        ..text(&label, size, true, TEXT, rect.x + rect.width / 2, y)
+    };
+    (panel, text)
 }
 
 /// Left-anchored text at (x, y).
@@ -431,6 +489,7 @@ mod tests {
             mic_muted,
             camera_off,
             captions: (0..captions).map(|i| format!("Alice: line {i}")).collect(),
+            notice: None,
         })
     }
 

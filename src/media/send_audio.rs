@@ -133,7 +133,7 @@ impl SendAudio {
             .by_name("packets")
             .and_downcast::<gst_app::AppSink>()
             .ok_or("send audio: no appsink")?;
-        sink.set_callbacks(packet_callbacks(frames, muted.clone()));
+        sink.set_callbacks(packet_callbacks(frames, muted.clone(), level.clone()));
         let last_error = watch_bus(&pipeline, errors, level.clone());
         super::play(&pipeline, &last_error).map_err(context)?;
         Ok(SendAudio {
@@ -375,9 +375,20 @@ fn build(pipeline: &gst::Pipeline, settings: &AudioSettings) -> Result<gst::Elem
     Ok(valve)
 }
 
+/// An RMS level in dBFS as RFC 6464 writes it: -dBov from 0 (loudest) to 127 (silence, and
+/// `-inf` before the first measurement). The meter's RMS is relative to a full-scale square
+/// wave, which is what dBov is relative to, so the number carries over.
+pub fn rfc6464_level(dbfs: f64) -> u8 {
+    if dbfs.is_nan() {
+        return 127;
+    }
+    (-dbfs).round().clamp(0.0, 127.0) as u8
+}
+
 fn packet_callbacks(
     frames: mpsc::Sender<EncodedFrame>,
     muted: Arc<Mutex<bool>>,
+    level: Arc<AtomicU64>,
 ) -> gst_app::AppSinkCallbacks {
     gst_app::AppSinkCallbacks::builder()
         .new_sample(move |sink| {
@@ -391,6 +402,9 @@ fn packet_callbacks(
                     .duration()
                     .map(|d| std::time::Duration::from_nanos(d.nseconds())),
                 keyframe: true,
+                // The meter's last 100 ms: a packet is 20 ms, and the server averages over
+                // hundreds of milliseconds anyway.
+                audio_level: Some(rfc6464_level(f64::from_bits(level.load(Ordering::Relaxed)))),
             };
             // The second lock on mute: a packet encoded just before the valve closed is dropped.
             let muted = lock(&muted);
@@ -435,6 +449,20 @@ fn watch_bus(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn levels_are_written_as_rfc_6464_says() {
+        assert_eq!(rfc6464_level(-9.4), 9);
+        assert_eq!(rfc6464_level(0.0), 0);
+        assert_eq!(
+            rfc6464_level(3.0),
+            0,
+            "over full scale is still the loudest"
+        );
+        assert_eq!(rfc6464_level(-200.0), 127);
+        assert_eq!(rfc6464_level(SILENCE_DBFS), 127);
+        assert_eq!(rfc6464_level(f64::NAN), 127);
+    }
 
     #[test]
     fn one_channel_of_six_is_picked_alone() {

@@ -428,6 +428,7 @@ fn access_unit_callbacks(
                     .duration()
                     .map(|d| std::time::Duration::from_nanos(d.nseconds())),
                 keyframe,
+                audio_level: None,
             };
             stats.frames.fetch_add(1, Ordering::Relaxed);
             stats

@@ -9,6 +9,7 @@
 mod calendar;
 mod leds;
 mod machine;
+mod recording;
 mod screen;
 mod screen_power;
 mod status;
@@ -16,6 +17,7 @@ mod status;
 pub use calendar::{CalendarMeeting, CalendarStatus};
 pub use leds::{LedPattern, LedState};
 pub use machine::{CalendarSettings, Refusal, Room, RoomSettings, Step};
+pub use recording::{MeetingRecording, RECORDED_NOTICE, TRANSCRIBED_NOTICE};
 pub use screen::{
     meeting_address, screen_content, CallScreen, Message, RoomScreen, ScreenContent, ScreenFacts,
     Tone,

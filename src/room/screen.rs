@@ -27,6 +27,8 @@ pub struct ScreenFacts {
     pub problems: Vec<String>,
     /// The meeting's live captions, "speaker: text", newest last.
     pub captions: Vec<String>,
+    /// Whether the meeting is being recorded or transcribed.
+    pub recording: super::MeetingRecording,
 }
 
 /// Everything on the screen that is not a remote person's picture.
@@ -78,6 +80,8 @@ pub struct CallScreen {
     pub camera_off: bool,
     /// The newest caption lines, at most `CAPTION_LINES`.
     pub captions: Vec<String>,
+    /// "This meeting is being recorded" (or transcribed), for as long as it is.
+    pub notice: Option<String>,
 }
 
 /// Caption lines shown at once: enough to follow a sentence, few enough to leave the people.
@@ -98,6 +102,7 @@ pub fn screen_content(status: &RoomStatus, facts: &ScreenFacts) -> ScreenContent
                 mic_muted: status.mic_muted,
                 camera_off: status.camera_off,
                 captions: facts.captions[first..].to_vec(),
+                notice: facts.recording.notice().map(String::from),
             });
         }
         CallStatus::Idle => message(Tone::Ready, "Press the button to join", None),
@@ -307,6 +312,7 @@ mod tests {
             addresses: vec!["192.0.2.10".into()],
             problems: Vec::new(),
             captions: Vec::new(),
+            recording: Default::default(),
         }
     }
 
@@ -475,6 +481,7 @@ mod tests {
                     "Alice: line 4".into(),
                     "Alice: line 5".into()
                 ],
+                notice: None,
             })
         );
         status.mic_muted = false;

@@ -170,6 +170,7 @@ impl FrameAssembler {
                     pts: self.pts(timestamp),
                     duration: None,
                     keyframe,
+                    audio_level: None,
                 },
                 after_loss,
             }),
@@ -308,6 +309,7 @@ mod tests {
                 pts: Duration::from_millis(1000 + 33 * i as u64),
                 duration: None,
                 keyframe: *idr,
+                audio_level: None,
             })
             .collect();
         let packets = frames
@@ -412,6 +414,7 @@ mod tests {
                 pts: Duration::from_millis(20 * i),
                 duration: None,
                 keyframe: true,
+                audio_level: None,
             };
             for p in packetizer.packetize(&frame).unwrap() {
                 count += assembler.push(p).len();

@@ -23,6 +23,8 @@ pub struct Packetizer {
     sequence_number: u16,
     /// Random start of the RTP timestamps (RFC 3550 section 5.1).
     timestamp_offset: u32,
+    /// The id the remote gave `ssrc-audio-level` (RFC 6464), when it took the extension.
+    audio_level_id: Option<u8>,
 }
 
 impl Packetizer {
@@ -54,7 +56,14 @@ impl Packetizer {
             clock_rate,
             sequence_number: rand::random(),
             timestamp_offset: rand::random(),
+            audio_level_id: None,
         }
+    }
+
+    /// Writes each frame's audio level in the `ssrc-audio-level` extension under `id` (the
+    /// negotiated one; a sender drops packets with an extension the answer left out).
+    pub fn set_audio_level_id(&mut self, id: Option<u8>) {
+        self.audio_level_id = id;
     }
 
     pub fn ssrc(&self) -> u32 {
@@ -80,7 +89,13 @@ impl Packetizer {
             .map_err(|e| format!("packetizing a frame of {} bytes: {e}", frame.data.len()))?;
         let timestamp = self.timestamp(frame);
         let last = payloads.len().saturating_sub(1);
-        Ok(payloads
+        // RFC 6464 one-byte element: the V (voice activity) bit left 0, "not known", as
+        // browsers do; the level in the low 7 bits.
+        let audio_level = self
+            .audio_level_id
+            .zip(frame.audio_level)
+            .map(|(id, level)| (id, Bytes::copy_from_slice(&[level & 0x7f])));
+        let mut packets: Vec<rtp::Packet> = payloads
             .into_iter()
             .enumerate()
             .map(|(i, payload)| {
@@ -99,7 +114,16 @@ impl Packetizer {
                     payload,
                 }
             })
-            .collect())
+            .collect();
+        if let Some((id, level)) = audio_level {
+            for packet in &mut packets {
+                packet
+                    .header
+                    .set_extension(id, level.clone())
+                    .map_err(|e| format!("audio level extension {id}: {e}"))?;
+            }
+        }
+        Ok(packets)
     }
 }
 
@@ -114,6 +138,7 @@ mod tests {
             pts: Duration::from_millis(pts_ms),
             duration: None,
             keyframe: true,
+            audio_level: None,
         }
     }
 
@@ -172,5 +197,25 @@ mod tests {
             960
         );
         assert_eq!(a[0].payload.len(), 60);
+        assert!(
+            a[0].header.extensions.is_empty(),
+            "no extension unless negotiated"
+        );
+    }
+
+    #[test]
+    fn the_audio_level_goes_in_the_negotiated_extension() {
+        let mut p = Packetizer::opus(7, 111);
+        p.set_audio_level_id(Some(3));
+        let mut loud = frame(vec![0x78; 60], 20);
+        loud.audio_level = Some(9);
+        let packet = &p.packetize(&loud).unwrap()[0];
+        assert_eq!(
+            packet.header.get_extension(3),
+            Some(Bytes::from_static(&[9]))
+        );
+        // A frame without a level (no meter) carries no extension.
+        let packet = &p.packetize(&frame(vec![0x78; 60], 40)).unwrap()[0];
+        assert_eq!(packet.header.get_extension(3), None);
     }
 }

@@ -196,6 +196,8 @@ impl Peer {
                 PublishingEstimator::new(range.start, range.min, range.max);
             registry = video_congestion_control(registry, estimator, &mut media_engine)
                 .map_err(|e| format!("congestion control: {e}"))?;
+            register_audio_level(&mut media_engine)
+                .map_err(|e| format!("audio level extension: {e}"))?;
             target = Some(published);
         }
         // NACK both ways, receiver and sender reports; transport feedback either as the
@@ -493,6 +495,18 @@ fn video_congestion_control(
         .with(Slot::Pacer, PacerBuilder::new().build())
         .with(Slot::TwccSender, TwccSenderBuilder::new().build())
         .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build()))
+}
+
+/// RFC 6464's `ssrc-audio-level` on the sound we send: an SFU learns who is speaking from it
+/// alone (LiveKit's active speakers, Janus' talking events), without decoding anyone.
+fn register_audio_level(engine: &mut MediaEngine) -> Result<(), ::rtc::shared::error::Error> {
+    engine.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: ::rtc::sdp::extmap::AUDIO_LEVEL_URI.into(),
+        },
+        RtpCodecKind::Audio,
+        None,
+    )
 }
 
 /// The video we send: H.264 constrained baseline, what every browser decodes and every encoder

@@ -89,20 +89,25 @@ impl OutgoingTrack {
         frames: SharedFrames,
         feedback: mpsc::UnboundedSender<EncoderFeedback>,
     ) -> Vec<JoinHandle<()>> {
-        let payload_type = match self.sender.get_parameters().await {
-            Ok(parameters) => parameters
-                .rtp_parameters
-                .codecs
-                .first()
-                .map(|c| c.payload_type),
-            Err(_) => None,
-        };
+        let parameters = self.sender.get_parameters().await.ok();
+        let payload_type = parameters
+            .as_ref()
+            .and_then(|p| p.rtp_parameters.codecs.first())
+            .map(|c| c.payload_type);
+        let audio_level_id = parameters.as_ref().and_then(|p| {
+            p.rtp_parameters
+                .header_extensions
+                .iter()
+                .find(|e| e.uri == ::rtc::sdp::extmap::AUDIO_LEVEL_URI)
+                .and_then(|e| u8::try_from(e.id).ok())
+        });
         let mut packetizer = match self.kind {
             RtpCodecKind::Video => {
                 Packetizer::h264(self.ssrc, payload_type.unwrap_or(H264_PAYLOAD_TYPE))
             }
             _ => Packetizer::opus(self.ssrc, payload_type.unwrap_or(OPUS_PAYLOAD_TYPE)),
         };
+        packetizer.set_audio_level_id(audio_level_id);
         let track = self.track.clone();
         let counters = self.counters.clone();
         let is_video = self.kind == RtpCodecKind::Video;
@@ -224,6 +229,7 @@ mod tests {
             pts: Duration::ZERO,
             duration: None,
             keyframe,
+            audio_level: None,
         }
     }
 

@@ -274,6 +274,15 @@ impl Session {
         }
     }
 
+    /// Covers `id`'s tile with their camera-off card, or uncovers it.
+    pub fn set_camera_off(&self, id: &str, off: bool) {
+        if let Some(receive) = &self.receive {
+            if let Err(e) = receive.set_camera_off(id, off) {
+                tracing::warn!("{id}: {e}");
+            }
+        }
+    }
+
     /// Draws `id`'s tile as a shared screen (large).
     pub fn mark_screen_share(&self, id: &str) {
         if let Some(receive) = &self.receive {
@@ -307,6 +316,23 @@ impl Session {
     /// Shows the meeting's captions in status (and, through it, on the screen).
     pub fn show_captions(&self, lines: Vec<CaptionLine>) {
         self.monitor.update(|status| status.captions = lines);
+    }
+
+    /// Takes the meeting server's word on whether a recording runs (LiveKit's
+    /// `active_recording`).
+    pub fn recording_on_server(&self, active: bool) {
+        self.monitor.update(|status| {
+            status.recording.on_server(active);
+        });
+    }
+
+    /// Takes a meeting-service notification's `type` (La Suite Meet's "transcriptionStarted",
+    /// ...): whether the meeting is being recorded or transcribed shows in status and on the
+    /// screen.
+    pub fn recording_notification(&self, kind: &str) {
+        self.monitor.update(|status| {
+            status.recording.on_notification(kind);
+        });
     }
 
     /// Marks who speaks: their tiles (by track id) and their names in status.

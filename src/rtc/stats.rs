@@ -21,6 +21,9 @@ pub struct SessionStatus {
     /// The meeting's live captions when its transcription runs, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub captions: Vec<CaptionLine>,
+    /// Whether the meeting is being recorded or transcribed, as its service says.
+    #[serde(default)]
+    pub recording: crate::room::MeetingRecording,
     /// The names of the people speaking now, as the meeting service says.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub speaking: Vec<String>,
@@ -103,6 +106,10 @@ impl SessionMonitor {
     /// daemon's main loop turns, which should not copy the whole session's figures.
     pub fn captions(&self) -> Vec<CaptionLine> {
         self.lock().captions.clone()
+    }
+
+    pub fn recording(&self) -> crate::room::MeetingRecording {
+        self.lock().recording
     }
 
     pub fn update(&self, change: impl FnOnce(&mut SessionStatus)) {

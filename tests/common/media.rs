@@ -284,6 +284,7 @@ pub fn encode(description: &str) -> Vec<EncodedFrame> {
                     .duration()
                     .map(|d| Duration::from_nanos(d.nseconds())),
                 keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+                audio_level: None,
             }
         })
         .collect();

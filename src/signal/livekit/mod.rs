@@ -71,6 +71,9 @@ struct Participants {
     sessions: HashMap<String, String>,
     /// The tiles of video tracks the last `update` found unpublished.
     stopped: Vec<String>,
+    /// Whether the camera of the participant the last `update` was about is off: their
+    /// camera track published but muted (how Meet's web client turns a camera off).
+    camera_muted: bool,
 }
 
 impl Participants {
@@ -80,6 +83,11 @@ impl Participants {
     /// protocol > 11). Its tiles must go.
     fn update(&mut self, info: &proto::ParticipantInfo) -> Option<String> {
         self.stopped.clear();
+        self.camera_muted = info.tracks.iter().any(|t| {
+            t.r#type == proto::TrackType::Video as i32
+                && t.source != proto::TrackSource::ScreenShare as i32
+                && t.muted
+        });
         let before: Vec<(String, bool)> = self
             .videos
             .iter()
@@ -259,6 +267,9 @@ impl LiveKitMeeting {
             join.server_version,
             join.other_participants.len()
         );
+        if let Some(room) = &join.room {
+            media.recording_on_server(room.active_recording);
+        }
         let mut participants = Participants::default();
         for info in &join.other_participants {
             let _ = participants.update(info);
@@ -463,6 +474,7 @@ impl Joined {
                     for tile in &self.participants.stopped {
                         media.remove_person(tile);
                     }
+                    media.set_camera_off(&info.sid, self.participants.camera_muted);
                 }
             }
             Response::SpeakersChanged(changed) => {
@@ -497,6 +509,12 @@ impl Joined {
                 self.access.token = token;
             }
             Response::Pong(_) => {}
+            // The server's `active_recording` (an egress runs), which Meet's UI shows too.
+            Response::RoomUpdate(update) => {
+                if let Some(room) = update.room {
+                    media.recording_on_server(room.active_recording);
+                }
+            }
             other => tracing::debug!("LiveKit: {} (not used)", kind(&other)),
         }
         Ok(())
@@ -724,7 +742,12 @@ impl Meeting for LiveKitMeeting {
                         let participants = &joined.participants;
                         match captions.receive(&data, |identity| participants.name_of_identity(identity)) {
                             Received::Captions => media.show_captions(captions.lines()),
-                            Received::Json(value) => tracing::debug!("data on {channel}: {value}"),
+                            Received::Json(value) => {
+                                tracing::debug!("data on {channel}: {value}");
+                                if let Some(kind) = value["type"].as_str() {
+                                    media.recording_notification(kind);
+                                }
+                            }
                             Received::Ignored(why) => tracing::debug!("data on {channel} ignored: {why}"),
                         }
                     }
