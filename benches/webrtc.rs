@@ -49,7 +49,7 @@ mod test_peers;
 
 /// What livekit_server.rs needs, under the names tests/common gives it.
 mod livekit_support {
-    pub use crate::test_peers::loopback_only_shim;
+    pub use crate::test_peers::{loopback_only_shim, ready_event};
 
     pub fn python() -> String {
         std::env::var("SALLE_PYTHON").unwrap_or_else(|_| "python3".into())

@@ -4,7 +4,6 @@
 
 use super::janus::python;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -31,21 +30,7 @@ impl LiveKit {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start tests/fixtures/livekit/server.py");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let ready: Value = loop {
-            let line = lines
-                .next()
-                .expect("the LiveKit fixture ended before it was ready")
-                .unwrap();
-            if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                if value["event"] == "ready" {
-                    break value;
-                }
-            }
-        };
-        // Keep reading its stdout so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let ready = super::peers::ready_event(&mut child, "the LiveKit fixture");
         LiveKit {
             child,
             url: ready["url"].as_str().unwrap().to_string(),

@@ -7,7 +7,6 @@
 // this file too (tests/common/mod.rs and benches/webrtc.rs each define `livekit_support`).
 use super::livekit_support::{loopback_only_shim, python};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -300,20 +299,7 @@ impl Meet {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start tests/fixtures/livekit/meet.py");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let ready: Value = loop {
-            let line = lines
-                .next()
-                .expect("meet.py ended before it was ready")
-                .unwrap();
-            if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                if value["event"] == "ready" {
-                    break value;
-                }
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let ready = super::livekit_support::ready_event(&mut child, "meet.py");
         Meet {
             child,
             url: ready["url"].as_str().unwrap().to_string(),

@@ -9,7 +9,7 @@ pub mod livekit_server;
 /// What livekit_server.rs uses from here (the webrtc benchmark gives it the same names).
 pub mod livekit_support {
     pub use super::janus::python;
-    pub use super::peers::loopback_only_shim;
+    pub use super::peers::{loopback_only_shim, ready_event};
     pub use super::wait_for;
 }
 pub mod media;

@@ -169,3 +169,23 @@ impl Drop for GstPeer {
         let _ = self.child.wait();
     }
 }
+
+/// Reads a fixture's stdout up to its `{"event": "ready", ...}` line and returns that line; the
+/// rest of its output is read on and dropped, so it never blocks on a full pipe.
+pub fn ready_event(child: &mut std::process::Child, fixture: &str) -> serde_json::Value {
+    let stdout = child.stdout.take().expect("the fixture's stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("{fixture} ended before it was ready"))
+            .unwrap();
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
+            if value["event"] == "ready" {
+                break value;
+            }
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    ready
+}
