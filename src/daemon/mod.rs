@@ -302,11 +302,10 @@ pub async fn run(options: Options) -> Result<(), String> {
             }
         }
         // The screen follows the room, the clock and the captions; only changes are redrawn.
-        effects.show_screen(
-            &room.status(),
-            &all_problems(&problems, &unreachable, &effects),
-            devices.selection(),
-        );
+        // Below the problems, what facilities staff need to read there (the setup code).
+        let mut screen_lines = all_problems(&problems, &unreachable, &effects);
+        screen_lines.extend(manager.screen_lines());
+        effects.show_screen(&room.status(), &screen_lines, devices.selection());
         // Management: new settings on trial, a restart waiting for the call's end, subscribers.
         let status = daemon_status(
             &room,

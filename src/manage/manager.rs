@@ -11,6 +11,7 @@ use crate::api::{
     API_VERSION,
 };
 use crate::config::{Config, ConfigError};
+use crate::i18n::Text;
 use crate::room::management::{in_a_meeting, snapshot_allowed};
 use crate::room::DeviceKind;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,21 @@ impl Manager {
             last_rollback: self.last_rollback.clone(),
             language: self.running.room.language.code().into(),
         }
+    }
+
+    /// Lines for the bottom of the room's own screen, in the room's language: the setup code
+    /// and the certificate's fingerprint until the room is claimed.
+    pub fn screen_lines(&self) -> Vec<String> {
+        let language = self.running.room.language;
+        let Some(code) = &self.setup.code else {
+            return Vec::new();
+        };
+        let mut lines = vec![language.fill(Text::SetupCode, code)];
+        lines.extend(self.setup.urls.iter().cloned());
+        lines.extend(
+            (self.setup.fingerprint.iter()).map(|f| language.fill(Text::SetupFingerprint, f)),
+        );
+        lines
     }
 
     /// Answers one request; `status` is the daemon's status as the asker may see it.
@@ -451,5 +467,34 @@ fn versions() -> Versions {
             .map(|_| gstreamer::version_string().to_string()),
         kernel: first_line("uname", &["-srm"]),
         os,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_setup_code_is_on_the_screen_in_the_rooms_language_until_claimed() {
+        let config = crate::config::parse("", Path::new("x.toml")).unwrap();
+        let mut manager = Manager::new(&config, None);
+        assert!(manager.screen_lines().is_empty());
+        manager.setup = SetupStatus {
+            code: Some("482-913".into()),
+            fingerprint: Some("AB:CD".into()),
+            urls: vec!["https://192.0.2.7:8443/".into()],
+        };
+        assert_eq!(
+            manager.screen_lines(),
+            [
+                "Code d'installation : 482-913",
+                "https://192.0.2.7:8443/",
+                "Empreinte du certificat : AB:CD"
+            ]
+        );
+        manager.running.room.language = crate::i18n::Language::En;
+        assert_eq!(manager.screen_lines()[0], "Setup code: 482-913");
+        manager.setup.code = None;
+        assert!(manager.screen_lines().is_empty(), "claimed");
     }
 }
