@@ -365,7 +365,7 @@ fn a_power_cut_at_any_point_of_a_write_leaves_a_valid_file() {
 }
 
 #[test]
-fn logs_metrics_and_a_reboot_request() {
+fn logs_metrics_identify_and_a_reboot_request() {
     let reboot = tempfile::tempdir().unwrap();
     let marker = reboot.path().join("rebooted");
     let daemon = Daemon::start_with(&simulated(), |c| {
@@ -381,6 +381,11 @@ fn logs_metrics_and_a_reboot_request() {
             .any(|l| l["message"].as_str().unwrap().contains("ready")),
         "{logs}"
     );
+    let answer = ask(&remote, json!({"request": "identify"}));
+    assert_eq!(answer["done"], "identifying for 30 s", "{answer}");
+    let status = daemon.status();
+    let until = status["management"]["identify_until_ms"].as_u64().unwrap();
+    assert!(until > status["uptime_ms"].as_u64().unwrap(), "{status}");
     daemon.cli(&["join"]);
     daemon.wait_state("in-call", Duration::from_secs(10));
     let metrics = ask(&remote, json!({"request": "metrics"}));

@@ -172,6 +172,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let mut last_status = status_line(&room);
     // Why the daemon stops to be started again (new settings, a request), if it does.
     let mut restart: Option<String> = None;
+    let mut identifying = false;
     feed.send_replace(
         serde_json::to_value(daemon_status(
             &room,
@@ -302,6 +303,13 @@ pub async fn run(options: Options) -> Result<(), String> {
             }
         }
         // The screen follows the room, the clock and the captions; only changes are redrawn.
+        // Identify: the LEDs blink while it lasts, then show the room's state again.
+        let identify = manager.identify_leds(now_ms());
+        if identify.is_some() != identifying {
+            identifying = identify.is_some();
+            let leds = identify.unwrap_or(room.status().leds);
+            effects.apply(vec![crate::room::Effect::Leds(leds)], devices.selection());
+        }
         // Below the problems, what facilities staff need to read there (the setup code).
         let mut screen_lines = all_problems(&problems, &unreachable, &effects);
         screen_lines.extend(manager.screen_lines());

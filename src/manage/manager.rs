@@ -13,7 +13,7 @@ use crate::api::{
 use crate::config::{Config, ConfigError};
 use crate::i18n::Text;
 use crate::room::management::{in_a_meeting, snapshot_allowed};
-use crate::room::DeviceKind;
+use crate::room::{DeviceKind, LedPattern, LedState};
 use std::path::{Path, PathBuf};
 
 /// What the daemon must do after answering.
@@ -39,7 +39,12 @@ pub struct Manager {
     trial: Option<Working>,
     /// The meeting service's last health check (None: not answered yet).
     service: Option<Result<(), String>>,
+    /// The room identifies itself until then (daemon's monotonic clock, ms).
+    identify_until_ms: Option<u64>,
 }
+
+/// How long the room identifies itself (LEDs blinking, its name on the screen).
+pub const IDENTIFY_MS: u64 = 30_000;
 
 impl Manager {
     pub fn new(config: &Config, config_file: Option<&Path>) -> Manager {
@@ -58,6 +63,7 @@ impl Manager {
             last_rollback,
             trial,
             service: None,
+            identify_until_ms: None,
         }
     }
 
@@ -87,21 +93,39 @@ impl Manager {
         ManagementStatus {
             api: API_VERSION.into(),
             remote_viewing: false,
-            identify_until_ms: None,
+            identify_until_ms: self.identify_until_ms,
             restart_pending: self.restart_pending.clone(),
             last_rollback: self.last_rollback.clone(),
             language: self.running.room.language.code().into(),
         }
     }
 
+    /// The LEDs while the room identifies itself (both blinking), None otherwise; the time
+    /// is the daemon's monotonic clock. Ends identification when its time is up.
+    pub fn identify_leds(&mut self, now_ms: u64) -> Option<LedState> {
+        let until = self.identify_until_ms?;
+        if now_ms >= until {
+            self.identify_until_ms = None;
+            return None;
+        }
+        Some(LedState {
+            status: LedPattern::Blink,
+            mute: LedPattern::Blink,
+        })
+    }
+
     /// Lines for the bottom of the room's own screen, in the room's language: the setup code
     /// and the certificate's fingerprint until the room is claimed.
     pub fn screen_lines(&self) -> Vec<String> {
         let language = self.running.room.language;
+        let mut lines = Vec::new();
+        if self.identify_until_ms.is_some() {
+            lines.push(language.fill(Text::ThisRoomIs, &self.running.room.name));
+        }
         let Some(code) = &self.setup.code else {
-            return Vec::new();
+            return lines;
         };
-        let mut lines = vec![language.fill(Text::SetupCode, code)];
+        lines.push(language.fill(Text::SetupCode, code));
         lines.extend(self.setup.urls.iter().cloned());
         lines.extend(
             (self.setup.fingerprint.iter()).map(|f| language.fill(Text::SetupFingerprint, f)),
@@ -178,7 +202,10 @@ impl Manager {
                 }
                 return Err(ApiError::NotYet("snapshots".into()));
             }
-            Request::Identify => return Err(ApiError::NotYet("identify".into())),
+            Request::Identify => {
+                self.identify_until_ms = Some(status.uptime_ms + IDENTIFY_MS);
+                Answer::done("identifying for 30 s")
+            }
             Request::TestTone => return Err(ApiError::NotYet("test tone".into())),
             Request::Logs { lines } => Answer::Logs {
                 ok: true,
@@ -476,7 +503,8 @@ mod tests {
 
     #[test]
     fn the_setup_code_is_on_the_screen_in_the_rooms_language_until_claimed() {
-        let config = crate::config::parse("", Path::new("x.toml")).unwrap();
+        let config =
+            crate::config::parse("[room]\nname = \"Salle\"\n", Path::new("x.toml")).unwrap();
         let mut manager = Manager::new(&config, None);
         assert!(manager.screen_lines().is_empty());
         manager.setup = SetupStatus {
@@ -496,5 +524,11 @@ mod tests {
         assert_eq!(manager.screen_lines()[0], "Setup code: 482-913");
         manager.setup.code = None;
         assert!(manager.screen_lines().is_empty(), "claimed");
+        // Identify: the name on the screen and the LEDs blinking, for 30 s.
+        manager.identify_until_ms = Some(1000 + IDENTIFY_MS);
+        assert_eq!(manager.screen_lines(), ["This room is Salle"]);
+        assert!(manager.identify_leds(1000).is_some());
+        assert!(manager.identify_leds(1000 + IDENTIFY_MS).is_none());
+        assert!(manager.screen_lines().is_empty());
     }
 }
