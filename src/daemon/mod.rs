@@ -219,11 +219,17 @@ pub async fn run(options: Options) -> Result<(), String> {
                     now_ms(),
                     origin,
                 );
-                let (answer, action) = manager.handle(request, origin, &status);
-                let _ = reply.send(answer);
-                if let Some(why) = action.and_then(act) {
-                    restart = Some(why);
-                    break;
+                // Reading the disk or running programs is done off the loop: a call never
+                // waits for a diagnostics bundle.
+                if let Some(work) = manager.slow(&request, &status) {
+                    tokio::task::spawn_blocking(move || reply.send(work()));
+                } else {
+                    let (answer, action) = manager.handle(request, origin, &status);
+                    let _ = reply.send(answer);
+                    if let Some(why) = action.and_then(act) {
+                        restart = Some(why);
+                        break;
+                    }
                 }
             }
             Event::Control(ControlRequest {

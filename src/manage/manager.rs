@@ -133,6 +133,39 @@ impl Manager {
         lines
     }
 
+    /// The work of a request that reads the disk or runs programs (logs with the journal,
+    /// diagnostics with the device inventory), to be done off the daemon's main loop so a call
+    /// never waits for it: what it needs of the daemon is taken now, the rest is in the
+    /// returned work. None for every other request (`handle` answers them).
+    pub fn slow(
+        &self,
+        request: &Request,
+        status: &DaemonStatus,
+    ) -> Option<Box<dyn FnOnce() -> Answer + Send>> {
+        match request {
+            Request::Logs { lines } => {
+                let lines = lines.unwrap_or(DEFAULT_LOG_LINES);
+                Some(Box::new(move || Answer::Logs {
+                    ok: true,
+                    logs: logs::recent(lines),
+                }))
+            }
+            Request::Diagnostics => {
+                let mut status = status.clone();
+                status.setup = None;
+                let config = self.view();
+                Some(Box::new(move || match config {
+                    Err(e) => Answer::from(e),
+                    Ok(config) => Answer::Diagnostics {
+                        ok: true,
+                        diagnostics: Box::new(diagnostics(status, config)),
+                    },
+                }))
+            }
+            _ => None,
+        }
+    }
+
     /// Answers one request; `status` is the daemon's status as the asker may see it.
     pub fn handle(
         &mut self,
@@ -207,19 +240,15 @@ impl Manager {
                 Answer::done("identifying for 30 s")
             }
             Request::TestTone => return Err(ApiError::NotYet("test tone".into())),
-            Request::Logs { lines } => Answer::Logs {
-                ok: true,
-                logs: logs::recent(lines.unwrap_or(DEFAULT_LOG_LINES)),
+            Request::Logs { .. } | Request::Diagnostics => match self.slow(&request, status) {
+                Some(work) => work(),
+                None => return Err(ApiError::BadRequest("not a slow request".into())),
             },
             Request::Metrics => Answer::Metrics {
                 ok: true,
                 metrics: Metrics {
                     text: metrics::render(status),
                 },
-            },
-            Request::Diagnostics => Answer::Diagnostics {
-                ok: true,
-                diagnostics: Box::new(self.diagnostics(status)?),
             },
             Request::Setup {
                 code,
@@ -415,21 +444,20 @@ impl Manager {
             }
         }
     }
+}
 
-    fn diagnostics(&self, status: &DaemonStatus) -> Result<Diagnostics, ApiError> {
-        let mut status = status.clone();
-        status.setup = None;
-        Ok(Diagnostics {
-            time_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
-            versions: versions(),
-            status,
-            config: self.view()?,
-            logs: logs::recent(1000),
-            inventory: serde_json::to_value(crate::hw::inventory::Inventory::scan())
-                .unwrap_or_default(),
-        })
+/// The diagnostics bundle (the slow part: logs, device inventory, versions).
+fn diagnostics(status: DaemonStatus, config: ConfigView) -> Diagnostics {
+    Diagnostics {
+        time_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        versions: versions(),
+        status,
+        config,
+        logs: logs::recent(1000),
+        inventory: serde_json::to_value(crate::hw::inventory::Inventory::scan())
+            .unwrap_or_default(),
     }
 }
 
