@@ -559,4 +559,14 @@ mod tests {
         assert!(manager.identify_leds(1000 + IDENTIFY_MS).is_none());
         assert!(manager.screen_lines().is_empty());
     }
+
+    #[test]
+    fn the_management_socket_cannot_be_the_control_socket() {
+        let e = crate::config::parse(
+            "[control]\nsocket = \"/run/x.sock\"\n[management]\nsocket = \"/run/x.sock\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
+        assert_eq!((e.field.as_str(), e.line), ("management.socket", 4));
+    }
 }
