@@ -4,7 +4,7 @@ use super::Event;
 use crate::config::Config;
 use crate::hw::hotplug;
 use crate::hw::inventory::{self, Inventory, Selection};
-use crate::room::{DeviceKind, DevicePresence};
+use crate::room::{DeviceKind, DevicePresence, ProblemSource};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -40,7 +40,11 @@ impl Devices {
                     }
                 }
                 if let Ok(Err(e)) = watcher.join() {
-                    let _ = events.blocking_send(Event::Problem(format!("hotplug monitor: {e}")));
+                    let _ = events.blocking_send(super::problem(
+                        ProblemSource::Hotplug,
+                        "hotplug monitor",
+                        e,
+                    ));
                 }
             })
             .expect("spawn the hotplug thread");
@@ -104,7 +108,14 @@ async fn apply_camera_controls(
     })
     .await
     .unwrap_or_default();
-    for problem in problems {
-        let _ = events.send(Event::Problem(problem)).await;
-    }
+    // The controls of the camera in use now: those of an earlier one are gone.
+    let report = match problems.is_empty() {
+        true => super::problem_gone(ProblemSource::CameraControls),
+        false => super::problem(
+            ProblemSource::CameraControls,
+            "camera controls",
+            problems.join("; "),
+        ),
+    };
+    let _ = events.send(report).await;
 }

@@ -1,14 +1,17 @@
 //! Carrying out the room's effects: meeting sessions, LEDs, media switches.
 
 use super::gpio::Leds;
-use super::media::{Media, MediaPart};
+use super::media::Media;
 use super::screen_power::ScreenPowerDriver;
 use super::speakerphone::Speakerphones;
 use super::Event;
 use crate::api::MediaStatus;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
-use crate::room::{Effect, Input, LedPattern, RoomStatus, SessionEvent, SessionId};
+use crate::room::{
+    Effect, Input, LedPattern, MediaPart, ProblemReport, ProblemSource, RoomStatus, SessionEvent,
+    SessionId,
+};
 use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
@@ -102,7 +105,7 @@ impl Effects {
 
     /// Shows the room's state on its screen, with the meeting's captions (see
     /// `Media::show_screen`).
-    pub fn show_screen(&mut self, status: &RoomStatus, problems: &[String], selection: &Selection) {
+    pub fn show_screen(&mut self, status: &RoomStatus, selection: &Selection) {
         let captions = self
             .monitor
             .as_ref()
@@ -114,7 +117,7 @@ impl Effects {
             .map(|m| m.recording())
             .unwrap_or_default();
         self.media
-            .show_screen(status, problems, &captions, recording, selection);
+            .show_screen(status, &captions, recording, selection);
     }
 
     pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {
@@ -139,10 +142,8 @@ impl Effects {
                         let _ = leave.send(());
                     }
                 }
-                Effect::Leds(state) => {
-                    self.leds.show(state);
-                    self.speakerphones.show(state.mute != LedPattern::Off);
-                }
+                Effect::Leds(state) => self.leds.show(state),
+                Effect::SpeakerphoneMuteLed(muted) => self.speakerphones.show(muted),
                 // The picture follows the room's status (`show_screen`); the TV is told here.
                 Effect::ScreenPower(power) => self.screen_power.set(power),
                 Effect::SetMicMuted(muted) => {
@@ -292,21 +293,28 @@ impl Effects {
     fn token(&self) -> Option<String> {
         let path = self.network.token_file.as_ref()?;
         match std::fs::read_to_string(path) {
-            Ok(token) => Some(token.trim().to_string()).filter(|t| !t.is_empty()),
+            Ok(token) => {
+                // A token file that was fixed is no problem any more.
+                let _ = (self.events).try_send(super::problem_gone(ProblemSource::MeetingToken));
+                Some(token.trim().to_string()).filter(|t| !t.is_empty())
+            }
             Err(e) => {
-                let problem = format!("meeting token {}: {e}", path.display());
-                let _ = self.events.try_send(Event::Problem(problem));
+                let detail = format!("{}: {e}", path.display());
+                let problem = super::problem(ProblemSource::MeetingToken, "meeting token", detail);
+                let _ = self.events.try_send(problem);
                 None
             }
         }
     }
 
     /// What in `[network]` cannot work, for status (the daemon still runs without it).
-    pub fn network_problems(&self) -> Vec<String> {
-        unsupported_turn_urls(&self.peer_settings().ice_servers)
-            .into_iter()
-            .map(|why| format!("[network] ice_servers: {why}"))
-            .collect()
+    pub fn network_problem(&self) -> Option<ProblemReport> {
+        let unsupported = unsupported_turn_urls(&self.peer_settings().ice_servers);
+        let setting = "[network] ice_servers";
+        (!unsupported.is_empty()).then(|| {
+            ProblemReport::new(ProblemSource::Setting(setting.into()), setting)
+                .with_detail(unsupported.join("; "))
+        })
     }
 
     fn peer_settings(&self) -> PeerSettings {

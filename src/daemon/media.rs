@@ -25,24 +25,15 @@ use crate::media::receive::{
 use crate::media::send_audio::{AudioSettings, AudioSource, SendAudio};
 use crate::media::send_video::{CaptureFormat, SendVideo, VideoSettings, VideoSource};
 use crate::media::EncodedFrame;
-use crate::room::{screen_content, MeetingRecording, RoomStatus, ScreenContent, ScreenFacts};
+use crate::room::{
+    screen_content, MediaEvent, MediaPart, MeetingRecording, RoomStatus, ScreenContent, ScreenFacts,
+};
 use crate::rtc::stats::CaptionLine;
 use crate::rtc::{EncoderFeedback, MediaPorts, Switches};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// Which part of the media engine a problem is in: they fail differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaPart {
-    /// Camera and encoder: the call goes on without video.
-    Video,
-    /// Microphone: the call fails (a room nobody hears is not in the meeting).
-    Audio,
-    /// Screen and speaker: the call goes on; people in the room are told.
-    Screen,
-}
 
 pub struct Media {
     config: Config,
@@ -78,9 +69,8 @@ pub struct Media {
 
 impl Media {
     pub fn new(config: &Config, events: mpsc::Sender<Event>) -> Media {
-        if let Err(e) = crate::media::init() {
-            let _ = events.try_send(Event::Problem(e));
-        }
+        // The daemon reports GStreamer missing at start; this only makes sure it is ready.
+        let _ = crate::media::init();
         Media {
             config: config.clone(),
             events,
@@ -98,9 +88,10 @@ impl Media {
             started: std::time::Instant::now(),
             session_audio: None,
             in_session: false,
-            mic_muted: config.meeting.join_muted,
+            // Muted until the room says (its first effects): nothing is heard by mistake.
+            mic_muted: true,
             switches: tokio::sync::watch::Sender::new(Switches {
-                mic_muted: config.meeting.join_muted,
+                mic_muted: true,
                 camera_off: false,
             }),
             camera_off: false,
@@ -192,14 +183,13 @@ impl Media {
         self.close_receive();
     }
 
-    /// Shows what `status` means on the room's screen, with `problems` (the daemon's) and
+    /// Shows what `status` means on the room's screen (its problems included), with
     /// `captions` (the meeting's). Between calls,
     /// starts the screen when the room has one and it is not running (at start-up, or again
     /// a while after it failed).
     pub fn show_screen(
         &mut self,
         status: &RoomStatus,
-        problems: &[String],
         captions: &[CaptionLine],
         recording: MeetingRecording,
         selection: &Selection,
@@ -209,7 +199,6 @@ impl Media {
             clock: now.strftime("%H:%M").to_string(),
             today: now.date().to_string(),
             addresses: self.addresses.get(),
-            problems: problems.to_vec(),
             captions: captions
                 .iter()
                 .map(|c| format!("{}: {}", c.speaker, c.text))
@@ -234,7 +223,7 @@ impl Media {
             return;
         };
         if let Err(e) = receive.set_screen(self.content.as_ref()) {
-            self.problem(MediaPart::Screen, format!("screen: {e}"));
+            self.problem(MediaPart::Screen, "screen", e.to_string());
         }
     }
 
@@ -346,7 +335,8 @@ impl Media {
                         // No screen is no reason to lose the sound: go on without a picture.
                         self.problem(
                             MediaPart::Screen,
-                            format!("screen ({}): {e}", output_name(&settings.video_output)),
+                            &format!("screen ({})", output_name(&settings.video_output)),
+                            e,
                         );
                         settings.video_output = VideoOutput::AppSink;
                         match Receive::new(settings.clone()) {
@@ -356,6 +346,9 @@ impl Media {
                     }
                     Err(e) => return self.receive_failed(e),
                 };
+                if settings == requested {
+                    self.running(MediaPart::Screen);
+                }
                 self.receive_started(receive, requested, &settings);
             }
         }
@@ -375,13 +368,15 @@ impl Media {
             Ok(receive) => {
                 tracing::info!("screen: {}", output_name(&settings.video_output));
                 self.screen_retry = None;
+                self.running(MediaPart::Screen);
                 self.receive_started(receive, settings.clone(), &settings);
             }
             Err(e) => {
                 self.screen_retry = Some(Instant::now() + SCREEN_RETRY);
                 self.problem(
                     MediaPart::Screen,
-                    format!("screen ({}): {e}", output_name(&settings.video_output)),
+                    &format!("screen ({})", output_name(&settings.video_output)),
+                    e,
                 );
             }
         }
@@ -424,10 +419,11 @@ impl Media {
             let events = self.events.clone();
             tokio::spawn(async move {
                 while let Some(reason) = errors.recv().await {
-                    let problem = Event::MediaProblem {
+                    let problem = Event::Media(MediaEvent::Failed {
                         part: MediaPart::Screen,
+                        summary: "screen".into(),
                         reason,
-                    };
+                    });
                     if events.send(problem).await.is_err() {
                         return;
                     }
@@ -462,7 +458,7 @@ impl Media {
     }
 
     fn receive_failed(&mut self, reason: String) -> Option<String> {
-        self.problem(MediaPart::Screen, format!("speaker and screen: {reason}"));
+        self.problem(MediaPart::Screen, "speaker and screen", reason);
         None
     }
 
@@ -476,14 +472,23 @@ impl Media {
         match receive.set_self_view(Some(source)) {
             Ok(()) => true,
             Err(e) => {
-                self.problem(MediaPart::Screen, format!("self-view: {e}"));
+                self.problem(MediaPart::Screen, "self-view", e.to_string());
                 false
             }
         }
     }
 
-    fn problem(&self, part: MediaPart, reason: String) {
-        let _ = self.events.try_send(Event::MediaProblem { part, reason });
+    fn problem(&self, part: MediaPart, summary: &str, reason: String) {
+        let _ = self.events.try_send(Event::Media(MediaEvent::Failed {
+            part,
+            summary: summary.into(),
+            reason,
+        }));
+    }
+
+    /// A pipeline of `part` runs: a problem it had is gone.
+    fn running(&self, part: MediaPart) {
+        let _ = (self.events).try_send(Event::Media(MediaEvent::Running { part }));
     }
 
     fn start_video(&mut self, selection: &Selection) {
@@ -538,8 +543,9 @@ impl Media {
                     video.encoder().name()
                 );
                 self.video = Some(video);
+                self.running(MediaPart::Video);
             }
-            Err(e) => self.problem(MediaPart::Video, e),
+            Err(e) => self.problem(MediaPart::Video, "video", e),
         }
     }
 
@@ -585,7 +591,7 @@ impl Media {
             Ok(audio) => {
                 self.audio = Some(audio);
             }
-            Err(e) => self.problem(MediaPart::Audio, e),
+            Err(e) => self.problem(MediaPart::Audio, "microphone", e),
         }
     }
 
@@ -607,13 +613,19 @@ impl Media {
     fn errors(&self, part: MediaPart) -> mpsc::UnboundedSender<String> {
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let events = self.events.clone();
+        let summary = match part {
+            MediaPart::Video => "video",
+            MediaPart::Audio => "microphone",
+            MediaPart::Screen => "screen",
+        };
         tokio::spawn(async move {
             while let Some(reason) = rx.recv().await {
-                if events
-                    .send(Event::MediaProblem { part, reason })
-                    .await
-                    .is_err()
-                {
+                let failed = MediaEvent::Failed {
+                    part,
+                    summary: summary.into(),
+                    reason,
+                };
+                if events.send(Event::Media(failed)).await.is_err() {
                     return;
                 }
             }

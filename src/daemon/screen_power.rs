@@ -3,10 +3,10 @@
 //! transmits block on the bus. The black picture needs no driver: the room screen draws it
 //! from the status. A CEC error is a problem in status, never a stop.
 
-use super::Event;
+use super::{problem, problem_gone, Event};
 use crate::config::{CecChoice, Config};
 use crate::hw::cec::{physical_address_text, Cec};
-use crate::room::{ScreenPower, WallTime};
+use crate::room::{ProblemSource, ScreenPower, WallTime};
 use std::path::PathBuf;
 use std::sync::mpsc as sync_mpsc;
 use tokio::sync::mpsc;
@@ -91,9 +91,12 @@ fn run(
                     "HDMI-CEC"
                 );
                 cec = Some(open);
+                // An adapter that answers again is no problem any more.
+                let _ = events.blocking_send(problem_gone(ProblemSource::Cec));
             }
             Err(e) => {
-                let _ = events.blocking_send(Event::Problem(format!("HDMI-CEC {e}")));
+                tracing::warn!("HDMI-CEC {e}");
+                let _ = events.blocking_send(problem(ProblemSource::Cec, "HDMI-CEC", e));
             }
         }
     }

@@ -5,7 +5,8 @@ use super::screen_power::{Activity, ScreenPowerSettings, ScreenPowerState};
 use super::status::{CallStatus, DeviceStatus, RoomStatus};
 use super::{
     Button, CalendarMeeting, CalendarStatus, Command, DeviceKind, DevicePresence, Effect, Input,
-    LedPattern, LedState, MediaEvent, Millis, Origin, Press, SessionEvent, SessionId,
+    LedPattern, LedState, MediaEvent, MediaPart, Millis, Origin, Press, ProblemReport,
+    ProblemSource, Problems, SessionEvent, SessionId,
 };
 
 /// What the room needs from the configuration.
@@ -16,6 +17,8 @@ pub struct RoomSettings {
     pub meeting_url: Option<String>,
     /// Join every meeting with the microphone muted.
     pub join_muted: bool,
+    /// Join `meeting_url` when the daemon starts (`[meeting] auto_join`).
+    pub auto_join: bool,
     /// Give up joining after this long without the session connecting.
     pub join_timeout_ms: Millis,
     /// Stop waiting for the session to confirm the leave after this long.
@@ -49,6 +52,7 @@ impl Default for RoomSettings {
             room_name: "Salle".into(),
             meeting_url: None,
             join_muted: false,
+            auto_join: false,
             join_timeout_ms: 60_000,
             leave_timeout_ms: 5_000,
             failed_hold_ms: 10_000,
@@ -125,6 +129,10 @@ pub struct Room {
     last_error: Option<String>,
     next_session: SessionId,
     leds: LedState,
+    /// What speakerphones' mute LEDs show.
+    speakerphone_led: bool,
+    /// What does not work, one problem per source.
+    problems: Problems,
     /// None without a calendar.
     calendar: Option<CalendarStatus>,
     /// The calendar meetings (occurrence ids) the room joined, latest last.
@@ -158,15 +166,20 @@ impl Room {
                 status: LedPattern::Off,
                 mute: LedPattern::Off,
             },
+            speakerphone_led: false,
+            problems: Problems::default(),
         };
         room.leds = room.wanted_leds();
+        room.speakerphone_led = room.mic_muted;
         room
     }
 
-    /// Effects to apply once at start so the drivers match the machine.
+    /// Effects to apply once at start so the drivers match the machine: the only place the
+    /// initial mute is set (drivers start muted until told).
     pub fn initial_effects(&self) -> Vec<Effect> {
         let mut effects = vec![
             Effect::Leds(self.leds),
+            Effect::SpeakerphoneMuteLed(self.speakerphone_led),
             Effect::SetMicMuted(self.mic_muted),
             Effect::SetCameraOff(self.camera_off),
         ];
@@ -188,14 +201,15 @@ impl Room {
             Input::Button { button, press } => self.on_button(now, button, press, &mut step),
             Input::Command { origin, command } => self.on_command(now, origin, command, &mut step),
             Input::Session(event) => self.on_session(now, event, &mut step),
-            Input::Media(MediaEvent::Failed { reason }) => {
-                if self.active_session().is_some() {
-                    self.fail(now, format!("media: {reason}"), &mut step);
-                } else {
-                    self.last_error = Some(format!("media: {reason}"));
+            Input::Media(event) => self.on_media(now, event, &mut step),
+            Input::Device { kind, presence } => self.on_device(kind, presence, &mut step),
+            Input::Problem(report) => self.problems.report(now, report),
+            Input::ProblemGone(source) => self.problems.clear(&source),
+            Input::Started => {
+                if self.settings.auto_join && self.call == Call::Idle {
+                    self.join(now, None, &mut step);
                 }
             }
-            Input::Device { kind, presence } => self.on_device(kind, presence, &mut step),
             Input::Calendar(calendar) => self.calendar = Some(calendar),
             Input::Tick => self.on_tick(now, &mut step),
             Input::Clock(wall) => {
@@ -209,6 +223,12 @@ impl Room {
         if leds != self.leds {
             self.leds = leds;
             step.effects.push(Effect::Leds(leds));
+        }
+        // A speakerphone's mute LED is the room's mute, whatever the GPIO LEDs show.
+        if self.speakerphone_led != self.mic_muted {
+            self.speakerphone_led = self.mic_muted;
+            step.effects
+                .push(Effect::SpeakerphoneMuteLed(self.speakerphone_led));
         }
         let activity = Activity {
             pressed,
@@ -379,6 +399,33 @@ impl Room {
         }
     }
 
+    /// What a media failure means: without the microphone a call ends (a room nobody hears
+    /// is not in the meeting); without video or the screen it goes on, and people are told.
+    fn on_media(&mut self, now: Millis, event: MediaEvent, step: &mut Step) {
+        match event {
+            MediaEvent::Failed {
+                part: MediaPart::Audio,
+                reason,
+                ..
+            } => {
+                if self.active_session().is_some() {
+                    self.fail(now, format!("media: {reason}"), step);
+                } else {
+                    self.last_error = Some(format!("media: {reason}"));
+                }
+            }
+            MediaEvent::Failed {
+                part,
+                summary,
+                reason,
+            } => self.problems.report(
+                now,
+                ProblemReport::new(ProblemSource::Media(part), summary).with_detail(reason),
+            ),
+            MediaEvent::Running { part } => self.problems.clear(&ProblemSource::Media(part)),
+        }
+    }
+
     fn on_device(&mut self, kind: DeviceKind, presence: DevicePresence, step: &mut Step) {
         let slot = match kind {
             DeviceKind::Camera => &mut self.devices.camera,
@@ -529,6 +576,11 @@ impl Room {
     }
 
     fn enter(&mut self, now: Millis, call: Call) {
+        // The video pipeline is the call's: its problem ends with the call (the next call
+        // starts it afresh, and says again if it still fails).
+        if matches!(call, Call::Idle | Call::Failed { .. }) {
+            self.problems.clear(&ProblemSource::Media(MediaPart::Video));
+        }
         self.call = call;
         self.since = now;
     }
@@ -601,6 +653,7 @@ impl Room {
             last_error: self.last_error.clone(),
             calendar: self.calendar.clone(),
             screen_power: self.screen_power.power(),
+            problems: self.problems.list().to_vec(),
         }
     }
 }
