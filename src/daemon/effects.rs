@@ -285,6 +285,23 @@ impl Effects {
         monitor
     }
 
+    /// When the drivers need the main loop with nothing else happening (see `Media::wake_at`).
+    pub fn wake_at(&self) -> Option<std::time::Instant> {
+        self.media.wake_at()
+    }
+
+    /// Completes when what the room's screen shows of the meeting (captions, recording)
+    /// changed; never without a meeting session.
+    pub fn screen_changed(&self) -> impl std::future::Future<Output = ()> {
+        let monitor = self.monitor.clone();
+        async move {
+            match monitor {
+                Some(monitor) => monitor.screen_changed().await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
     pub fn session_status(&self) -> Option<SessionStatus> {
         self.monitor.as_ref().map(SessionMonitor::get)
     }

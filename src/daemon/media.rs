@@ -227,6 +227,19 @@ impl Media {
         }
     }
 
+    /// When the screen needs a look with nothing else happening: its addresses looked up
+    /// again ("No network" comes and goes), a screen that could not open tried again.
+    pub fn wake_at(&self) -> Option<Instant> {
+        if !self.has_a_screen() {
+            return None;
+        }
+        let retry = self.screen_retry.filter(|_| self.receive.is_none());
+        [retry, self.addresses.next_lookup()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     /// The running receive pipeline drives a screen (not only the speaker).
     fn on_a_screen(&self) -> bool {
         (self.screen.as_ref()).is_some_and(|s| s.output != output_name(&VideoOutput::AppSink))
@@ -659,6 +672,11 @@ struct DeviceAddresses {
 }
 
 impl DeviceAddresses {
+    /// When the addresses are due to be looked up again.
+    fn next_lookup(&self) -> Option<Instant> {
+        self.looked_up.map(|at| at + ADDRESSES_REFRESH)
+    }
+
     fn get(&mut self) -> Vec<String> {
         if self
             .looked_up

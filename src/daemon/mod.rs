@@ -161,7 +161,6 @@ pub async fn run(options: Options) -> Result<(), String> {
     notify::ready(&status_line(&room));
     tracing::info!("room \"{}\" ready", config.room.name);
 
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
     let watchdog_every = notify::watchdog_interval().unwrap_or(Duration::from_secs(3600));
     let mut watchdog = tokio::time::interval(watchdog_every);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -171,83 +170,99 @@ pub async fn run(options: Options) -> Result<(), String> {
     let mut last_status = status_line(&room);
 
     loop {
+        // No ticking: the loop sleeps until the next event, or until the room, the screen
+        // or the wall clock's next minute needs it (time is an input).
+        let room_wake = room.wake_at().map(|ms| started + Duration::from_millis(ms));
+        let minute = Instant::now() + screen_power::until_next_minute();
+        let wake = [room_wake, effects.wake_at(), Some(minute)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(minute);
         let event = tokio::select! {
-            event = inbox.recv() => match event { Some(e) => e, None => break },
+            event = inbox.recv() => match event { Some(e) => Some(e), None => break },
             // With the wall clock: the screen sleeps outside working hours.
-            _ = tick.tick() => Event::Room(Input::Clock(screen_power::wall_time())),
+            _ = tokio::time::sleep_until(wake.into()) => {
+                Some(Event::Room(Input::Clock(screen_power::wall_time())))
+            }
+            // The meeting's captions or recording changed: only the screen needs redrawing.
+            _ = effects.screen_changed() => None,
             // Fed from the main loop itself: if the loop hangs, systemd restarts us.
             _ = watchdog.tick() => { notify::watchdog(); continue; }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         };
-        match event {
-            Event::Room(input) => {
-                let step = room.handle(now_ms(), input);
-                effects.apply(step.effects, devices.selection());
-            }
-            Event::Control(ControlRequest { request, reply }) => {
-                let refused = match control_input(request) {
-                    None => None,
-                    Some(Err(error)) => Some(error),
-                    Some(Ok(input)) => {
+        // None: nothing for the room, only the screen to redraw.
+        if let Some(event) = event {
+            match event {
+                Event::Room(input) => {
+                    let step = room.handle(now_ms(), input);
+                    effects.apply(step.effects, devices.selection());
+                }
+                Event::Control(ControlRequest { request, reply }) => {
+                    let refused = match control_input(request) {
+                        None => None,
+                        Some(Err(error)) => Some(error),
+                        Some(Ok(input)) => {
+                            let step = room.handle(now_ms(), input);
+                            effects.apply(step.effects, devices.selection());
+                            step.refused.map(ApiError::from)
+                        }
+                    };
+                    let response = match refused {
+                        Some(error) => Answer::from(error),
+                        None => Answer::status(DaemonStatus {
+                            room: room.status(),
+                            version: env!("CARGO_PKG_VERSION").into(),
+                            config_file: config_file.as_ref().map(|p| p.display().to_string()),
+                            simulated: devices.simulated(),
+                            selection: devices.selection().clone(),
+                            speakerphones: effects.speakerphones().status(),
+                            media: effects.media_status(),
+                            session: effects.session_status(),
+                            uptime_ms: now_ms(),
+                        }),
+                    };
+                    let _ = reply.send(response);
+                }
+                Event::Hotplug => {
+                    effects.speakerphones_mut().rescan();
+                    for input in speakerphone_problems(&effects, &mut speakerphones_reported) {
                         let step = room.handle(now_ms(), input);
                         effects.apply(step.effects, devices.selection());
-                        step.refused.map(ApiError::from)
                     }
-                };
-                let response = match refused {
-                    Some(error) => Answer::from(error),
-                    None => Answer::status(DaemonStatus {
-                        room: room.status(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        config_file: config_file.as_ref().map(|p| p.display().to_string()),
-                        simulated: devices.simulated(),
-                        selection: devices.selection().clone(),
-                        speakerphones: effects.speakerphones().status(),
-                        media: effects.media_status(),
-                        session: effects.session_status(),
-                        uptime_ms: now_ms(),
-                    }),
-                };
-                let _ = reply.send(response);
-            }
-            Event::Hotplug => {
-                effects.speakerphones_mut().rescan();
-                for input in speakerphone_problems(&effects, &mut speakerphones_reported) {
-                    let step = room.handle(now_ms(), input);
+                    for (kind, presence) in devices.rescan(&events).await {
+                        tracing::info!(
+                            "{}: {}",
+                            kind.name(),
+                            if presence.present { "present" } else { "lost" }
+                        );
+                        let step = room.handle(now_ms(), Input::Device { kind, presence });
+                        effects.apply(step.effects, devices.selection());
+                    }
+                }
+                Event::Media(event) => {
+                    if let MediaEvent::Failed {
+                        part,
+                        summary,
+                        reason,
+                    } = &event
+                    {
+                        tracing::warn!("media: {summary}: {reason}");
+                        effects.media_failed(*part);
+                    }
+                    let step = room.handle(now_ms(), Input::Media(event));
                     effects.apply(step.effects, devices.selection());
                 }
-                for (kind, presence) in devices.rescan(&events).await {
-                    tracing::info!(
-                        "{}: {}",
-                        kind.name(),
-                        if presence.present { "present" } else { "lost" }
-                    );
-                    let step = room.handle(now_ms(), Input::Device { kind, presence });
-                    effects.apply(step.effects, devices.selection());
+                Event::SpeakerphoneLost { id, reason } => {
+                    effects.speakerphones_mut().lose(id, &reason);
+                    for input in speakerphone_problems(&effects, &mut speakerphones_reported) {
+                        let step = room.handle(now_ms(), input);
+                        effects.apply(step.effects, devices.selection());
+                    }
                 }
+                Event::EncoderFeedback(feedback) => effects.encoder_feedback(feedback),
             }
-            Event::Media(event) => {
-                if let MediaEvent::Failed {
-                    part,
-                    summary,
-                    reason,
-                } = &event
-                {
-                    tracing::warn!("media: {summary}: {reason}");
-                    effects.media_failed(*part);
-                }
-                let step = room.handle(now_ms(), Input::Media(event));
-                effects.apply(step.effects, devices.selection());
-            }
-            Event::SpeakerphoneLost { id, reason } => {
-                effects.speakerphones_mut().lose(id, &reason);
-                for input in speakerphone_problems(&effects, &mut speakerphones_reported) {
-                    let step = room.handle(now_ms(), input);
-                    effects.apply(step.effects, devices.selection());
-                }
-            }
-            Event::EncoderFeedback(feedback) => effects.encoder_feedback(feedback),
         }
         // The screen follows the room, the clock and the captions; only changes are redrawn.
         effects.show_screen(&room.status(), devices.selection());

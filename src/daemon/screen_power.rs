@@ -22,6 +22,16 @@ pub fn wall_time() -> WallTime {
     )
 }
 
+/// How long until the wall clock's next minute (a little after it): the screen's clock and
+/// working hours change only then.
+pub fn until_next_minute() -> std::time::Duration {
+    let now = jiff::Zoned::now();
+    let into_minute = std::time::Duration::from_secs(now.second().max(0) as u64)
+        + std::time::Duration::from_nanos(now.subsec_nanosecond().max(0) as u64);
+    std::time::Duration::from_secs(60).saturating_sub(into_minute)
+        + std::time::Duration::from_millis(5)
+}
+
 pub struct ScreenPowerDriver {
     /// None without a CEC adapter: the picture alone goes dark.
     cec: Option<sync_mpsc::Sender<ScreenPower>>,

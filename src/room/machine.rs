@@ -102,6 +102,11 @@ pub struct Step {
     pub effects: Vec<Effect>,
     /// Set when a command could not be carried out; the caller tells whoever asked.
     pub refused: Option<Refusal>,
+    /// When the room must be given `Input::Tick` (or any input) if nothing else happens
+    /// before: a timeout runs out, the screen goes to standby. None: only inputs matter now.
+    /// Never before the input's `now`, and a `Tick` then always changes something (it is
+    /// never a busy loop).
+    pub wake_at: Option<Millis>,
 }
 
 /// Why the room did not carry out a command. Each one's doc comment is its message.
@@ -197,6 +202,11 @@ impl Room {
     pub fn handle(&mut self, now: Millis, input: Input) -> Step {
         let mut step = Step::default();
         let pressed = matches!(input, Input::Button { .. });
+        // Time is an input: whatever comes, a timeout that ran out by `now` has run out (a
+        // late Tick must not let a Connected slip in after the join gave up).
+        if !matches!(input, Input::Tick | Input::Clock(_)) {
+            self.on_tick(now, &mut step);
+        }
         match input {
             Input::Button { button, press } => self.on_button(now, button, press, &mut step),
             Input::Command { origin, command } => self.on_command(now, origin, command, &mut step),
@@ -238,7 +248,27 @@ impl Room {
         if let Some(power) = self.screen_power.update(now, activity) {
             step.effects.push(Effect::ScreenPower(power));
         }
+        step.wake_at = self.wake_at();
         step
+    }
+
+    /// When the room next needs waking with no input (see `Step::wake_at`): the call's
+    /// timeout in states that have one, the screen's standby.
+    pub fn wake_at(&self) -> Option<Millis> {
+        let s = &self.settings;
+        let timeout = match &self.call {
+            Call::Joining { .. } => Some(s.join_timeout_ms),
+            Call::Reconnecting { .. } => Some(s.reconnect_timeout_ms),
+            Call::Waiting { .. } => Some(s.lobby_timeout_ms),
+            Call::Leaving { .. } => Some(s.leave_timeout_ms),
+            Call::Failed { .. } => Some(s.failed_hold_ms),
+            Call::Idle | Call::InCall { .. } => None,
+        };
+        let call = timeout.map(|t| self.since + t);
+        [call, self.screen_power.wake_at()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn on_button(&mut self, now: Millis, button: Button, press: Press, step: &mut Step) {

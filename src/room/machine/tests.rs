@@ -757,8 +757,14 @@ proptest! {
         let mut closed_session: Option<SessionId> = None;
         let mut mic_muted = room.status().mic_muted;
         let mut leds = room.status().leds;
+        // When the room asked to be woken: one step in four is that wake, a Tick at that time.
+        let mut wake_due: Option<Millis> = None;
         for (advance, input) in steps {
-            now += advance;
+            let (input, woken) = match wake_due.take() {
+                Some(at) if advance % 4 == 0 => (Input::Tick, Some(at)),
+                _ => (input, None),
+            };
+            now = woken.unwrap_or(now + advance);
             let before = room.status();
             let from_room = matches!(
                 input,
@@ -776,6 +782,16 @@ proptest! {
                 _ => "other",
             };
             let step = room.handle(now, input);
+            // Time as an input: the room says when it needs waking, never in the past, and a
+            // wake at that time moves it on (the daemon sleeps until then, it never spins).
+            prop_assert_eq!(step.wake_at, room.wake_at());
+            if let Some(woken) = woken {
+                prop_assert_ne!(step.wake_at, Some(woken), "woken for nothing");
+            }
+            if let Some(wake_at) = step.wake_at {
+                prop_assert!(wake_at >= now, "wake at {} before {}", wake_at, now);
+            }
+            wake_due = step.wake_at;
             for effect in &step.effects {
                 match effect {
                     Effect::Connect { session, url, .. } => {
@@ -1270,4 +1286,63 @@ fn without_working_hours_the_screen_is_never_touched() {
         assert!(power_effects(&room.handle(now, Input::Clock(NIGHT))).is_empty());
     }
     assert_eq!(room.status().screen_power, ScreenPower::Awake);
+}
+
+// ---- time as an input: when the room asks to be woken ---------------------------------------
+
+#[test]
+fn a_join_asks_to_be_woken_at_its_timeout_and_fails_then() {
+    let mut room = Room::new(settings(), 0);
+    assert_eq!(room.wake_at(), None, "idle: nothing to wait for");
+    let step = room.handle(1_000, press(Button::Join));
+    let timeout = 1_000 + settings().join_timeout_ms;
+    assert_eq!(step.wake_at, Some(timeout));
+    // Woken a little early (a timer's slack): nothing yet, and the same wake.
+    let step = room.handle(timeout - 1, Input::Tick);
+    assert_eq!((state(&room), step.wake_at), ("joining", Some(timeout)));
+    let step = room.handle(timeout, Input::Tick);
+    assert_eq!(state(&room), "failed");
+    assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
+    // The failure stays on show for its hold, then the room is idle and sleeps.
+    assert_eq!(step.wake_at, Some(timeout + settings().failed_hold_ms));
+    let step = room.handle(timeout + settings().failed_hold_ms, Input::Tick);
+    assert_eq!((state(&room), step.wake_at), ("idle", None));
+}
+
+#[test]
+fn a_call_needs_no_waking_and_a_lost_connection_does() {
+    let mut room = in_call();
+    assert_eq!(room.wake_at(), None);
+    let step = room.handle(50_000, reconnecting(1));
+    assert_eq!(step.wake_at, Some(50_000 + settings().reconnect_timeout_ms));
+    let step = room.handle(51_000, connected(1));
+    assert_eq!(step.wake_at, None);
+    let step = room.handle(52_000, press(Button::Join));
+    assert_eq!(step.wake_at, Some(52_000 + settings().leave_timeout_ms));
+}
+
+#[test]
+fn any_input_after_a_timeout_ran_out_finds_it_run_out() {
+    // The Tick came late (a loaded machine): the session's Connected that arrives after the
+    // join's timeout does not bring the room into a call it gave up on.
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    let step = room.handle(settings().join_timeout_ms + 5, connected(1));
+    assert_eq!(state(&room), "failed");
+    assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
+}
+
+#[test]
+fn after_hours_the_room_asks_to_be_woken_when_the_screen_should_sleep() {
+    let mut room = after_hours(settings());
+    let step = room.handle(1_000, Input::Clock(NIGHT));
+    // `after_hours` sleeps 2 s after the last activity (the start, at 0).
+    assert_eq!(step.wake_at, Some(2_000));
+    let step = room.handle(2_000, Input::Tick);
+    assert_eq!(power_effects(&step), [ScreenPower::Standby]);
+    assert_eq!(step.wake_at, None, "asleep: only an input wakes it");
+    // In a call the screen stays awake without waking the room.
+    room.handle(3_000, press(Button::Join));
+    let step = room.handle(3_500, connected(1));
+    assert_eq!(step.wake_at, None);
 }
