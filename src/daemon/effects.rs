@@ -1,7 +1,7 @@
 //! Carrying out the room's effects: meeting sessions, LEDs, media switches.
 
 use super::gpio::Leds;
-use super::media::Media;
+use super::media::MediaWorker;
 use super::screen_power::ScreenPowerDriver;
 use super::speakerphone::Speakerphones;
 use super::Event;
@@ -15,7 +15,7 @@ use crate::room::{
 use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
-use crate::rtc::{EncoderFeedback, MediaPorts};
+use crate::rtc::MediaPorts;
 use crate::signal::janus::JanusMeeting;
 use crate::signal::livekit::{Access, LiveKitMeeting};
 use crate::signal::meet::{LiveKitAccess, MeetRoom};
@@ -32,7 +32,7 @@ pub struct Effects {
     leds: Leds,
     /// USB speakerphones: their mute LEDs are mute LEDs too.
     speakerphones: Speakerphones,
-    media: Media,
+    media: MediaWorker,
     screen_power: ScreenPowerDriver,
     events: mpsc::Sender<Event>,
     /// Running sessions, by id: dropping or firing the sender makes the session leave.
@@ -51,6 +51,17 @@ struct Network {
     camera: (u32, u32),
 }
 
+/// Runs a meeting session once its media ports are there (the media worker starts the
+/// pipelines meanwhile); without them (the daemon stopping), it does not start.
+async fn with_ports<F: std::future::Future<Output = ()>>(
+    ports: impl std::future::Future<Output = Option<MediaPorts>>,
+    session: impl FnOnce(MediaPorts) -> F,
+) {
+    if let Some(ports) = ports.await {
+        session(ports).await
+    }
+}
+
 /// Consumes a session's media when nothing sends it anywhere.
 fn drain(ports: MediaPorts) {
     for mut frames in [ports.video, ports.audio].into_iter().flatten() {
@@ -59,7 +70,12 @@ fn drain(ports: MediaPorts) {
 }
 
 impl Effects {
-    pub fn new(config: &Config, leds: Leds, media: Media, events: mpsc::Sender<Event>) -> Effects {
+    pub fn new(
+        config: &Config,
+        leds: Leds,
+        media: MediaWorker,
+        events: mpsc::Sender<Event>,
+    ) -> Effects {
         Effects {
             network: Network {
                 room_name: config.room.name.clone(),
@@ -99,10 +115,6 @@ impl Effects {
         self.media.failed(part);
     }
 
-    pub fn encoder_feedback(&mut self, feedback: EncoderFeedback) {
-        self.media.feedback_received(feedback);
-    }
-
     /// Shows the room's state on its screen, with the meeting's captions (see
     /// `Media::show_screen`).
     pub fn show_screen(&mut self, status: &RoomStatus, selection: &Selection) {
@@ -130,8 +142,9 @@ impl Effects {
                     camera_off,
                 } => {
                     tracing::info!(session, %url, mic_muted, camera_off, "joining");
-                    // Capture and encoding warm up while the session is set up.
-                    let ports = self.media.start(selection, mic_muted, camera_off);
+                    // Capture and encoding warm up while the session is set up; the session
+                    // gets its ports when the media worker has started the pipelines.
+                    let ports = self.media.start_session(selection, mic_muted, camera_off);
                     self.connect(session, &url, ports);
                 }
                 Effect::Disconnect { session } => {
@@ -163,7 +176,12 @@ impl Effects {
         self.sessions_done.retain(|t| !t.is_finished());
     }
 
-    fn connect(&mut self, session: SessionId, url: &str, ports: MediaPorts) {
+    fn connect(
+        &mut self,
+        session: SessionId,
+        url: &str,
+        ports: impl std::future::Future<Output = Option<MediaPorts>> + Send + 'static,
+    ) {
         let (session_tx, mut session_rx) = mpsc::channel::<SessionEvent>(8);
         let events = self.events.clone();
         // Forward the session's events to the main loop as room inputs.
@@ -188,15 +206,18 @@ impl Effects {
                 fail,
             }) => {
                 // No network: the encoded media goes nowhere (status still counts it).
-                drain(ports);
-                tokio::spawn(
-                    SimulatedMeeting {
+                tokio::spawn(async move {
+                    let meeting = SimulatedMeeting {
                         name,
                         connect_ms,
                         fail,
+                    };
+                    let run = meeting.run(session, session_tx, leave_rx);
+                    if let Some(ports) = ports.await {
+                        drain(ports);
                     }
-                    .run(session, session_tx, leave_rx),
-                )
+                    run.await
+                })
             }
             Ok(MeetingTarget::Whip { endpoint, whep }) => {
                 let meeting = WhipWhepMeeting {
@@ -206,9 +227,9 @@ impl Effects {
                     peer: self.peer_settings(),
                 };
                 let monitor = self.monitor("WHIP");
-                tokio::spawn(run_meeting(
-                    meeting, session, session_tx, leave_rx, ports, monitor,
-                ))
+                tokio::spawn(with_ports(ports, move |ports| {
+                    run_meeting(meeting, session, session_tx, leave_rx, ports, monitor)
+                }))
             }
             Ok(MeetingTarget::Janus { url, room }) => {
                 let meeting = JanusMeeting {
@@ -218,9 +239,9 @@ impl Effects {
                     peer: self.peer_settings(),
                 };
                 let monitor = self.monitor("Janus VideoRoom");
-                tokio::spawn(run_meeting(
-                    meeting, session, session_tx, leave_rx, ports, monitor,
-                ))
+                tokio::spawn(with_ports(ports, move |ports| {
+                    run_meeting(meeting, session, session_tx, leave_rx, ports, monitor)
+                }))
             }
             Ok(target @ (MeetingTarget::LaSuiteMeet { .. } | MeetingTarget::LiveKit { .. })) => {
                 let (access, service) = match target {
@@ -244,9 +265,9 @@ impl Effects {
                     refreshed: Default::default(),
                 };
                 let monitor = self.monitor(service);
-                tokio::spawn(run_meeting(
-                    meeting, session, session_tx, leave_rx, ports, monitor,
-                ))
+                tokio::spawn(with_ports(ports, move |ports| {
+                    run_meeting(meeting, session, session_tx, leave_rx, ports, monitor)
+                }))
             }
             Ok(MeetingTarget::Whep { endpoint }) => {
                 let meeting = WhipWhepMeeting {
@@ -256,9 +277,9 @@ impl Effects {
                     peer: self.peer_settings(),
                 };
                 let monitor = self.monitor("WHEP");
-                tokio::spawn(run_meeting(
-                    meeting, session, session_tx, leave_rx, ports, monitor,
-                ))
+                tokio::spawn(with_ports(ports, move |ports| {
+                    run_meeting(meeting, session, session_tx, leave_rx, ports, monitor)
+                }))
             }
         };
         self.sessions_done.push(task);
@@ -283,11 +304,6 @@ impl Effects {
         let monitor = SessionMonitor::new(service);
         self.monitor = Some(monitor.clone());
         monitor
-    }
-
-    /// When the drivers need the main loop with nothing else happening (see `Media::wake_at`).
-    pub fn wake_at(&self) -> Option<std::time::Instant> {
-        self.media.wake_at()
     }
 
     /// Completes when what the room's screen shows of the meeting (captions, recording)
@@ -360,7 +376,7 @@ impl Effects {
     /// Lets sessions that were told to leave finish, for a short while.
     pub async fn shutdown(&mut self) {
         self.sessions.clear();
-        self.media.close();
+        self.media.close().await;
         self.leds.show(crate::room::LedState {
             status: LedPattern::Off,
             mute: LedPattern::Off,

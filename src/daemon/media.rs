@@ -3,6 +3,12 @@
 //! frames go to the meeting session through `MediaPorts`; the network's feedback (keyframe
 //! requests, the congestion controller's estimate) comes back to the encoder here.
 //!
+//! The main loop never waits for GStreamer: `MediaWorker` runs `Media` on a thread of its own.
+//! The loop hands it jobs (start, stop, mute, what the screen shows...) and reads a snapshot
+//! of its status; a pipeline that takes seconds to start (`Receive::new` waits up to 5 s for
+//! one to play, a branch's detach up to 1 s) holds the worker, never the loop. The network's
+//! feedback (keyframe requests, bitrate) goes straight to the worker too.
+//!
 //! The receive pipeline (screen and speaker) starts first: it holds the echo probe that the
 //! microphone's echo canceller names, and the self-view that the camera's preview feeds.
 //!
@@ -61,14 +67,22 @@ pub struct Media {
     session_audio: Option<mpsc::Sender<EncodedFrame>>,
     in_session: bool,
     mic_muted: bool,
-    /// Mute and privacy, for meeting sessions.
-    switches: tokio::sync::watch::Sender<Switches>,
+    /// Mute and privacy, for meeting sessions (shared with `MediaWorker`, which says them
+    /// at once, without waiting for the worker).
+    switches: Arc<tokio::sync::watch::Sender<Switches>>,
+    /// The worker's own inbox: the encoder's feedback comes straight here.
+    jobs: std::sync::mpsc::Sender<Job>,
     camera_off: bool,
     camera_available: bool,
 }
 
 impl Media {
-    pub fn new(config: &Config, events: mpsc::Sender<Event>) -> Media {
+    fn new(
+        config: &Config,
+        events: mpsc::Sender<Event>,
+        switches: Arc<tokio::sync::watch::Sender<Switches>>,
+        jobs: std::sync::mpsc::Sender<Job>,
+    ) -> Media {
         // The daemon reports GStreamer missing at start; this only makes sure it is ready.
         let _ = crate::media::init();
         Media {
@@ -90,10 +104,8 @@ impl Media {
             in_session: false,
             // Muted until the room says (its first effects): nothing is heard by mistake.
             mic_muted: true,
-            switches: tokio::sync::watch::Sender::new(Switches {
-                mic_muted: true,
-                camera_off: false,
-            }),
+            switches,
+            jobs,
             camera_off: false,
             camera_available: true,
         }
@@ -225,19 +237,6 @@ impl Media {
         if let Err(e) = receive.set_screen(self.content.as_ref()) {
             self.problem(MediaPart::Screen, "screen", e.to_string());
         }
-    }
-
-    /// When the screen needs a look with nothing else happening: its addresses looked up
-    /// again ("No network" comes and goes), a screen that could not open tried again.
-    pub fn wake_at(&self) -> Option<Instant> {
-        if !self.has_a_screen() {
-            return None;
-        }
-        let retry = self.screen_retry.filter(|_| self.receive.is_none());
-        [retry, self.addresses.next_lookup()]
-            .into_iter()
-            .flatten()
-            .min()
     }
 
     /// The running receive pipeline drives a screen (not only the speaker).
@@ -608,13 +607,13 @@ impl Media {
         }
     }
 
-    /// A channel whose messages come back to the main loop as encoder feedback.
+    /// A channel whose messages go straight to the encoder's worker (not the main loop).
     fn feedback(&self) -> mpsc::UnboundedSender<EncoderFeedback> {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let events = self.events.clone();
+        let jobs = self.jobs.clone();
         tokio::spawn(async move {
             while let Some(feedback) = rx.recv().await {
-                if events.send(Event::EncoderFeedback(feedback)).await.is_err() {
+                if jobs.send(Job::Feedback(feedback)).is_err() {
                     return;
                 }
             }
@@ -672,11 +671,6 @@ struct DeviceAddresses {
 }
 
 impl DeviceAddresses {
-    /// When the addresses are due to be looked up again.
-    fn next_lookup(&self) -> Option<Instant> {
-        self.looked_up.map(|at| at + ADDRESSES_REFRESH)
-    }
-
     fn get(&mut self) -> Vec<String> {
         if self
             .looked_up
@@ -725,4 +719,226 @@ fn output_name(output: &VideoOutput) -> &'static str {
         VideoOutput::Window => "window",
         VideoOutput::AppSink => "none",
     }
+}
+
+/// What the main loop asks of the media worker.
+enum Job {
+    /// A session starts: its ports go back through `ports`.
+    Start {
+        selection: Selection,
+        mic_muted: bool,
+        camera_off: bool,
+        ports: tokio::sync::oneshot::Sender<MediaPorts>,
+    },
+    Stop,
+    SetMicMuted(bool),
+    SetCameraOff(bool),
+    CameraAvailable(bool, Selection),
+    Failed(MediaPart),
+    Feedback(EncoderFeedback),
+    ShowScreen(Box<ScreenJob>),
+    /// The daemon stops: everything goes, then `done` fires.
+    Close(tokio::sync::oneshot::Sender<()>),
+}
+
+/// What the room's screen should show, as the main loop last saw it.
+struct ScreenJob {
+    status: RoomStatus,
+    captions: Vec<CaptionLine>,
+    recording: MeetingRecording,
+    selection: Selection,
+}
+
+/// The media engine's handle in the main loop: every call returns at once.
+pub struct MediaWorker {
+    jobs: std::sync::mpsc::Sender<Job>,
+    switches: Arc<tokio::sync::watch::Sender<Switches>>,
+    /// What status shows, as the worker last wrote it.
+    status: Arc<std::sync::Mutex<MediaStatus>>,
+}
+
+/// How often the worker looks at its pipelines with no job: status figures (frames, levels)
+/// stay this fresh, and the screen's addresses and retry are checked.
+const WORKER_LOOK: Duration = Duration::from_millis(500);
+
+/// A test hook: a FIFO whose opening holds the start of every session's media (a real
+/// GStreamer state change that blocks, `filesrc` on a FIFO nobody writes to), to show that
+/// the main loop does not wait for pipelines. Never set outside tests.
+const SLOW_START_ENV: &str = "SALLE_TEST_SLOW_START_FIFO";
+
+impl MediaWorker {
+    pub fn start(config: &Config, events: mpsc::Sender<Event>) -> MediaWorker {
+        let (jobs, inbox) = std::sync::mpsc::channel();
+        let switches = Arc::new(tokio::sync::watch::Sender::new(Switches {
+            mic_muted: true,
+            camera_off: false,
+        }));
+        let status = Arc::new(std::sync::Mutex::new(MediaStatus::default()));
+        let media = Media::new(config, events, switches.clone(), jobs.clone());
+        let runtime = tokio::runtime::Handle::current();
+        let shown = status.clone();
+        std::thread::Builder::new()
+            .name("media".into())
+            .spawn(move || {
+                // Media's helpers spawn small forwarding tasks.
+                let _runtime = runtime.enter();
+                work(media, inbox, shown);
+            })
+            .expect("spawn the media worker");
+        MediaWorker {
+            jobs,
+            switches,
+            status,
+        }
+    }
+
+    fn send(&self, job: Job) {
+        // The worker ends only with the daemon.
+        let _ = self.jobs.send(job);
+    }
+
+    /// A session starts: its ports come when the worker has started the pipelines.
+    pub fn start_session(
+        &self,
+        selection: &Selection,
+        mic_muted: bool,
+        camera_off: bool,
+    ) -> impl std::future::Future<Output = Option<MediaPorts>> + Send + 'static {
+        let (ports, ready) = tokio::sync::oneshot::channel();
+        self.send(Job::Start {
+            selection: selection.clone(),
+            mic_muted,
+            camera_off,
+            ports,
+        });
+        async move { ready.await.ok() }
+    }
+
+    pub fn stop(&self) {
+        self.send(Job::Stop);
+    }
+
+    pub fn set_mic_muted(&self, muted: bool) {
+        // The meeting hears of it now, whatever the worker is busy with.
+        self.switches.send_modify(|s| s.mic_muted = muted);
+        self.send(Job::SetMicMuted(muted));
+    }
+
+    pub fn set_camera_off(&self, off: bool) {
+        self.switches.send_modify(|s| s.camera_off = off);
+        self.send(Job::SetCameraOff(off));
+    }
+
+    pub fn camera_available(&self, available: bool, selection: &Selection) {
+        self.send(Job::CameraAvailable(available, selection.clone()));
+    }
+
+    pub fn failed(&self, part: MediaPart) {
+        self.send(Job::Failed(part));
+    }
+
+    pub fn show_screen(
+        &self,
+        status: &RoomStatus,
+        captions: &[CaptionLine],
+        recording: MeetingRecording,
+        selection: &Selection,
+    ) {
+        self.send(Job::ShowScreen(Box::new(ScreenJob {
+            status: status.clone(),
+            captions: captions.to_vec(),
+            recording,
+            selection: selection.clone(),
+        })));
+    }
+
+    pub fn status(&self) -> MediaStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The daemon stops: waits a while for the worker to close everything.
+    pub async fn close(&self) {
+        let (done, closed) = tokio::sync::oneshot::channel();
+        self.send(Job::Close(done));
+        let _ = tokio::time::timeout(Duration::from_secs(10), closed).await;
+    }
+}
+
+/// The worker's loop: jobs in order, the screen's latest content only (a worker that was busy
+/// starting a pipeline skips the screens it missed), status written after each turn.
+fn work(
+    mut media: Media,
+    inbox: std::sync::mpsc::Receiver<Job>,
+    status: Arc<std::sync::Mutex<MediaStatus>>,
+) {
+    let slow_start = std::env::var_os(SLOW_START_ENV).map(std::path::PathBuf::from);
+    let mut screen: Option<Box<ScreenJob>> = None;
+    loop {
+        let mut jobs: Vec<Job> = match inbox.recv_timeout(WORKER_LOOK) {
+            Ok(job) => vec![job],
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Vec::new(),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        jobs.extend(inbox.try_iter());
+        let last_screen = jobs.iter().rposition(|j| matches!(j, Job::ShowScreen(_)));
+        let mut redraw = jobs.is_empty();
+        for (at, job) in jobs.into_iter().enumerate() {
+            match job {
+                Job::Start {
+                    selection,
+                    mic_muted,
+                    camera_off,
+                    ports,
+                } => {
+                    if let Some(fifo) = &slow_start {
+                        block_on_fifo(fifo);
+                    }
+                    let _ = ports.send(media.start(&selection, mic_muted, camera_off));
+                }
+                Job::Stop => media.stop(),
+                Job::SetMicMuted(muted) => media.set_mic_muted(muted),
+                Job::SetCameraOff(off) => media.set_camera_off(off),
+                Job::CameraAvailable(available, selection) => {
+                    media.camera_available(available, &selection)
+                }
+                Job::Failed(part) => media.failed(part),
+                Job::Feedback(feedback) => media.feedback_received(feedback),
+                Job::ShowScreen(job) if Some(at) == last_screen => {
+                    screen = Some(job);
+                    redraw = true;
+                }
+                Job::ShowScreen(_) => {}
+                Job::Close(done) => {
+                    media.close();
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+        // With no job: the clock's minute is the main loop's, but a screen retry or new
+        // addresses are the worker's own to notice.
+        if let (true, Some(job)) = (redraw, &screen) {
+            media.show_screen(&job.status, &job.captions, job.recording, &job.selection);
+        }
+        let now = media.status();
+        *status.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+}
+
+/// The test hook's blocking state change: `filesrc` opens the FIFO in its READY->PAUSED
+/// change, which waits until something opens the FIFO for writing.
+fn block_on_fifo(fifo: &std::path::Path) {
+    use gstreamer::prelude::*;
+    let description = format!("filesrc location={} ! fakesink", fifo.display());
+    let Ok(pipeline) = gstreamer::parse::launch(&description) else {
+        return;
+    };
+    tracing::info!("media: starting, held by {} (test hook)", fifo.display());
+    let _ = pipeline.set_state(gstreamer::State::Paused);
+    let _ = pipeline.state(gstreamer::ClockTime::from_seconds(60));
+    let _ = pipeline.set_state(gstreamer::State::Null);
+    tracing::info!("media: starting, released");
 }

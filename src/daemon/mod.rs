@@ -28,6 +28,8 @@ pub enum Event {
     Control(ControlRequest),
     /// Devices may have changed (udev event).
     Hotplug,
+    /// What a rescan after a hotplug event found.
+    Scanned(Box<crate::hw::inventory::Inventory>),
     /// A media pipeline failed, or runs: its driver learns it first (a failed pipeline is
     /// closed), then the room.
     Media(MediaEvent),
@@ -36,8 +38,6 @@ pub enum Event {
         id: u64,
         reason: String,
     },
-    /// The network asks the encoder for something.
-    EncoderFeedback(crate::rtc::EncoderFeedback),
 }
 
 /// A driver's problem, for the room.
@@ -96,7 +96,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let mut effects = effects::Effects::new(
         &config,
         leds,
-        media::Media::new(&config, events.clone()),
+        media::MediaWorker::start(&config, events.clone()),
         events.clone(),
     );
     problems.extend(effects.network_problem());
@@ -147,6 +147,9 @@ pub async fn run(options: Options) -> Result<(), String> {
         );
         effects.apply(step.effects, devices.selection());
     }
+    // The wall clock from the start (working hours), then at each minute.
+    let step = room.handle(now_ms(), Input::Clock(screen_power::wall_time()));
+    effects.apply(step.effects, devices.selection());
     // Every device known: the room may join its meeting (`[meeting] auto_join`).
     let step = room.handle(now_ms(), Input::Started);
     effects.apply(step.effects, devices.selection());
@@ -170,11 +173,12 @@ pub async fn run(options: Options) -> Result<(), String> {
     let mut last_status = status_line(&room);
 
     loop {
-        // No ticking: the loop sleeps until the next event, or until the room, the screen
-        // or the wall clock's next minute needs it (time is an input).
+        // No ticking: the loop sleeps until the next event, or until the room or the wall
+        // clock's next minute needs it (time is an input). The media worker looks after the
+        // screen's own timers.
         let room_wake = room.wake_at().map(|ms| started + Duration::from_millis(ms));
         let minute = Instant::now() + screen_power::until_next_minute();
-        let wake = [room_wake, effects.wake_at(), Some(minute)]
+        let wake = [room_wake, Some(minute)]
             .into_iter()
             .flatten()
             .min()
@@ -226,12 +230,15 @@ pub async fn run(options: Options) -> Result<(), String> {
                     let _ = reply.send(response);
                 }
                 Event::Hotplug => {
+                    devices.rescan(&events);
                     effects.speakerphones_mut().rescan();
                     for input in speakerphone_problems(&effects, &mut speakerphones_reported) {
                         let step = room.handle(now_ms(), input);
                         effects.apply(step.effects, devices.selection());
                     }
-                    for (kind, presence) in devices.rescan(&events).await {
+                }
+                Event::Scanned(inventory) => {
+                    for (kind, presence) in devices.scanned(&inventory, &events) {
                         tracing::info!(
                             "{}: {}",
                             kind.name(),
@@ -261,7 +268,6 @@ pub async fn run(options: Options) -> Result<(), String> {
                         effects.apply(step.effects, devices.selection());
                     }
                 }
-                Event::EncoderFeedback(feedback) => effects.encoder_feedback(feedback),
             }
         }
         // The screen follows the room, the clock and the captions; only changes are redrawn.
