@@ -267,10 +267,22 @@ impl Session {
     }
 
     /// Someone left: their tile and their sound go now, whatever their tracks still do.
+    /// Taking a branch out waits up to a second: on the daemon's runtime, the worker hands its
+    /// other tasks (the control socket, the timers) over meanwhile (`block_in_place`); the
+    /// removal stays in order with what the caller does next.
     pub fn remove_person(&self, id: &str) {
         if let Some(receive) = &self.receive {
-            let _ = receive.remove_video(id);
-            let _ = receive.remove_audio(id);
+            let remove = || {
+                let _ = receive.remove_video(id);
+                let _ = receive.remove_audio(id);
+            };
+            let multi_thread = tokio::runtime::Handle::try_current()
+                .is_ok_and(|r| r.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if multi_thread {
+                tokio::task::block_in_place(remove);
+            } else {
+                remove();
+            }
         }
     }
 
