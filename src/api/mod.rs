@@ -19,5 +19,5 @@ pub use status::{
 };
 
 pub use crate::hw::inventory::Selection;
-pub use crate::room::{Button, CallStatus, Refusal, RoomStatus};
+pub use crate::room::{Button, CallStatus, Problem, ProblemSource, Refusal, RoomStatus};
 pub use crate::rtc::stats::SessionStatus;
