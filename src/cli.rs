@@ -326,7 +326,7 @@ fn print_status(s: &DaemonStatus) {
     if let Some(error) = &s.room.last_error {
         println!("last error  {error}");
     }
-    for problem in &s.problems {
+    for problem in &s.room.problems {
         println!("problem     {problem}");
     }
     println!(

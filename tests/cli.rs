@@ -415,7 +415,7 @@ fn a_configured_speakerphone_that_is_not_there_is_a_problem_not_a_failure() {
     ] {
         let daemon = Daemon::start(&format!("{}[speakerphone]\nhid = \"{hid}\"\n", simulated()));
         let status = daemon.status();
-        let problems = status["problems"].to_string();
+        let problems = common::problem_texts(&status).join("\n");
         assert!(problems.contains(problem), "{status}");
         assert_eq!(status["speakerphones"], serde_json::json!([]), "{status}");
         daemon.cli(&["mute", "on"]);

@@ -586,12 +586,9 @@ fn guest_screen_sleeps_over_hdmi_cec_outside_working_hours_and_a_press_wakes_it(
     chip.press(1, Duration::from_millis(150));
     let problem = wait_for("the CEC problem in status", Duration::from_secs(10), || {
         let status = daemon.status();
-        let problems = status["problems"].as_array()?.clone();
-        problems
-            .iter()
-            .filter_map(|p| p.as_str())
-            .find(|p| p.starts_with(&format!("HDMI-CEC {ours}")))
-            .map(String::from)
+        common::problem_texts(&status)
+            .into_iter()
+            .find(|p| p.starts_with(&format!("HDMI-CEC: {ours}")))
     });
     assert!(problem.contains("not acknowledged"), "{problem}");
     let status = daemon.status();

@@ -20,8 +20,8 @@ use salle::media::receive::{
 };
 use salle::media::screen_layout::{self, Anchor, Drawing, Rgb};
 use salle::room::{
-    screen_content, CalendarMeeting, CalendarStatus, CallStatus, DevicePresence, Room,
-    RoomSettings, RoomStatus, ScreenContent, ScreenFacts, ScreenPower,
+    screen_content, CalendarMeeting, CalendarStatus, CallStatus, DevicePresence, Problem,
+    ProblemSource, Room, RoomSettings, RoomStatus, ScreenContent, ScreenFacts, ScreenPower,
 };
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -60,6 +60,12 @@ fn status(call: CallStatus) -> RoomStatus {
     };
     let mut status = Room::new(settings, 0).status();
     status.call = call;
+    status.problems = vec![Problem {
+        source: ProblemSource::MeetingService,
+        summary: "meeting service unreachable".into(),
+        detail: Some("WHIP at 192.0.2.1: cannot connect".into()),
+        since_ms: 0,
+    }];
     let present = DevicePresence {
         present: true,
         simulated: false,
@@ -99,7 +105,6 @@ fn facts() -> ScreenFacts {
         clock: "09:41".into(),
         today: TODAY.into(),
         addresses: vec!["192.0.2.10".into()],
-        problems: vec!["meeting service unreachable".into()],
         captions: Vec::new(),
         recording: Default::default(),
     }
@@ -765,10 +770,9 @@ fn a_meeting_service_out_of_reach_is_on_the_screen_until_it_answers() {
             .env("DISPLAY", ":salle-test");
     });
     let unreachable = |status: &serde_json::Value| {
-        (status["problems"].as_array().into_iter().flatten())
-            .filter_map(|p| p.as_str())
+        common::problem_texts(status)
+            .into_iter()
             .find(|p| p.starts_with("Meeting service unreachable"))
-            .map(String::from)
     };
     let problem = wait_for("the health check", Duration::from_secs(10), || {
         unreachable(&daemon.status())
@@ -805,10 +809,10 @@ fn a_window_without_a_desktop_is_a_problem_not_a_crash() {
     });
     let problems = wait_for("the screen's problem", Duration::from_secs(5), || {
         let status = daemon.status();
-        let problems = status["problems"].to_string();
+        let problems = common::problem_texts(&status).join("\n");
         problems.contains("no desktop").then_some(problems)
     });
-    assert!(problems.contains("screen (window)"), "{problems}");
+    assert!(problems.contains("screen (window): "), "{problems}");
     // The room goes on without its screen: a call still works, with its sound.
     daemon.cli(&["join"]);
     daemon.wait_state("in-call", Duration::from_secs(5));
@@ -844,9 +848,9 @@ fn outside_working_hours_the_daemon_darkens_the_screen_and_a_press_wakes_it() {
     let slept = started.elapsed();
     assert_eq!(asleep["call"]["state"], "idle");
     // No CEC adapter there: a problem in status, and the picture goes dark all the same.
-    let problems = asleep["problems"].to_string();
+    let problems = common::problem_texts(&asleep).join("\n");
     assert!(
-        problems.contains("HDMI-CEC /dev/cec-none: No such file"),
+        problems.contains("HDMI-CEC: /dev/cec-none: No such file"),
         "{problems}"
     );
     let human = common::text(&daemon.cli(&["status"]).stdout);

@@ -25,5 +25,5 @@ pub use status::{
 };
 
 pub use crate::hw::inventory::Selection;
-pub use crate::room::{Button, CallStatus, Origin, Refusal, RoomStatus};
+pub use crate::room::{Button, CallStatus, Origin, Problem, ProblemSource, Refusal, RoomStatus};
 pub use crate::rtc::stats::SessionStatus;

@@ -17,8 +17,7 @@ pub struct DaemonStatus {
     pub config_file: Option<String>,
     /// Device kinds running simulated (test pattern, tone, discard).
     pub simulated: Vec<String>,
-    /// Problems that do not stop the room but need a person (a button line that failed...).
-    pub problems: Vec<String>,
+    // `problems` is the room's (in `room`, flattened): typed, each gone with its cause.
     /// Which device is used for each kind, and why.
     pub selection: Selection,
     /// USB speakerphones whose mute button and LED follow the room (working or failed).

@@ -603,6 +603,7 @@ impl Config {
             room_name: self.room.name.clone(),
             meeting_url: self.meeting.url.clone(),
             join_muted: self.meeting.join_muted,
+            auto_join: self.meeting.auto_join,
             join_timeout_ms: self.meeting.join_timeout_s * 1000,
             lobby_timeout_ms: self.meeting.lobby_timeout_s * 1000,
             calendar: self

@@ -27,19 +27,31 @@ const CLOCK_JUMP: SignedDuration = SignedDuration::from_secs(60);
 
 /// Starts the calendar task when `[calendar] url` is set; a problem that stops it goes to
 /// `problems`.
-pub fn start(config: &Config, events: mpsc::Sender<Event>, problems: &mut Vec<String>) {
+pub fn start(
+    config: &Config,
+    events: mpsc::Sender<Event>,
+    problems: &mut Vec<crate::room::ProblemReport>,
+) {
+    use crate::room::{ProblemReport, ProblemSource};
     let settings = &config.calendar;
     let Some(url) = settings.url.clone() else {
         return;
     };
     let room = zones::room_zone(settings.timezone.as_deref()).unwrap_or_else(|e| {
-        problems.push(format!("[calendar] timezone: {e}: using UTC"));
+        let setting = "[calendar] timezone";
+        problems.push(
+            ProblemReport::new(ProblemSource::Setting(setting.into()), setting)
+                .with_detail(format!("{e}: using UTC")),
+        );
         TimeZone::UTC
     });
     let client = match crate::signal::http::client(REQUEST_TIMEOUT) {
         Ok(client) => client,
         Err(e) => {
-            problems.push(format!("calendar {url}: {e}"));
+            problems.push(
+                ProblemReport::new(ProblemSource::Calendar, "calendar")
+                    .with_detail(format!("{url}: {e}")),
+            );
             return;
         }
     };

@@ -4,7 +4,7 @@ use super::Event;
 use crate::config::Config;
 use crate::hw::hotplug;
 use crate::hw::inventory::{self, Inventory, Selection};
-use crate::room::{DeviceKind, DevicePresence};
+use crate::room::{DeviceKind, DevicePresence, ProblemSource};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -27,7 +27,7 @@ impl Devices {
         for kind in DeviceKind::ALL {
             tracing::info!("{}: {}", kind.name(), selection.describe(kind));
         }
-        apply_camera_controls(config, &selection, &events).await;
+        apply_camera_controls(config, &selection, &events);
         std::thread::Builder::new()
             .name("hotplug".into())
             .spawn(move || {
@@ -40,7 +40,11 @@ impl Devices {
                     }
                 }
                 if let Ok(Err(e)) = watcher.join() {
-                    let _ = events.blocking_send(Event::Problem(format!("hotplug monitor: {e}")));
+                    let _ = events.blocking_send(super::problem(
+                        ProblemSource::Hotplug,
+                        "hotplug monitor",
+                        e,
+                    ));
                 }
             })
             .expect("spawn the hotplug thread");
@@ -63,35 +67,41 @@ impl Devices {
             .collect()
     }
 
-    /// Looks again after a hotplug event; returns the kinds whose presence changed.
-    pub async fn rescan(
+    /// Looks again after a hotplug event, on a blocking thread (opening a device may take
+    /// its time): the result comes back as `Event::Scanned`.
+    pub fn rescan(&self, events: &mpsc::Sender<Event>) {
+        let events = events.clone();
+        tokio::spawn(async move {
+            if let Ok(inventory) = tokio::task::spawn_blocking(Inventory::scan_media).await {
+                let _ = events.send(Event::Scanned(Box::new(inventory))).await;
+            }
+        });
+    }
+
+    /// What a rescan found: returns the kinds whose presence changed.
+    pub fn scanned(
         &mut self,
+        inventory: &Inventory,
         events: &mpsc::Sender<Event>,
     ) -> Vec<(DeviceKind, DevicePresence)> {
-        let inventory = tokio::task::spawn_blocking(Inventory::scan_media)
-            .await
-            .unwrap_or_default();
         let next =
-            inventory::keep_lost(&self.selection, inventory::select(&self.config, &inventory));
+            inventory::keep_lost(&self.selection, inventory::select(&self.config, inventory));
         let changed = DeviceKind::ALL
             .into_iter()
             .filter(|&k| next.presence(k) != self.selection.presence(k))
             .map(|k| (k, next.presence(k)))
             .collect();
         if next.camera != self.selection.camera {
-            apply_camera_controls(&self.config, &next, events).await;
+            apply_camera_controls(&self.config, &next, events);
         }
         self.selection = next;
         changed
     }
 }
 
-/// Sets the configured V4L2 controls on the selected camera; problems go to status.
-async fn apply_camera_controls(
-    config: &Config,
-    selection: &Selection,
-    events: &mpsc::Sender<Event>,
-) {
+/// Sets the configured V4L2 controls on the selected camera, on a blocking thread; problems
+/// go to status.
+fn apply_camera_controls(config: &Config, selection: &Selection, events: &mpsc::Sender<Event>) {
     let inventory::Selected::Device(choice) = &selection.camera else {
         return;
     };
@@ -99,12 +109,22 @@ async fn apply_camera_controls(
         std::path::PathBuf::from(&choice.path),
         config.camera.controls.clone(),
     );
-    let problems = tokio::task::spawn_blocking(move || {
-        crate::hw::camera::v4l2::apply_controls(&path, &controls)
-    })
-    .await
-    .unwrap_or_default();
-    for problem in problems {
-        let _ = events.send(Event::Problem(problem)).await;
-    }
+    let events = events.clone();
+    tokio::spawn(async move {
+        let problems = tokio::task::spawn_blocking(move || {
+            crate::hw::camera::v4l2::apply_controls(&path, &controls)
+        })
+        .await
+        .unwrap_or_default();
+        // The controls of the camera in use now: those of an earlier one are gone.
+        let report = match problems.is_empty() {
+            true => super::problem_gone(ProblemSource::CameraControls),
+            false => super::problem(
+                ProblemSource::CameraControls,
+                "camera controls",
+                problems.join("; "),
+            ),
+        };
+        let _ = events.send(report).await;
+    });
 }

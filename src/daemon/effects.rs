@@ -1,18 +1,21 @@
 //! Carrying out the room's effects: meeting sessions, LEDs, media switches.
 
 use super::gpio::Leds;
-use super::media::{Media, MediaPart};
+use super::media::MediaWorker;
 use super::screen_power::ScreenPowerDriver;
 use super::speakerphone::Speakerphones;
 use super::Event;
 use crate::api::MediaStatus;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
-use crate::room::{Effect, Input, LedPattern, RoomStatus, SessionEvent, SessionId};
+use crate::room::{
+    Effect, Input, LedPattern, MediaPart, ProblemReport, ProblemSource, RoomStatus, SessionEvent,
+    SessionId,
+};
 use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
-use crate::rtc::{EncoderFeedback, MediaPorts};
+use crate::rtc::MediaPorts;
 use crate::signal::janus::JanusMeeting;
 use crate::signal::livekit::{Access, LiveKitMeeting};
 use crate::signal::meet::{LiveKitAccess, MeetRoom};
@@ -29,7 +32,7 @@ pub struct Effects {
     leds: Leds,
     /// USB speakerphones: their mute LEDs are mute LEDs too.
     speakerphones: Speakerphones,
-    media: Media,
+    media: MediaWorker,
     screen_power: ScreenPowerDriver,
     events: mpsc::Sender<Event>,
     /// Running sessions, by id: dropping or firing the sender makes the session leave.
@@ -48,6 +51,17 @@ struct Network {
     camera: (u32, u32),
 }
 
+/// Runs a meeting session once its media ports are there (the media worker starts the
+/// pipelines meanwhile); without them (the daemon stopping), it does not start.
+async fn with_ports<F: std::future::Future<Output = ()>>(
+    ports: impl std::future::Future<Output = Option<MediaPorts>>,
+    session: impl FnOnce(MediaPorts) -> F,
+) {
+    if let Some(ports) = ports.await {
+        session(ports).await
+    }
+}
+
 /// Consumes a session's media when nothing sends it anywhere.
 fn drain(ports: MediaPorts) {
     for mut frames in [ports.video, ports.audio].into_iter().flatten() {
@@ -56,7 +70,12 @@ fn drain(ports: MediaPorts) {
 }
 
 impl Effects {
-    pub fn new(config: &Config, leds: Leds, media: Media, events: mpsc::Sender<Event>) -> Effects {
+    pub fn new(
+        config: &Config,
+        leds: Leds,
+        media: MediaWorker,
+        events: mpsc::Sender<Event>,
+    ) -> Effects {
         Effects {
             network: Network {
                 room_name: config.room.name.clone(),
@@ -96,13 +115,9 @@ impl Effects {
         self.media.failed(part);
     }
 
-    pub fn encoder_feedback(&mut self, feedback: EncoderFeedback) {
-        self.media.feedback_received(feedback);
-    }
-
     /// Shows the room's state on its screen, with the meeting's captions (see
     /// `Media::show_screen`).
-    pub fn show_screen(&mut self, status: &RoomStatus, problems: &[String], selection: &Selection) {
+    pub fn show_screen(&mut self, status: &RoomStatus, selection: &Selection) {
         let captions = self
             .monitor
             .as_ref()
@@ -114,7 +129,7 @@ impl Effects {
             .map(|m| m.recording())
             .unwrap_or_default();
         self.media
-            .show_screen(status, problems, &captions, recording, selection);
+            .show_screen(status, &captions, recording, selection);
     }
 
     pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {
@@ -127,8 +142,9 @@ impl Effects {
                     camera_off,
                 } => {
                     tracing::info!(session, %url, mic_muted, camera_off, "joining");
-                    // Capture and encoding warm up while the session is set up.
-                    let ports = self.media.start(selection, mic_muted, camera_off);
+                    // Capture and encoding warm up while the session is set up; the session
+                    // gets its ports when the media worker has started the pipelines.
+                    let ports = self.media.start_session(selection, mic_muted, camera_off);
                     self.connect(session, &url, ports);
                 }
                 Effect::Disconnect { session } => {
@@ -139,10 +155,8 @@ impl Effects {
                         let _ = leave.send(());
                     }
                 }
-                Effect::Leds(state) => {
-                    self.leds.show(state);
-                    self.speakerphones.show(state.mute != LedPattern::Off);
-                }
+                Effect::Leds(state) => self.leds.show(state),
+                Effect::SpeakerphoneMuteLed(muted) => self.speakerphones.show(muted),
                 // The picture follows the room's status (`show_screen`); the TV is told here.
                 Effect::ScreenPower(power) => self.screen_power.set(power),
                 Effect::SetMicMuted(muted) => {
@@ -162,7 +176,12 @@ impl Effects {
         self.sessions_done.retain(|t| !t.is_finished());
     }
 
-    fn connect(&mut self, session: SessionId, url: &str, ports: MediaPorts) {
+    fn connect(
+        &mut self,
+        session: SessionId,
+        url: &str,
+        ports: impl std::future::Future<Output = Option<MediaPorts>> + Send + 'static,
+    ) {
         let (session_tx, mut session_rx) = mpsc::channel::<SessionEvent>(8);
         let events = self.events.clone();
         // Forward the session's events to the main loop as room inputs.
@@ -187,15 +206,18 @@ impl Effects {
                 fail,
             }) => {
                 // No network: the encoded media goes nowhere (status still counts it).
-                drain(ports);
-                tokio::spawn(
-                    SimulatedMeeting {
+                tokio::spawn(async move {
+                    let meeting = SimulatedMeeting {
                         name,
                         connect_ms,
                         fail,
+                    };
+                    let run = meeting.run(session, session_tx, leave_rx);
+                    if let Some(ports) = ports.await {
+                        drain(ports);
                     }
-                    .run(session, session_tx, leave_rx),
-                )
+                    run.await
+                })
             }
             Ok(MeetingTarget::Whip { endpoint, whep }) => {
                 let meeting = WhipWhepMeeting {
@@ -205,9 +227,9 @@ impl Effects {
                     peer: self.peer_settings(),
                 };
                 let monitor = self.monitor("WHIP");
-                tokio::spawn(run_meeting(
-                    meeting, session, session_tx, leave_rx, ports, monitor,
-                ))
+                tokio::spawn(with_ports(ports, move |ports| {
+                    run_meeting(meeting, session, session_tx, leave_rx, ports, monitor)
+                }))
             }
             Ok(MeetingTarget::Janus { url, room }) => {
                 let meeting = JanusMeeting {
@@ -217,9 +239,9 @@ impl Effects {
                     peer: self.peer_settings(),
                 };
                 let monitor = self.monitor("Janus VideoRoom");
-                tokio::spawn(run_meeting(
-                    meeting, session, session_tx, leave_rx, ports, monitor,
-                ))
+                tokio::spawn(with_ports(ports, move |ports| {
+                    run_meeting(meeting, session, session_tx, leave_rx, ports, monitor)
+                }))
             }
             Ok(target @ (MeetingTarget::LaSuiteMeet { .. } | MeetingTarget::LiveKit { .. })) => {
                 let (access, service) = match target {
@@ -243,9 +265,9 @@ impl Effects {
                     refreshed: Default::default(),
                 };
                 let monitor = self.monitor(service);
-                tokio::spawn(run_meeting(
-                    meeting, session, session_tx, leave_rx, ports, monitor,
-                ))
+                tokio::spawn(with_ports(ports, move |ports| {
+                    run_meeting(meeting, session, session_tx, leave_rx, ports, monitor)
+                }))
             }
             Ok(MeetingTarget::Whep { endpoint }) => {
                 let meeting = WhipWhepMeeting {
@@ -255,9 +277,9 @@ impl Effects {
                     peer: self.peer_settings(),
                 };
                 let monitor = self.monitor("WHEP");
-                tokio::spawn(run_meeting(
-                    meeting, session, session_tx, leave_rx, ports, monitor,
-                ))
+                tokio::spawn(with_ports(ports, move |ports| {
+                    run_meeting(meeting, session, session_tx, leave_rx, ports, monitor)
+                }))
             }
         };
         self.sessions_done.push(task);
@@ -284,6 +306,18 @@ impl Effects {
         monitor
     }
 
+    /// Completes when what the room's screen shows of the meeting (captions, recording)
+    /// changed; never without a meeting session.
+    pub fn screen_changed(&self) -> impl std::future::Future<Output = ()> {
+        let monitor = self.monitor.clone();
+        async move {
+            match monitor {
+                Some(monitor) => monitor.screen_changed().await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
     pub fn session_status(&self) -> Option<SessionStatus> {
         self.monitor.as_ref().map(SessionMonitor::get)
     }
@@ -292,21 +326,28 @@ impl Effects {
     fn token(&self) -> Option<String> {
         let path = self.network.token_file.as_ref()?;
         match std::fs::read_to_string(path) {
-            Ok(token) => Some(token.trim().to_string()).filter(|t| !t.is_empty()),
+            Ok(token) => {
+                // A token file that was fixed is no problem any more.
+                let _ = (self.events).try_send(super::problem_gone(ProblemSource::MeetingToken));
+                Some(token.trim().to_string()).filter(|t| !t.is_empty())
+            }
             Err(e) => {
-                let problem = format!("meeting token {}: {e}", path.display());
-                let _ = self.events.try_send(Event::Problem(problem));
+                let detail = format!("{}: {e}", path.display());
+                let problem = super::problem(ProblemSource::MeetingToken, "meeting token", detail);
+                let _ = self.events.try_send(problem);
                 None
             }
         }
     }
 
     /// What in `[network]` cannot work, for status (the daemon still runs without it).
-    pub fn network_problems(&self) -> Vec<String> {
-        unsupported_turn_urls(&self.peer_settings().ice_servers)
-            .into_iter()
-            .map(|why| format!("[network] ice_servers: {why}"))
-            .collect()
+    pub fn network_problem(&self) -> Option<ProblemReport> {
+        let unsupported = unsupported_turn_urls(&self.peer_settings().ice_servers);
+        let setting = "[network] ice_servers";
+        (!unsupported.is_empty()).then(|| {
+            ProblemReport::new(ProblemSource::Setting(setting.into()), setting)
+                .with_detail(unsupported.join("; "))
+        })
     }
 
     fn peer_settings(&self) -> PeerSettings {
@@ -335,7 +376,7 @@ impl Effects {
     /// Lets sessions that were told to leave finish, for a short while.
     pub async fn shutdown(&mut self) {
         self.sessions.clear();
-        self.media.close();
+        self.media.close().await;
         self.leds.show(crate::room::LedState {
             status: LedPattern::Off,
             mute: LedPattern::Off,

@@ -1,9 +1,9 @@
 //! Starting the button and LED threads from the config.
 
-use super::Event;
+use super::{problem, Event};
 use crate::config::{ButtonConfig, Config, LedConfig};
 use crate::hw::gpio;
-use crate::room::{Button, Input, LedPattern, LedState};
+use crate::room::{Button, Input, LedPattern, LedState, ProblemReport, ProblemSource};
 use std::sync::mpsc as std_mpsc;
 use tokio::sync::mpsc;
 
@@ -26,7 +26,11 @@ impl Leds {
 
 /// Opens every configured button and LED; a line that cannot be opened is a problem in
 /// status, not a reason to stop the room (it still works from `salle press` and the API).
-pub fn start(config: &Config, events: mpsc::Sender<Event>, problems: &mut Vec<String>) -> Leds {
+pub fn start(
+    config: &Config,
+    events: mpsc::Sender<Event>,
+    problems: &mut Vec<ProblemReport>,
+) -> Leds {
     let buttons: [(Button, &Option<ButtonConfig>); 3] = [
         (Button::Join, &config.buttons.join),
         (Button::Mute, &config.buttons.mute),
@@ -37,7 +41,13 @@ pub fn start(config: &Config, events: mpsc::Sender<Event>, problems: &mut Vec<St
             continue;
         };
         match gpio::open_button(&button_config) {
-            Err(e) => problems.push(format!("{} button: {e}", button.name())),
+            Err(e) => problems.push(
+                ProblemReport::new(
+                    ProblemSource::Button(button),
+                    format!("{} button", button.name()),
+                )
+                .with_detail(e.to_string()),
+            ),
             Ok(line) => {
                 let events = events.clone();
                 std::thread::Builder::new()
@@ -49,10 +59,11 @@ pub fn start(config: &Config, events: mpsc::Sender<Event>, problems: &mut Vec<St
                                 .is_ok()
                         };
                         if let Err(e) = gpio::watch_button(button, line, &button_config, send) {
-                            let _ = events.blocking_send(Event::Problem(format!(
-                                "{} button: {e}",
-                                button.name()
-                            )));
+                            let _ = events.blocking_send(problem(
+                                ProblemSource::Button(button),
+                                &format!("{} button", button.name()),
+                                e,
+                            ));
                         }
                     })
                     .expect("spawn a button thread");
@@ -69,12 +80,14 @@ fn led(
     name: &'static str,
     config: &Option<LedConfig>,
     events: &mpsc::Sender<Event>,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<ProblemReport>,
 ) -> Option<std_mpsc::Sender<LedPattern>> {
+    let source = || ProblemSource::Led(name.into());
+    let summary = format!("{name} LED");
     let line = match gpio::open_led(config.as_ref()?) {
         Ok(line) => line,
         Err(e) => {
-            problems.push(format!("{name} LED: {e}"));
+            problems.push(ProblemReport::new(source(), &summary).with_detail(e.to_string()));
             return None;
         }
     };
@@ -84,7 +97,7 @@ fn led(
         .name(format!("led-{name}"))
         .spawn(move || {
             if let Err(e) = gpio::drive_led(line, rx) {
-                let _ = events.blocking_send(Event::Problem(format!("{name} LED: {e}")));
+                let _ = events.blocking_send(problem(source(), &summary, e));
             }
         })
         .expect("spawn an LED thread");

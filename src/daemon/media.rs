@@ -3,6 +3,12 @@
 //! frames go to the meeting session through `MediaPorts`; the network's feedback (keyframe
 //! requests, the congestion controller's estimate) comes back to the encoder here.
 //!
+//! The main loop never waits for GStreamer: `MediaWorker` runs `Media` on a thread of its own.
+//! The loop hands it jobs (start, stop, mute, what the screen shows...) and reads a snapshot
+//! of its status; a pipeline that takes seconds to start (`Receive::new` waits up to 5 s for
+//! one to play, a branch's detach up to 1 s) holds the worker, never the loop. The network's
+//! feedback (keyframe requests, bitrate) goes straight to the worker too.
+//!
 //! The receive pipeline (screen and speaker) starts first: it holds the echo probe that the
 //! microphone's echo canceller names, and the self-view that the camera's preview feeds.
 //!
@@ -25,24 +31,15 @@ use crate::media::receive::{
 use crate::media::send_audio::{AudioSettings, AudioSource, SendAudio};
 use crate::media::send_video::{CaptureFormat, SendVideo, VideoSettings, VideoSource};
 use crate::media::EncodedFrame;
-use crate::room::{screen_content, MeetingRecording, RoomStatus, ScreenContent, ScreenFacts};
+use crate::room::{
+    screen_content, MediaEvent, MediaPart, MeetingRecording, RoomStatus, ScreenContent, ScreenFacts,
+};
 use crate::rtc::stats::CaptionLine;
 use crate::rtc::{EncoderFeedback, MediaPorts, Switches};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// Which part of the media engine a problem is in: they fail differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaPart {
-    /// Camera and encoder: the call goes on without video.
-    Video,
-    /// Microphone: the call fails (a room nobody hears is not in the meeting).
-    Audio,
-    /// Screen and speaker: the call goes on; people in the room are told.
-    Screen,
-}
 
 pub struct Media {
     config: Config,
@@ -70,17 +67,24 @@ pub struct Media {
     session_audio: Option<mpsc::Sender<EncodedFrame>>,
     in_session: bool,
     mic_muted: bool,
-    /// Mute and privacy, for meeting sessions.
-    switches: tokio::sync::watch::Sender<Switches>,
+    /// Mute and privacy, for meeting sessions (shared with `MediaWorker`, which says them
+    /// at once, without waiting for the worker).
+    switches: Arc<tokio::sync::watch::Sender<Switches>>,
+    /// The worker's own inbox: the encoder's feedback comes straight here.
+    jobs: std::sync::mpsc::Sender<Job>,
     camera_off: bool,
     camera_available: bool,
 }
 
 impl Media {
-    pub fn new(config: &Config, events: mpsc::Sender<Event>) -> Media {
-        if let Err(e) = crate::media::init() {
-            let _ = events.try_send(Event::Problem(e));
-        }
+    fn new(
+        config: &Config,
+        events: mpsc::Sender<Event>,
+        switches: Arc<tokio::sync::watch::Sender<Switches>>,
+        jobs: std::sync::mpsc::Sender<Job>,
+    ) -> Media {
+        // The daemon reports GStreamer missing at start; this only makes sure it is ready.
+        let _ = crate::media::init();
         Media {
             config: config.clone(),
             events,
@@ -98,11 +102,10 @@ impl Media {
             started: std::time::Instant::now(),
             session_audio: None,
             in_session: false,
-            mic_muted: config.meeting.join_muted,
-            switches: tokio::sync::watch::Sender::new(Switches {
-                mic_muted: config.meeting.join_muted,
-                camera_off: false,
-            }),
+            // Muted until the room says (its first effects): nothing is heard by mistake.
+            mic_muted: true,
+            switches,
+            jobs,
             camera_off: false,
             camera_available: true,
         }
@@ -192,14 +195,13 @@ impl Media {
         self.close_receive();
     }
 
-    /// Shows what `status` means on the room's screen, with `problems` (the daemon's) and
+    /// Shows what `status` means on the room's screen (its problems included), with
     /// `captions` (the meeting's). Between calls,
     /// starts the screen when the room has one and it is not running (at start-up, or again
     /// a while after it failed).
     pub fn show_screen(
         &mut self,
         status: &RoomStatus,
-        problems: &[String],
         captions: &[CaptionLine],
         recording: MeetingRecording,
         selection: &Selection,
@@ -209,7 +211,6 @@ impl Media {
             clock: now.strftime("%H:%M").to_string(),
             today: now.date().to_string(),
             addresses: self.addresses.get(),
-            problems: problems.to_vec(),
             captions: captions
                 .iter()
                 .map(|c| format!("{}: {}", c.speaker, c.text))
@@ -234,7 +235,7 @@ impl Media {
             return;
         };
         if let Err(e) = receive.set_screen(self.content.as_ref()) {
-            self.problem(MediaPart::Screen, format!("screen: {e}"));
+            self.problem(MediaPart::Screen, "screen", e.to_string());
         }
     }
 
@@ -346,7 +347,8 @@ impl Media {
                         // No screen is no reason to lose the sound: go on without a picture.
                         self.problem(
                             MediaPart::Screen,
-                            format!("screen ({}): {e}", output_name(&settings.video_output)),
+                            &format!("screen ({})", output_name(&settings.video_output)),
+                            e,
                         );
                         settings.video_output = VideoOutput::AppSink;
                         match Receive::new(settings.clone()) {
@@ -356,6 +358,9 @@ impl Media {
                     }
                     Err(e) => return self.receive_failed(e),
                 };
+                if settings == requested {
+                    self.running(MediaPart::Screen);
+                }
                 self.receive_started(receive, requested, &settings);
             }
         }
@@ -375,13 +380,15 @@ impl Media {
             Ok(receive) => {
                 tracing::info!("screen: {}", output_name(&settings.video_output));
                 self.screen_retry = None;
+                self.running(MediaPart::Screen);
                 self.receive_started(receive, settings.clone(), &settings);
             }
             Err(e) => {
                 self.screen_retry = Some(Instant::now() + SCREEN_RETRY);
                 self.problem(
                     MediaPart::Screen,
-                    format!("screen ({}): {e}", output_name(&settings.video_output)),
+                    &format!("screen ({})", output_name(&settings.video_output)),
+                    e,
                 );
             }
         }
@@ -424,10 +431,11 @@ impl Media {
             let events = self.events.clone();
             tokio::spawn(async move {
                 while let Some(reason) = errors.recv().await {
-                    let problem = Event::MediaProblem {
+                    let problem = Event::Media(MediaEvent::Failed {
                         part: MediaPart::Screen,
+                        summary: "screen".into(),
                         reason,
-                    };
+                    });
                     if events.send(problem).await.is_err() {
                         return;
                     }
@@ -462,7 +470,7 @@ impl Media {
     }
 
     fn receive_failed(&mut self, reason: String) -> Option<String> {
-        self.problem(MediaPart::Screen, format!("speaker and screen: {reason}"));
+        self.problem(MediaPart::Screen, "speaker and screen", reason);
         None
     }
 
@@ -476,14 +484,23 @@ impl Media {
         match receive.set_self_view(Some(source)) {
             Ok(()) => true,
             Err(e) => {
-                self.problem(MediaPart::Screen, format!("self-view: {e}"));
+                self.problem(MediaPart::Screen, "self-view", e.to_string());
                 false
             }
         }
     }
 
-    fn problem(&self, part: MediaPart, reason: String) {
-        let _ = self.events.try_send(Event::MediaProblem { part, reason });
+    fn problem(&self, part: MediaPart, summary: &str, reason: String) {
+        let _ = self.events.try_send(Event::Media(MediaEvent::Failed {
+            part,
+            summary: summary.into(),
+            reason,
+        }));
+    }
+
+    /// A pipeline of `part` runs: a problem it had is gone.
+    fn running(&self, part: MediaPart) {
+        let _ = (self.events).try_send(Event::Media(MediaEvent::Running { part }));
     }
 
     fn start_video(&mut self, selection: &Selection) {
@@ -538,8 +555,9 @@ impl Media {
                     video.encoder().name()
                 );
                 self.video = Some(video);
+                self.running(MediaPart::Video);
             }
-            Err(e) => self.problem(MediaPart::Video, e),
+            Err(e) => self.problem(MediaPart::Video, "video", e),
         }
     }
 
@@ -585,17 +603,17 @@ impl Media {
             Ok(audio) => {
                 self.audio = Some(audio);
             }
-            Err(e) => self.problem(MediaPart::Audio, e),
+            Err(e) => self.problem(MediaPart::Audio, "microphone", e),
         }
     }
 
-    /// A channel whose messages come back to the main loop as encoder feedback.
+    /// A channel whose messages go straight to the encoder's worker (not the main loop).
     fn feedback(&self) -> mpsc::UnboundedSender<EncoderFeedback> {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let events = self.events.clone();
+        let jobs = self.jobs.clone();
         tokio::spawn(async move {
             while let Some(feedback) = rx.recv().await {
-                if events.send(Event::EncoderFeedback(feedback)).await.is_err() {
+                if jobs.send(Job::Feedback(feedback)).is_err() {
                     return;
                 }
             }
@@ -607,13 +625,19 @@ impl Media {
     fn errors(&self, part: MediaPart) -> mpsc::UnboundedSender<String> {
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let events = self.events.clone();
+        let summary = match part {
+            MediaPart::Video => "video",
+            MediaPart::Audio => "microphone",
+            MediaPart::Screen => "screen",
+        };
         tokio::spawn(async move {
             while let Some(reason) = rx.recv().await {
-                if events
-                    .send(Event::MediaProblem { part, reason })
-                    .await
-                    .is_err()
-                {
+                let failed = MediaEvent::Failed {
+                    part,
+                    summary: summary.into(),
+                    reason,
+                };
+                if events.send(Event::Media(failed)).await.is_err() {
                     return;
                 }
             }
@@ -695,4 +719,226 @@ fn output_name(output: &VideoOutput) -> &'static str {
         VideoOutput::Window => "window",
         VideoOutput::AppSink => "none",
     }
+}
+
+/// What the main loop asks of the media worker.
+enum Job {
+    /// A session starts: its ports go back through `ports`.
+    Start {
+        selection: Selection,
+        mic_muted: bool,
+        camera_off: bool,
+        ports: tokio::sync::oneshot::Sender<MediaPorts>,
+    },
+    Stop,
+    SetMicMuted(bool),
+    SetCameraOff(bool),
+    CameraAvailable(bool, Selection),
+    Failed(MediaPart),
+    Feedback(EncoderFeedback),
+    ShowScreen(Box<ScreenJob>),
+    /// The daemon stops: everything goes, then `done` fires.
+    Close(tokio::sync::oneshot::Sender<()>),
+}
+
+/// What the room's screen should show, as the main loop last saw it.
+struct ScreenJob {
+    status: RoomStatus,
+    captions: Vec<CaptionLine>,
+    recording: MeetingRecording,
+    selection: Selection,
+}
+
+/// The media engine's handle in the main loop: every call returns at once.
+pub struct MediaWorker {
+    jobs: std::sync::mpsc::Sender<Job>,
+    switches: Arc<tokio::sync::watch::Sender<Switches>>,
+    /// What status shows, as the worker last wrote it.
+    status: Arc<std::sync::Mutex<MediaStatus>>,
+}
+
+/// How often the worker looks at its pipelines with no job: status figures (frames, levels)
+/// stay this fresh, and the screen's addresses and retry are checked.
+const WORKER_LOOK: Duration = Duration::from_millis(500);
+
+/// A test hook: a FIFO whose opening holds the start of every session's media (a real
+/// GStreamer state change that blocks, `filesrc` on a FIFO nobody writes to), to show that
+/// the main loop does not wait for pipelines. Never set outside tests.
+const SLOW_START_ENV: &str = "SALLE_TEST_SLOW_START_FIFO";
+
+impl MediaWorker {
+    pub fn start(config: &Config, events: mpsc::Sender<Event>) -> MediaWorker {
+        let (jobs, inbox) = std::sync::mpsc::channel();
+        let switches = Arc::new(tokio::sync::watch::Sender::new(Switches {
+            mic_muted: true,
+            camera_off: false,
+        }));
+        let status = Arc::new(std::sync::Mutex::new(MediaStatus::default()));
+        let media = Media::new(config, events, switches.clone(), jobs.clone());
+        let runtime = tokio::runtime::Handle::current();
+        let shown = status.clone();
+        std::thread::Builder::new()
+            .name("media".into())
+            .spawn(move || {
+                // Media's helpers spawn small forwarding tasks.
+                let _runtime = runtime.enter();
+                work(media, inbox, shown);
+            })
+            .expect("spawn the media worker");
+        MediaWorker {
+            jobs,
+            switches,
+            status,
+        }
+    }
+
+    fn send(&self, job: Job) {
+        // The worker ends only with the daemon.
+        let _ = self.jobs.send(job);
+    }
+
+    /// A session starts: its ports come when the worker has started the pipelines.
+    pub fn start_session(
+        &self,
+        selection: &Selection,
+        mic_muted: bool,
+        camera_off: bool,
+    ) -> impl std::future::Future<Output = Option<MediaPorts>> + Send + 'static {
+        let (ports, ready) = tokio::sync::oneshot::channel();
+        self.send(Job::Start {
+            selection: selection.clone(),
+            mic_muted,
+            camera_off,
+            ports,
+        });
+        async move { ready.await.ok() }
+    }
+
+    pub fn stop(&self) {
+        self.send(Job::Stop);
+    }
+
+    pub fn set_mic_muted(&self, muted: bool) {
+        // The meeting hears of it now, whatever the worker is busy with.
+        self.switches.send_modify(|s| s.mic_muted = muted);
+        self.send(Job::SetMicMuted(muted));
+    }
+
+    pub fn set_camera_off(&self, off: bool) {
+        self.switches.send_modify(|s| s.camera_off = off);
+        self.send(Job::SetCameraOff(off));
+    }
+
+    pub fn camera_available(&self, available: bool, selection: &Selection) {
+        self.send(Job::CameraAvailable(available, selection.clone()));
+    }
+
+    pub fn failed(&self, part: MediaPart) {
+        self.send(Job::Failed(part));
+    }
+
+    pub fn show_screen(
+        &self,
+        status: &RoomStatus,
+        captions: &[CaptionLine],
+        recording: MeetingRecording,
+        selection: &Selection,
+    ) {
+        self.send(Job::ShowScreen(Box::new(ScreenJob {
+            status: status.clone(),
+            captions: captions.to_vec(),
+            recording,
+            selection: selection.clone(),
+        })));
+    }
+
+    pub fn status(&self) -> MediaStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The daemon stops: waits a while for the worker to close everything.
+    pub async fn close(&self) {
+        let (done, closed) = tokio::sync::oneshot::channel();
+        self.send(Job::Close(done));
+        let _ = tokio::time::timeout(Duration::from_secs(10), closed).await;
+    }
+}
+
+/// The worker's loop: jobs in order, the screen's latest content only (a worker that was busy
+/// starting a pipeline skips the screens it missed), status written after each turn.
+fn work(
+    mut media: Media,
+    inbox: std::sync::mpsc::Receiver<Job>,
+    status: Arc<std::sync::Mutex<MediaStatus>>,
+) {
+    let slow_start = std::env::var_os(SLOW_START_ENV).map(std::path::PathBuf::from);
+    let mut screen: Option<Box<ScreenJob>> = None;
+    loop {
+        let mut jobs: Vec<Job> = match inbox.recv_timeout(WORKER_LOOK) {
+            Ok(job) => vec![job],
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Vec::new(),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        jobs.extend(inbox.try_iter());
+        let last_screen = jobs.iter().rposition(|j| matches!(j, Job::ShowScreen(_)));
+        let mut redraw = jobs.is_empty();
+        for (at, job) in jobs.into_iter().enumerate() {
+            match job {
+                Job::Start {
+                    selection,
+                    mic_muted,
+                    camera_off,
+                    ports,
+                } => {
+                    if let Some(fifo) = &slow_start {
+                        block_on_fifo(fifo);
+                    }
+                    let _ = ports.send(media.start(&selection, mic_muted, camera_off));
+                }
+                Job::Stop => media.stop(),
+                Job::SetMicMuted(muted) => media.set_mic_muted(muted),
+                Job::SetCameraOff(off) => media.set_camera_off(off),
+                Job::CameraAvailable(available, selection) => {
+                    media.camera_available(available, &selection)
+                }
+                Job::Failed(part) => media.failed(part),
+                Job::Feedback(feedback) => media.feedback_received(feedback),
+                Job::ShowScreen(job) if Some(at) == last_screen => {
+                    screen = Some(job);
+                    redraw = true;
+                }
+                Job::ShowScreen(_) => {}
+                Job::Close(done) => {
+                    media.close();
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+        // With no job: the clock's minute is the main loop's, but a screen retry or new
+        // addresses are the worker's own to notice.
+        if let (true, Some(job)) = (redraw, &screen) {
+            media.show_screen(&job.status, &job.captions, job.recording, &job.selection);
+        }
+        let now = media.status();
+        *status.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+}
+
+/// The test hook's blocking state change: `filesrc` opens the FIFO in its READY->PAUSED
+/// change, which waits until something opens the FIFO for writing.
+fn block_on_fifo(fifo: &std::path::Path) {
+    use gstreamer::prelude::*;
+    let description = format!("filesrc location={} ! fakesink", fifo.display());
+    let Ok(pipeline) = gstreamer::parse::launch(&description) else {
+        return;
+    };
+    tracing::info!("media: starting, held by {} (test hook)", fifo.display());
+    let _ = pipeline.set_state(gstreamer::State::Paused);
+    let _ = pipeline.state(gstreamer::ClockTime::from_seconds(60));
+    let _ = pipeline.set_state(gstreamer::State::Null);
+    tracing::info!("media: starting, released");
 }

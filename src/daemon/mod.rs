@@ -14,7 +14,9 @@ use crate::api::{Answer, ApiError, DaemonStatus, Request};
 use crate::config::Config;
 use crate::control::{self, ControlRequest};
 use crate::manage::{Action, Manager};
-use crate::room::{Command, DeviceKind, Input, MediaEvent, Origin, Press, Room};
+use crate::room::{
+    Command, DeviceKind, Input, MediaEvent, Origin, Press, ProblemReport, ProblemSource, Room,
+};
 use crate::signal::MeetingTarget;
 use crate::system::notify;
 use std::path::PathBuf;
@@ -27,22 +29,28 @@ pub enum Event {
     Control(ControlRequest),
     /// Devices may have changed (udev event).
     Hotplug,
-    /// A driver hit a problem people must know about, without stopping the room.
-    Problem(String),
-    /// A media pipeline failed or could not start.
-    MediaProblem {
-        part: media::MediaPart,
-        reason: String,
-    },
-    /// The meeting service's health check: why it cannot be reached, or None when it can.
-    ServiceCheck(Option<String>),
+    /// What a rescan after a hotplug event found.
+    Scanned(Box<crate::hw::inventory::Inventory>),
+    /// A media pipeline failed, or runs: its driver learns it first (a failed pipeline is
+    /// closed), then the room.
+    Media(MediaEvent),
     /// A speakerphone's mute button or LED stopped working (unplugged, an I/O error).
     SpeakerphoneLost {
         id: u64,
         reason: String,
     },
-    /// The network asks the encoder for something.
-    EncoderFeedback(crate::rtc::EncoderFeedback),
+}
+
+/// A driver's problem, for the room.
+pub fn problem(source: ProblemSource, summary: &str, detail: impl ToString) -> Event {
+    Event::Room(Input::Problem(
+        ProblemReport::new(source, summary).with_detail(detail.to_string()),
+    ))
+}
+
+/// The cause of a driver's problem is gone.
+pub fn problem_gone(source: ProblemSource) -> Event {
+    Event::Room(Input::ProblemGone(source))
 }
 
 /// How the daemon was started.
@@ -74,27 +82,34 @@ pub async fn run(options: Options) -> Result<(), String> {
             devices.simulated().join(", ")
         );
     }
-    let mut problems: Vec<String> = Vec::new();
+    let mut problems: Vec<ProblemReport> = Vec::new();
     // An installer must learn at once which package is missing, not from a call without video.
-    if crate::media::init().is_ok() {
-        problems.extend(
-            crate::media::elements::missing_required()
-                .iter()
-                .map(ToString::to_string),
-        );
+    match crate::media::init() {
+        Ok(()) => problems.extend(crate::media::elements::missing_required().iter().map(|m| {
+            ProblemReport::new(ProblemSource::Installation(m.element.into()), m.to_string())
+        })),
+        Err(e) => problems.push(
+            ProblemReport::new(ProblemSource::Installation("gstreamer".into()), "GStreamer")
+                .with_detail(e),
+        ),
     }
     let leds = gpio::start(&config, events.clone(), &mut problems);
     let mut effects = effects::Effects::new(
         &config,
         leds,
-        media::Media::new(&config, events.clone()),
+        media::MediaWorker::start(&config, events.clone()),
         events.clone(),
     );
-    problems.extend(effects.network_problems());
+    problems.extend(effects.network_problem());
     calendar::start(&config, events.clone(), &mut problems);
     service_check::start(&config, events.clone());
-    // Why the meeting service cannot be reached; shown with `problems` while it lasts.
-    let mut unreachable: Option<String> = None;
+    let mut speakerphones_reported = Vec::new();
+    let inputs = problems.into_iter().map(Input::Problem);
+    let inputs = inputs.chain(speakerphone_problems(&effects, &mut speakerphones_reported));
+    for input in inputs.collect::<Vec<_>>() {
+        let step = room.handle(now_ms(), input);
+        effects.apply(step.effects, devices.selection());
+    }
 
     let mut manager = Manager::new(&config, config_file.as_deref());
     let socket =
@@ -107,6 +122,19 @@ pub async fn run(options: Options) -> Result<(), String> {
     let listener = control::bind(&socket, &config.control.group)
         .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
     let feed = control::status_feed();
+    // Subscriptions check their paths against it from the first connection on.
+    feed.send_replace(
+        serde_json::to_value(daemon_status(
+            &room,
+            &devices,
+            &effects,
+            &manager,
+            &config_file,
+            now_ms(),
+            Origin::Remote,
+        ))
+        .expect("status serialises"),
+    );
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(16);
     for (listener, origin, name) in [
         (listener, Origin::InRoom, "control socket"),
@@ -116,7 +144,9 @@ pub async fn run(options: Options) -> Result<(), String> {
         let serving = control::serve(listener, origin, control_tx.clone(), feed.clone());
         tokio::spawn(async move {
             if let Err(e) = serving.await {
-                let _ = problem.send(Event::Problem(format!("{name}: {e}"))).await;
+                let _ = problem
+                    .send(self::problem(ProblemSource::ControlSocket, name, e))
+                    .await;
             }
         });
     }
@@ -141,19 +171,15 @@ pub async fn run(options: Options) -> Result<(), String> {
         );
         effects.apply(step.effects, devices.selection());
     }
-    if config.meeting.auto_join {
-        let step = room.handle(
-            now_ms(),
-            Input::Command {
-                origin: Origin::InRoom,
-                command: Command::Join { url: None },
-            },
-        );
-        effects.apply(step.effects, devices.selection());
-    }
+    // The wall clock from the start (working hours), then at each minute.
+    let step = room.handle(now_ms(), Input::Clock(screen_power::wall_time()));
+    effects.apply(step.effects, devices.selection());
+    // Every device known: the room may join its meeting (`[meeting] auto_join`).
+    let step = room.handle(now_ms(), Input::Started);
+    effects.apply(step.effects, devices.selection());
 
     // From start-up on: the room's name, address and problems within seconds.
-    effects.show_screen(&room.status(), &problems, devices.selection());
+    effects.show_screen(&room.status(), devices.selection());
 
     let status_line = |room: &Room| {
         let s = room.status();
@@ -162,7 +188,6 @@ pub async fn run(options: Options) -> Result<(), String> {
     notify::ready(&status_line(&room));
     tracing::info!("room \"{}\" ready", config.room.name);
 
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
     let watchdog_every = notify::watchdog_interval().unwrap_or(Duration::from_secs(3600));
     let mut watchdog = tokio::time::interval(watchdog_every);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -173,142 +198,145 @@ pub async fn run(options: Options) -> Result<(), String> {
     // Why the daemon stops to be started again (new settings, a request), if it does.
     let mut restart: Option<String> = None;
     let mut identifying = false;
-    feed.send_replace(
-        serde_json::to_value(daemon_status(
-            &room,
-            &devices,
-            &effects,
-            &manager,
-            &problems,
-            &unreachable,
-            &config_file,
-            now_ms(),
-            Origin::Remote,
-        ))
-        .expect("status serialises"),
-    );
 
     loop {
+        // No ticking: the loop sleeps until the next event, or until the room or the wall
+        // clock's next minute needs it (time is an input). The media worker looks after the
+        // screen's own timers.
+        let room_wake = room.wake_at().map(|ms| started + Duration::from_millis(ms));
+        let manage_wake = (manager.wake_at()).map(|ms| started + Duration::from_millis(ms));
+        let minute = Instant::now() + screen_power::until_next_minute();
+        let wake = [room_wake, manage_wake, Some(minute)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(minute);
         let event = tokio::select! {
-            event = inbox.recv() => match event { Some(e) => e, None => break },
+            event = inbox.recv() => match event { Some(e) => Some(e), None => break },
             // With the wall clock: the screen sleeps outside working hours.
-            _ = tick.tick() => Event::Room(Input::Clock(screen_power::wall_time())),
+            _ = tokio::time::sleep_until(wake.into()) => {
+                Some(Event::Room(Input::Clock(screen_power::wall_time())))
+            }
+            // The meeting's captions or recording changed: only the screen needs redrawing.
+            _ = effects.screen_changed() => None,
             // Fed from the main loop itself: if the loop hangs, systemd restarts us.
             _ = watchdog.tick() => { notify::watchdog(); continue; }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         };
-        match event {
-            Event::Room(input) => {
-                let step = room.handle(now_ms(), input);
-                effects.apply(step.effects, devices.selection());
-            }
-            Event::Control(ControlRequest {
-                request,
-                origin,
-                reply,
-            }) if Manager::handles(&request) => {
-                let status = daemon_status(
-                    &room,
-                    &devices,
-                    &effects,
-                    &manager,
-                    &problems,
-                    &unreachable,
-                    &config_file,
-                    now_ms(),
-                    origin,
-                );
-                // Reading the disk or running programs is done off the loop: a call never
-                // waits for a diagnostics bundle.
-                if let Some(work) = manager.slow(&request, &status) {
-                    tokio::task::spawn_blocking(move || reply.send(work()));
-                } else {
-                    let (answer, action) = manager.handle(request, origin, &status);
-                    let _ = reply.send(answer);
-                    if let Some(why) = action.and_then(act) {
-                        restart = Some(why);
-                        break;
+        // None: nothing for the room, only the screen to redraw.
+        if let Some(event) = event {
+            match event {
+                Event::Room(input) => {
+                    // The meeting service's health check, for settings on trial.
+                    match &input {
+                        Input::Problem(p) if p.source == ProblemSource::MeetingService => {
+                            manager.service_checked(Some(&p.summary))
+                        }
+                        Input::ProblemGone(ProblemSource::MeetingService) => {
+                            manager.service_checked(None)
+                        }
+                        _ => {}
                     }
+                    let step = room.handle(now_ms(), input);
+                    effects.apply(step.effects, devices.selection());
                 }
-            }
-            Event::Control(ControlRequest {
-                request,
-                origin,
-                reply,
-            }) => {
-                let refused = match control_input(request, origin) {
-                    None => None,
-                    Some(Err(error)) => Some(error),
-                    Some(Ok(input)) => {
-                        let step = room.handle(now_ms(), input);
-                        effects.apply(step.effects, devices.selection());
-                        step.refused.map(ApiError::from)
-                    }
-                };
-                let response = match refused {
-                    Some(error) => Answer::from(error),
-                    None => Answer::status(daemon_status(
+                Event::Control(ControlRequest {
+                    request,
+                    origin,
+                    reply,
+                }) if Manager::handles(&request) => {
+                    let status = daemon_status(
                         &room,
                         &devices,
                         &effects,
                         &manager,
-                        &problems,
-                        &unreachable,
                         &config_file,
                         now_ms(),
                         origin,
-                    )),
-                };
-                let _ = reply.send(response);
-            }
-            Event::Hotplug => {
-                effects.speakerphones_mut().rescan();
-                for (kind, presence) in devices.rescan(&events).await {
-                    tracing::info!(
-                        "{}: {}",
-                        kind.name(),
-                        if presence.present { "present" } else { "lost" }
                     );
-                    let step = room.handle(now_ms(), Input::Device { kind, presence });
+                    // Reading the disk or running programs is done off the loop: a call never
+                    // waits for a diagnostics bundle.
+                    if let Some(work) = manager.slow(&request, &status) {
+                        tokio::task::spawn_blocking(move || reply.send(work()));
+                    } else {
+                        let (answer, action) = manager.handle(request, origin, &status);
+                        let _ = reply.send(answer);
+                        if let Some(why) = action.and_then(act) {
+                            restart = Some(why);
+                            break;
+                        }
+                    }
+                }
+                Event::Control(ControlRequest {
+                    request,
+                    origin,
+                    reply,
+                }) => {
+                    let refused = match control_input(request, origin) {
+                        None => None,
+                        Some(Err(error)) => Some(error),
+                        Some(Ok(input)) => {
+                            let step = room.handle(now_ms(), input);
+                            effects.apply(step.effects, devices.selection());
+                            step.refused.map(ApiError::from)
+                        }
+                    };
+                    let response = match refused {
+                        Some(error) => Answer::from(error),
+                        None => Answer::status(daemon_status(
+                            &room,
+                            &devices,
+                            &effects,
+                            &manager,
+                            &config_file,
+                            now_ms(),
+                            origin,
+                        )),
+                    };
+                    let _ = reply.send(response);
+                }
+                Event::Hotplug => {
+                    devices.rescan(&events);
+                    effects.speakerphones_mut().rescan();
+                    for input in speakerphone_problems(&effects, &mut speakerphones_reported) {
+                        let step = room.handle(now_ms(), input);
+                        effects.apply(step.effects, devices.selection());
+                    }
+                }
+                Event::Scanned(inventory) => {
+                    for (kind, presence) in devices.scanned(&inventory, &events) {
+                        tracing::info!(
+                            "{}: {}",
+                            kind.name(),
+                            if presence.present { "present" } else { "lost" }
+                        );
+                        let step = room.handle(now_ms(), Input::Device { kind, presence });
+                        effects.apply(step.effects, devices.selection());
+                    }
+                }
+                Event::Media(event) => {
+                    if let MediaEvent::Failed {
+                        part,
+                        summary,
+                        reason,
+                    } = &event
+                    {
+                        tracing::warn!("media: {summary}: {reason}");
+                        effects.media_failed(*part);
+                    }
+                    let step = room.handle(now_ms(), Input::Media(event));
                     effects.apply(step.effects, devices.selection());
                 }
-            }
-            Event::MediaProblem { part, reason } => {
-                tracing::warn!("media: {reason}");
-                effects.media_failed(part);
-                let problem = match part {
-                    media::MediaPart::Audio => {
-                        let step =
-                            room.handle(now_ms(), Input::Media(MediaEvent::Failed { reason }));
+                Event::SpeakerphoneLost { id, reason } => {
+                    effects.speakerphones_mut().lose(id, &reason);
+                    for input in speakerphone_problems(&effects, &mut speakerphones_reported) {
+                        let step = room.handle(now_ms(), input);
                         effects.apply(step.effects, devices.selection());
-                        None
                     }
-                    media::MediaPart::Video => Some(format!("video: {reason}")),
-                    media::MediaPart::Screen => Some(reason),
-                };
-                if let Some(problem) = problem.filter(|p| !problems.contains(p)) {
-                    problems.push(problem);
-                }
-            }
-            Event::SpeakerphoneLost { id, reason } => effects.speakerphones_mut().lose(id, &reason),
-            Event::EncoderFeedback(feedback) => effects.encoder_feedback(feedback),
-            Event::ServiceCheck(problem) => {
-                match &problem {
-                    Some(problem) => tracing::warn!("{problem}"),
-                    None => tracing::info!("meeting service reachable"),
-                }
-                manager.service_checked(problem.as_deref());
-                unreachable = problem;
-            }
-            Event::Problem(problem) => {
-                tracing::warn!("{problem}");
-                if !problems.contains(&problem) {
-                    problems.push(problem);
                 }
             }
         }
-        // The screen follows the room, the clock and the captions; only changes are redrawn.
         // Identify: the LEDs blink while it lasts, then show the room's state again.
         let identify = manager.identify_leds(now_ms());
         if identify.is_some() != identifying {
@@ -316,18 +344,14 @@ pub async fn run(options: Options) -> Result<(), String> {
             let leds = identify.unwrap_or(room.status().leds);
             effects.apply(vec![crate::room::Effect::Leds(leds)], devices.selection());
         }
-        // Below the problems, what facilities staff need to read there (the setup code).
-        let mut screen_lines = all_problems(&problems, &unreachable, &effects);
-        screen_lines.extend(manager.screen_lines());
-        effects.show_screen(&room.status(), &screen_lines, devices.selection());
+        // The screen follows the room, the clock and the captions; only changes are redrawn.
+        effects.show_screen(&room.status(), devices.selection());
         // Management: new settings on trial, a restart waiting for the call's end, subscribers.
         let status = daemon_status(
             &room,
             &devices,
             &effects,
             &manager,
-            &problems,
-            &unreachable,
             &config_file,
             now_ms(),
             Origin::Remote,
@@ -387,14 +411,11 @@ fn act(action: Action) -> Option<String> {
 }
 
 /// Everything `salle status` shows, as `origin` may see it (the setup code only locally).
-#[allow(clippy::too_many_arguments)]
 fn daemon_status(
     room: &Room,
     devices: &devices::Devices,
     effects: &effects::Effects,
     manager: &Manager,
-    problems: &[String],
-    unreachable: &Option<String>,
     config_file: &Option<PathBuf>,
     uptime_ms: u64,
     origin: Origin,
@@ -404,7 +425,6 @@ fn daemon_status(
         version: env!("CARGO_PKG_VERSION").into(),
         config_file: config_file.as_ref().map(|p| p.display().to_string()),
         simulated: devices.simulated(),
-        problems: all_problems(problems, unreachable, effects),
         selection: devices.selection().clone(),
         speakerphones: effects.speakerphones().status(),
         media: effects.media_status(),
@@ -415,16 +435,21 @@ fn daemon_status(
     }
 }
 
-/// The problems that stay until the daemon restarts, the one that goes when the meeting
-/// service can be reached again, and those of devices that come and go (speakerphones).
-fn all_problems(
-    lasting: &[String],
-    unreachable: &Option<String>,
+/// Tells the room about the speakerphones' problems: those of devices that failed or are
+/// missing now, and the end of those that came back (`reported` is what it was told last).
+fn speakerphone_problems(
     effects: &effects::Effects,
-) -> Vec<String> {
-    let mut all: Vec<String> = lasting.iter().chain(unreachable).cloned().collect();
-    all.extend(effects.speakerphones().problems());
-    all
+    reported: &mut Vec<ProblemSource>,
+) -> Vec<Input> {
+    let now_problems = effects.speakerphones().problems();
+    let gone = reported
+        .iter()
+        .filter(|gone| !now_problems.iter().any(|p| &p.source == *gone))
+        .map(|gone| Input::ProblemGone(gone.clone()));
+    let mut inputs: Vec<Input> = gone.collect();
+    *reported = now_problems.iter().map(|p| p.source.clone()).collect();
+    inputs.extend(now_problems.into_iter().map(Input::Problem));
+    inputs
 }
 
 /// The room input for a control request; None for a plain status query. A request the room

@@ -3,10 +3,10 @@
 //! transmits block on the bus. The black picture needs no driver: the room screen draws it
 //! from the status. A CEC error is a problem in status, never a stop.
 
-use super::Event;
+use super::{problem, problem_gone, Event};
 use crate::config::{CecChoice, Config};
 use crate::hw::cec::{physical_address_text, Cec};
-use crate::room::{ScreenPower, WallTime};
+use crate::room::{ProblemSource, ScreenPower, WallTime};
 use std::path::PathBuf;
 use std::sync::mpsc as sync_mpsc;
 use tokio::sync::mpsc;
@@ -20,6 +20,16 @@ pub fn wall_time() -> WallTime {
         now.hour() as u8,
         now.minute() as u8,
     )
+}
+
+/// How long until the wall clock's next minute (a little after it): the screen's clock and
+/// working hours change only then.
+pub fn until_next_minute() -> std::time::Duration {
+    let now = jiff::Zoned::now();
+    let into_minute = std::time::Duration::from_secs(now.second().max(0) as u64)
+        + std::time::Duration::from_nanos(now.subsec_nanosecond().max(0) as u64);
+    std::time::Duration::from_secs(60).saturating_sub(into_minute)
+        + std::time::Duration::from_millis(5)
 }
 
 pub struct ScreenPowerDriver {
@@ -91,9 +101,12 @@ fn run(
                     "HDMI-CEC"
                 );
                 cec = Some(open);
+                // An adapter that answers again is no problem any more.
+                let _ = events.blocking_send(problem_gone(ProblemSource::Cec));
             }
             Err(e) => {
-                let _ = events.blocking_send(Event::Problem(format!("HDMI-CEC {e}")));
+                tracing::warn!("HDMI-CEC {e}");
+                let _ = events.blocking_send(problem(ProblemSource::Cec, "HDMI-CEC", e));
             }
         }
     }

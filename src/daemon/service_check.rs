@@ -5,8 +5,9 @@
 //! reachable, an error page included: the question is the network path (DNS, routes,
 //! firewalls, TLS), not whether a meeting exists.
 
-use super::Event;
+use super::{problem, problem_gone, Event};
 use crate::config::Config;
+use crate::room::ProblemSource;
 use crate::signal::{http, MeetingTarget};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -19,7 +20,8 @@ const PERIOD: Duration = Duration::from_secs(60);
 const RETRY: Duration = Duration::from_secs(10);
 
 /// Starts checking the room's fixed meeting service, when it has one on the network (not the
-/// simulated service). Its verdicts come as `Event::ServiceCheck`, only when they change.
+/// simulated service). Its verdicts come as the room's problem (or its end), only when they
+/// change.
 pub fn start(config: &Config, events: mpsc::Sender<Event>) {
     let Some(target) = (config.meeting.url.as_deref()).and_then(|u| MeetingTarget::parse(u).ok())
     else {
@@ -31,7 +33,11 @@ pub fn start(config: &Config, events: mpsc::Sender<Event>) {
     let client = match http::client(REQUEST_TIMEOUT) {
         Ok(client) => client,
         Err(e) => {
-            let _ = events.try_send(Event::Problem(format!("meeting service check: {e}")));
+            let _ = events.try_send(problem(
+                ProblemSource::MeetingService,
+                "meeting service check",
+                e,
+            ));
             return;
         }
     };
@@ -39,23 +45,33 @@ pub fn start(config: &Config, events: mpsc::Sender<Event>) {
     tokio::spawn(async move {
         let mut told = None;
         loop {
-            let problem = match client.get(origin.clone()).send().await {
+            let unreachable = match client.get(origin.clone()).send().await {
                 Ok(_) => None,
                 Err(e) => Some(format!(
-                    "Meeting service unreachable: {service} at {}: {}",
+                    "{service} at {}: {}",
                     origin.host_str().unwrap_or_default(),
                     http::describe(&e)
                 )),
             };
-            if told.as_ref() != Some(&problem) {
-                if events
-                    .send(Event::ServiceCheck(problem.clone()))
-                    .await
-                    .is_err()
-                {
+            if told.as_ref() != Some(&unreachable) {
+                let event = match &unreachable {
+                    Some(why) => {
+                        tracing::warn!("meeting service unreachable: {why}");
+                        problem(
+                            ProblemSource::MeetingService,
+                            "Meeting service unreachable",
+                            why,
+                        )
+                    }
+                    None => {
+                        tracing::info!("meeting service reachable");
+                        problem_gone(ProblemSource::MeetingService)
+                    }
+                };
+                if events.send(event).await.is_err() {
                     return;
                 }
-                told = Some(problem);
+                told = Some(unreachable);
             }
             let wait = match &told {
                 Some(Some(_)) => RETRY,

@@ -7,7 +7,7 @@ use super::Event;
 use crate::api::SpeakerphoneStatus;
 use crate::config::HidChoice;
 use crate::hw::hid::speakerphone::{self, Speakerphone, Telephony};
-use crate::room::{Button, Input, Press};
+use crate::room::{Button, Input, Press, ProblemReport, ProblemSource};
 use std::fs::File;
 use std::path::Path;
 use std::sync::mpsc as std_mpsc;
@@ -21,7 +21,7 @@ pub struct Speakerphones {
     /// Devices that went away or failed, until they (or one of the same name) come back.
     failed: Vec<SpeakerphoneStatus>,
     /// Why the configured device is not in use.
-    missing: Option<String>,
+    missing: Option<ProblemReport>,
     /// The room's mute as last shown; None until the room has said.
     muted: Option<bool>,
     next_id: u64,
@@ -93,18 +93,14 @@ impl Speakerphones {
                 .filter(|d| speakerphone::resolve(Path::new(&d.path)).ok() == Some(node.clone()))
                 .collect(),
             Err(e) => {
-                self.missing = Some(format!("speakerphone {}: {e}", path.display()));
+                self.missing = Some(missing(path, e.to_string()));
                 return Vec::new();
             }
         };
-        self.missing = if wanted.is_empty() {
-            Some(format!(
-                "speakerphone {}: not a HID device with a telephony mute button or mute LED",
-                path.display()
-            ))
-        } else {
-            None
-        };
+        self.missing = wanted.is_empty().then(|| {
+            let why = "not a HID device with a telephony mute button or mute LED";
+            missing(path, why.into())
+        });
         wanted
     }
 
@@ -206,17 +202,21 @@ impl Speakerphones {
     }
 
     /// What people must know: devices that failed, a configured one that is not there.
-    pub fn problems(&self) -> Vec<String> {
+    pub fn problems(&self) -> Vec<ProblemReport> {
         let failed = self.failed.iter().map(|f| {
-            format!(
-                "speakerphone {} ({}): {}",
-                f.device.name,
-                f.device.path,
-                f.error.as_deref().unwrap_or_default()
-            )
+            let summary = format!("speakerphone {} ({})", f.device.name, f.device.path);
+            ProblemReport::new(ProblemSource::Speakerphone(f.device.path.clone()), summary)
+                .with_detail(f.error.clone().unwrap_or_default())
         });
         failed.chain(self.missing.clone()).collect()
     }
+}
+
+/// The configured speakerphone at `path` cannot be used.
+fn missing(path: &Path, why: String) -> ProblemReport {
+    let path = path.display().to_string();
+    let summary = format!("speakerphone {path}");
+    ProblemReport::new(ProblemSource::Speakerphone(path), summary).with_detail(why)
 }
 
 /// What a device's reader and LED threads share.

@@ -100,6 +100,12 @@ impl Manager {
         }
     }
 
+    /// When the daemon must look again without any event (the end of identification), on its
+    /// monotonic clock.
+    pub fn wake_at(&self) -> Option<u64> {
+        self.identify_until_ms
+    }
+
     /// The LEDs while the room identifies itself (both blinking), None otherwise; the time
     /// is the daemon's monotonic clock. Ends identification when its time is up.
     pub fn identify_leds(&mut self, now_ms: u64) -> Option<LedState> {

@@ -115,7 +115,7 @@ pub fn render(status: &DaemonStatus) -> String {
     out.gauge(
         "problems",
         "Problems that need a person.",
-        status.problems.len() as f64,
+        status.room.problems.len() as f64,
     );
     if let Some(video) = &status.media.video {
         out.gauge("video_fps", "Camera frame rate.", video.fps as f64);

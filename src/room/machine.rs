@@ -5,7 +5,8 @@ use super::screen_power::{Activity, ScreenPowerSettings, ScreenPowerState};
 use super::status::{CallStatus, DeviceStatus, RoomStatus};
 use super::{
     Button, CalendarMeeting, CalendarStatus, Command, DeviceKind, DevicePresence, Effect, Input,
-    LedPattern, LedState, MediaEvent, Millis, Origin, Press, SessionEvent, SessionId,
+    LedPattern, LedState, MediaEvent, MediaPart, Millis, Origin, Press, ProblemReport,
+    ProblemSource, Problems, SessionEvent, SessionId,
 };
 
 /// What the room needs from the configuration.
@@ -16,6 +17,8 @@ pub struct RoomSettings {
     pub meeting_url: Option<String>,
     /// Join every meeting with the microphone muted.
     pub join_muted: bool,
+    /// Join `meeting_url` when the daemon starts (`[meeting] auto_join`).
+    pub auto_join: bool,
     /// Give up joining after this long without the session connecting.
     pub join_timeout_ms: Millis,
     /// Stop waiting for the session to confirm the leave after this long.
@@ -49,6 +52,7 @@ impl Default for RoomSettings {
             room_name: "Salle".into(),
             meeting_url: None,
             join_muted: false,
+            auto_join: false,
             join_timeout_ms: 60_000,
             leave_timeout_ms: 5_000,
             failed_hold_ms: 10_000,
@@ -98,6 +102,11 @@ pub struct Step {
     pub effects: Vec<Effect>,
     /// Set when a command could not be carried out; the caller tells whoever asked.
     pub refused: Option<Refusal>,
+    /// When the room must be given `Input::Tick` (or any input) if nothing else happens
+    /// before: a timeout runs out, the screen goes to standby. None: only inputs matter now.
+    /// Never before the input's `now`, and a `Tick` then always changes something (it is
+    /// never a busy loop).
+    pub wake_at: Option<Millis>,
 }
 
 /// Why the room did not carry out a command. Each one's doc comment is its message.
@@ -125,6 +134,10 @@ pub struct Room {
     last_error: Option<String>,
     next_session: SessionId,
     leds: LedState,
+    /// What speakerphones' mute LEDs show.
+    speakerphone_led: bool,
+    /// What does not work, one problem per source.
+    problems: Problems,
     /// None without a calendar.
     calendar: Option<CalendarStatus>,
     /// The calendar meetings (occurrence ids) the room joined, latest last.
@@ -158,15 +171,20 @@ impl Room {
                 status: LedPattern::Off,
                 mute: LedPattern::Off,
             },
+            speakerphone_led: false,
+            problems: Problems::default(),
         };
         room.leds = room.wanted_leds();
+        room.speakerphone_led = room.mic_muted;
         room
     }
 
-    /// Effects to apply once at start so the drivers match the machine.
+    /// Effects to apply once at start so the drivers match the machine: the only place the
+    /// initial mute is set (drivers start muted until told).
     pub fn initial_effects(&self) -> Vec<Effect> {
         let mut effects = vec![
             Effect::Leds(self.leds),
+            Effect::SpeakerphoneMuteLed(self.speakerphone_led),
             Effect::SetMicMuted(self.mic_muted),
             Effect::SetCameraOff(self.camera_off),
         ];
@@ -184,18 +202,24 @@ impl Room {
     pub fn handle(&mut self, now: Millis, input: Input) -> Step {
         let mut step = Step::default();
         let pressed = matches!(input, Input::Button { .. });
+        // Time is an input: whatever comes, a timeout that ran out by `now` has run out (a
+        // late Tick must not let a Connected slip in after the join gave up).
+        if !matches!(input, Input::Tick | Input::Clock(_)) {
+            self.on_tick(now, &mut step);
+        }
         match input {
             Input::Button { button, press } => self.on_button(now, button, press, &mut step),
             Input::Command { origin, command } => self.on_command(now, origin, command, &mut step),
             Input::Session(event) => self.on_session(now, event, &mut step),
-            Input::Media(MediaEvent::Failed { reason }) => {
-                if self.active_session().is_some() {
-                    self.fail(now, format!("media: {reason}"), &mut step);
-                } else {
-                    self.last_error = Some(format!("media: {reason}"));
+            Input::Media(event) => self.on_media(now, event, &mut step),
+            Input::Device { kind, presence } => self.on_device(kind, presence, &mut step),
+            Input::Problem(report) => self.problems.report(now, report),
+            Input::ProblemGone(source) => self.problems.clear(&source),
+            Input::Started => {
+                if self.settings.auto_join && self.call == Call::Idle {
+                    self.join(now, None, &mut step);
                 }
             }
-            Input::Device { kind, presence } => self.on_device(kind, presence, &mut step),
             Input::Calendar(calendar) => self.calendar = Some(calendar),
             Input::Tick => self.on_tick(now, &mut step),
             Input::Clock(wall) => {
@@ -210,6 +234,12 @@ impl Room {
             self.leds = leds;
             step.effects.push(Effect::Leds(leds));
         }
+        // A speakerphone's mute LED is the room's mute, whatever the GPIO LEDs show.
+        if self.speakerphone_led != self.mic_muted {
+            self.speakerphone_led = self.mic_muted;
+            step.effects
+                .push(Effect::SpeakerphoneMuteLed(self.speakerphone_led));
+        }
         let activity = Activity {
             pressed,
             busy: self.call != Call::Idle,
@@ -218,7 +248,27 @@ impl Room {
         if let Some(power) = self.screen_power.update(now, activity) {
             step.effects.push(Effect::ScreenPower(power));
         }
+        step.wake_at = self.wake_at();
         step
+    }
+
+    /// When the room next needs waking with no input (see `Step::wake_at`): the call's
+    /// timeout in states that have one, the screen's standby.
+    pub fn wake_at(&self) -> Option<Millis> {
+        let s = &self.settings;
+        let timeout = match &self.call {
+            Call::Joining { .. } => Some(s.join_timeout_ms),
+            Call::Reconnecting { .. } => Some(s.reconnect_timeout_ms),
+            Call::Waiting { .. } => Some(s.lobby_timeout_ms),
+            Call::Leaving { .. } => Some(s.leave_timeout_ms),
+            Call::Failed { .. } => Some(s.failed_hold_ms),
+            Call::Idle | Call::InCall { .. } => None,
+        };
+        let call = timeout.map(|t| self.since + t);
+        [call, self.screen_power.wake_at()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn on_button(&mut self, now: Millis, button: Button, press: Press, step: &mut Step) {
@@ -379,6 +429,33 @@ impl Room {
         }
     }
 
+    /// What a media failure means: without the microphone a call ends (a room nobody hears
+    /// is not in the meeting); without video or the screen it goes on, and people are told.
+    fn on_media(&mut self, now: Millis, event: MediaEvent, step: &mut Step) {
+        match event {
+            MediaEvent::Failed {
+                part: MediaPart::Audio,
+                reason,
+                ..
+            } => {
+                if self.active_session().is_some() {
+                    self.fail(now, format!("media: {reason}"), step);
+                } else {
+                    self.last_error = Some(format!("media: {reason}"));
+                }
+            }
+            MediaEvent::Failed {
+                part,
+                summary,
+                reason,
+            } => self.problems.report(
+                now,
+                ProblemReport::new(ProblemSource::Media(part), summary).with_detail(reason),
+            ),
+            MediaEvent::Running { part } => self.problems.clear(&ProblemSource::Media(part)),
+        }
+    }
+
     fn on_device(&mut self, kind: DeviceKind, presence: DevicePresence, step: &mut Step) {
         let slot = match kind {
             DeviceKind::Camera => &mut self.devices.camera,
@@ -529,6 +606,11 @@ impl Room {
     }
 
     fn enter(&mut self, now: Millis, call: Call) {
+        // The video pipeline is the call's: its problem ends with the call (the next call
+        // starts it afresh, and says again if it still fails).
+        if matches!(call, Call::Idle | Call::Failed { .. }) {
+            self.problems.clear(&ProblemSource::Media(MediaPart::Video));
+        }
         self.call = call;
         self.since = now;
     }
@@ -601,6 +683,7 @@ impl Room {
             last_error: self.last_error.clone(),
             calendar: self.calendar.clone(),
             screen_power: self.screen_power.power(),
+            problems: self.problems.list().to_vec(),
         }
     }
 }

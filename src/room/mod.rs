@@ -10,6 +10,7 @@ mod calendar;
 mod leds;
 mod machine;
 pub mod management;
+mod problem;
 mod recording;
 mod screen;
 mod screen_power;
@@ -18,6 +19,7 @@ mod status;
 pub use calendar::{CalendarMeeting, CalendarStatus};
 pub use leds::{LedPattern, LedState};
 pub use machine::{CalendarSettings, Refusal, Room, RoomSettings, Step};
+pub use problem::{Problem, ProblemReport, ProblemSource, Problems};
 pub use recording::{MeetingRecording, RECORDED_NOTICE, TRANSCRIBED_NOTICE};
 pub use screen::{
     meeting_address, screen_content, CallScreen, Message, RoomScreen, ScreenContent, ScreenFacts,
@@ -114,11 +116,43 @@ pub enum SessionEvent {
     MuteRequested { session: SessionId },
 }
 
+/// Which part of the media engine something happened in: the room treats them differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MediaPart {
+    /// Camera and encoder: a call goes on without video.
+    Video,
+    /// Microphone: a call ends (a room nobody hears is not in the meeting).
+    Audio,
+    /// Screen and speaker: a call goes on; people in the room are told.
+    Screen,
+}
+
+impl MediaPart {
+    pub const ALL: [MediaPart; 3] = [MediaPart::Video, MediaPart::Audio, MediaPart::Screen];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MediaPart::Video => "video",
+            MediaPart::Audio => "audio",
+            MediaPart::Screen => "screen",
+        }
+    }
+}
+
 /// What the media engine reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
-    /// A pipeline failed in a way that the call cannot go on without.
-    Failed { reason: String },
+    /// A pipeline failed or could not start. `summary` is a few words for the screen
+    /// ("Screen (window)"), `reason` the rest.
+    Failed {
+        part: MediaPart,
+        summary: String,
+        reason: String,
+    },
+    /// A pipeline of this part runs (a screen that opened on its retry, video back with the
+    /// camera): a problem it had is gone.
+    Running { part: MediaPart },
 }
 
 /// The kinds of room devices the state machine tracks.
@@ -177,6 +211,13 @@ pub enum Input {
     /// The room's calendar as it is now: its current meeting (on, or about to start), the
     /// next ones, and why it could not be read, if it could not.
     Calendar(CalendarStatus),
+    /// A driver found a problem people must know about (the room keeps running).
+    Problem(ProblemReport),
+    /// What caused the problem of this source is gone.
+    ProblemGone(ProblemSource),
+    /// The daemon is up: every device has been reported once. The room may join its
+    /// meeting (`[meeting] auto_join`).
+    Started,
     /// Time passed; timeouts are checked.
     Tick,
     /// Time passed, and this is the local wall-clock time (for the screen's working hours):
@@ -204,6 +245,8 @@ pub enum Effect {
     CameraAvailable(bool),
     /// New LED patterns.
     Leds(LedState),
+    /// What USB speakerphones' mute LEDs show: the room's microphone is muted.
+    SpeakerphoneMuteLed(bool),
     /// Wake the screen or put it to standby (HDMI-CEC, and the picture).
     ScreenPower(ScreenPower),
 }

@@ -22,9 +22,6 @@ pub struct ScreenFacts {
     pub today: String,
     /// The device's IP addresses; none means no network.
     pub addresses: Vec<String>,
-    /// Problems the daemon found (a screen that cannot open, a meeting service it cannot
-    /// reach...), for facilities staff.
-    pub problems: Vec<String>,
     /// The meeting's live captions, "speaker: text", newest last.
     pub captions: Vec<String>,
     /// Whether the meeting is being recorded or transcribed.
@@ -192,19 +189,12 @@ fn message(tone: Tone, headline: &str, detail: Option<String>) -> Message {
 }
 
 /// What does not work, as people in the room say it, each once: no network first (nothing
-/// else can work), then the daemon's problems by their heading (the words before the first
-/// ": "; the details are in status, the screen has one line), then missing devices.
+/// else can work), then the room's problems by their summary (the details are in status, the
+/// screen has one line), then missing devices.
 fn health_problems(status: &RoomStatus, facts: &ScreenFacts) -> Vec<String> {
     let devices = &status.devices;
     let network = facts.addresses.is_empty().then(|| "No network".to_string());
-    let daemons = facts
-        .problems
-        .iter()
-        .map(|p| {
-            p.split_once(": ")
-                .map_or(p.as_str(), |(heading, _)| heading)
-        })
-        .map(String::from);
+    let daemons = status.problems.iter().map(|p| p.summary.clone());
     let missing_devices = [
         missing(&devices.camera, "camera", "test pattern"),
         missing(&devices.microphone, "microphone", "test tone"),
@@ -310,7 +300,6 @@ mod tests {
             clock: "09:41".into(),
             today: "2026-11-23".into(),
             addresses: vec!["192.0.2.10".into()],
-            problems: Vec::new(),
             captions: Vec::new(),
             recording: Default::default(),
         }
@@ -527,13 +516,27 @@ mod tests {
         let mut status = status(CallStatus::Idle);
         status.devices.camera = DevicePresence::default();
         status.devices.microphone.simulated = true;
+        let problem = |source, summary: &str, detail: Option<&str>| crate::room::Problem {
+            source,
+            summary: summary.into(),
+            detail: detail.map(String::from),
+            since_ms: 0,
+        };
+        status.problems = vec![
+            problem(
+                crate::room::ProblemSource::MeetingService,
+                "Meeting service unreachable",
+                Some("WHIP at 192.0.2.1: cannot connect"),
+            ),
+            problem(crate::room::ProblemSource::Hotplug, "No network", None),
+            problem(
+                crate::room::ProblemSource::Installation("x264enc".into()),
+                "GStreamer element x264enc missing (install gstreamer1.0-plugins-ugly)",
+                None,
+            ),
+        ];
         let facts = ScreenFacts {
             addresses: Vec::new(),
-            problems: vec![
-                "Meeting service unreachable: WHIP at 192.0.2.1: cannot connect".into(),
-                "No network".into(),
-                "GStreamer element x264enc missing (install gstreamer1.0-plugins-ugly)".into(),
-            ],
             ..facts()
         };
         let ScreenContent::Room(screen) = screen_content(&status, &facts) else {

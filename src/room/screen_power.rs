@@ -192,6 +192,9 @@ pub struct ScreenPowerState {
     last_activity: Millis,
     /// None until the daemon says what time it is: awake until then.
     wall: Option<WallTime>,
+    /// The last input kept the screen awake by itself (a call, a meeting soon): only another
+    /// input can let it sleep.
+    kept_awake: bool,
 }
 
 impl ScreenPowerState {
@@ -202,6 +205,7 @@ impl ScreenPowerState {
             power: ScreenPower::Awake,
             last_activity: now,
             wall: None,
+            kept_awake: false,
         }
     }
 
@@ -223,12 +227,9 @@ impl ScreenPowerState {
         if activity.pressed || activity.busy || activity.meeting_soon {
             self.last_activity = now;
         }
+        self.kept_awake = activity.busy || activity.meeting_soon;
         let quiet = now.saturating_sub(self.last_activity);
-        let working = match (&self.settings.awake_hours, self.wall) {
-            (None, _) | (_, None) => true,
-            (Some(hours), Some(wall)) => hours.contains(wall),
-        };
-        let wanted = if working || quiet < self.settings.sleep_after_ms {
+        let wanted = if self.working() || quiet < self.settings.sleep_after_ms {
             ScreenPower::Awake
         } else {
             ScreenPower::Standby
@@ -237,6 +238,23 @@ impl ScreenPowerState {
             self.power = wanted;
             wanted
         })
+    }
+}
+
+impl ScreenPowerState {
+    /// Inside working hours, or hours unknown (no hours set, no wall time yet).
+    fn working(&self) -> bool {
+        match (&self.settings.awake_hours, self.wall) {
+            (None, _) | (_, None) => true,
+            (Some(hours), Some(wall)) => hours.contains(wall),
+        }
+    }
+
+    /// When the screen goes to standby if nothing happens until then: outside working hours,
+    /// awake, and nothing keeping it awake. (Working hours end on a new wall time, an input.)
+    pub fn wake_at(&self) -> Option<Millis> {
+        let sleeps = self.power == ScreenPower::Awake && !self.kept_awake && !self.working();
+        sleeps.then(|| self.last_activity + self.settings.sleep_after_ms)
     }
 }
 

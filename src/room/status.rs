@@ -1,6 +1,6 @@
 //! The room's status as the outside world sees it (`salle status`, management, the screen).
 
-use super::{CalendarStatus, DevicePresence, LedState, Millis, ScreenPower};
+use super::{CalendarStatus, DevicePresence, LedState, Millis, Problem, ScreenPower};
 use serde::{Deserialize, Serialize};
 
 /// The call state, flattened for people and JSON.
@@ -72,4 +72,8 @@ pub struct RoomStatus {
     /// Whether the screen is awake or in standby (outside working hours, left alone).
     #[serde(default)]
     pub screen_power: ScreenPower,
+    /// What does not work (a screen that cannot open, a button line...), oldest first; each
+    /// goes when its cause is gone.
+    #[serde(default)]
+    pub problems: Vec<Problem>,
 }

@@ -59,7 +59,10 @@ pub async fn play(
                 RemoteCodec::Vp9 => VideoCodec::Vp9,
                 RemoteCodec::Opus => return Err(format!("{id}: Opus on a video track")),
             };
-            let video = receive.add_video(&id, &info.name, video_codec)?;
+            let video = {
+                let (receive, id, name) = (receive.clone(), id.clone(), info.name.clone());
+                off_the_runtime(move || receive.add_video(&id, &name, video_codec)).await?
+            };
             let mut last_pli: Option<Instant> = None;
             while let Some(packet) = next_packet(track.as_ref(), &counters).await {
                 let mut wants_keyframe = false;
@@ -90,10 +93,13 @@ pub async fn play(
                     }
                 }
             }
-            gone(receive.remove_video(&id))
+            gone(off_the_runtime(move || receive.remove_video(&id)).await)
         }
         _ => {
-            let audio = receive.add_audio(&id)?;
+            let audio = {
+                let (receive, id) = (receive.clone(), id.clone());
+                off_the_runtime(move || receive.add_audio(&id)).await?
+            };
             while let Some(packet) = next_packet(track.as_ref(), &counters).await {
                 for assembled in assembler.push(packet) {
                     counters.frames.fetch_add(1, Ordering::Relaxed);
@@ -102,9 +108,21 @@ pub async fn play(
                     }
                 }
             }
-            gone(receive.remove_audio(&id))
+            gone(off_the_runtime(move || receive.remove_audio(&id)).await)
         }
     }
+}
+
+/// Runs a change of the receive pipeline on a blocking thread: adding a branch syncs its
+/// state with the pipeline's, taking one out waits up to a second for it to drain (and for
+/// the pipeline's lock). Neither may hold a runtime worker, which the control socket and every
+/// timer need.
+async fn off_the_runtime<T: Send + 'static>(
+    change: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(change)
+        .await
+        .map_err(|e| format!("receive pipeline: {e}"))?
 }
 
 /// The track's next RTP packet (counted), or None once it ended.

@@ -145,7 +145,7 @@ pub async fn run<M: Meeting>(
                 return;
             }
             (Err(reason), Some((backoff, lost))) => {
-                let Some(delay) = backoff.next_delay() else {
+                let Some(delay) = backoff.next_delay(std::time::Instant::now()) else {
                     let reason = format!("{lost}; joining again failed: {reason}");
                     let _ = events.send(SessionEvent::Failed { session, reason }).await;
                     return;
@@ -182,13 +182,14 @@ pub async fn run<M: Meeting>(
             reason: reason.clone(),
         };
         let _ = events.send(lost).await;
-        rejoin = Some((Rejoin::default(), reason));
+        rejoin = Some((Rejoin::new(std::time::Instant::now()), reason));
     }
     drop(media);
     let _ = events.send(SessionEvent::Ended { session }).await;
 }
 
 /// How a session that lost its meeting spaces its attempts to join again, and when it gives up.
+/// Time is an input (`now`), so the backoff is tested on virtual time.
 #[derive(Debug)]
 pub struct Rejoin {
     since: std::time::Instant,
@@ -201,23 +202,22 @@ impl Rejoin {
     const FIRST: Duration = Duration::from_millis(500);
     const LONGEST: Duration = Duration::from_secs(5);
 
-    /// The wait before the next attempt, or None once the window is over.
-    pub fn next_delay(&mut self) -> Option<Duration> {
-        if self.since.elapsed() >= Self::WINDOW {
+    /// The call was lost at `now`.
+    pub fn new(now: std::time::Instant) -> Rejoin {
+        Rejoin {
+            since: now,
+            delay: Self::FIRST,
+        }
+    }
+
+    /// The wait before the next attempt at `now`, or None once the window is over.
+    pub fn next_delay(&mut self, now: std::time::Instant) -> Option<Duration> {
+        if now.saturating_duration_since(self.since) >= Self::WINDOW {
             return None;
         }
         let delay = self.delay;
         self.delay = (self.delay * 2).min(Self::LONGEST);
         Some(delay)
-    }
-}
-
-impl Default for Rejoin {
-    fn default() -> Self {
-        Rejoin {
-            since: std::time::Instant::now(),
-            delay: Self::FIRST,
-        }
     }
 }
 
@@ -267,10 +267,22 @@ impl Session {
     }
 
     /// Someone left: their tile and their sound go now, whatever their tracks still do.
+    /// Taking a branch out waits up to a second: on the daemon's runtime, the worker hands its
+    /// other tasks (the control socket, the timers) over meanwhile (`block_in_place`); the
+    /// removal stays in order with what the caller does next.
     pub fn remove_person(&self, id: &str) {
         if let Some(receive) = &self.receive {
-            let _ = receive.remove_video(id);
-            let _ = receive.remove_audio(id);
+            let remove = || {
+                let _ = receive.remove_video(id);
+                let _ = receive.remove_audio(id);
+            };
+            let multi_thread = tokio::runtime::Handle::try_current()
+                .is_ok_and(|r| r.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if multi_thread {
+                tokio::task::block_in_place(remove);
+            } else {
+                remove();
+            }
         }
     }
 
@@ -457,18 +469,27 @@ mod tests {
 
     #[test]
     fn rejoining_backs_off_to_a_ceiling() {
-        let mut rejoin = Rejoin::default();
-        let delays: Vec<Duration> = (0..6).map(|_| rejoin.next_delay().unwrap()).collect();
+        let lost = std::time::Instant::now();
+        let mut rejoin = Rejoin::new(lost);
+        // On virtual time: each attempt after the wait before it.
+        let mut now = lost;
+        let delays: Vec<Duration> = (0..6)
+            .map(|_| {
+                let delay = rejoin.next_delay(now).unwrap();
+                now += delay;
+                delay
+            })
+            .collect();
         let ms: Vec<u128> = delays.iter().map(|d| d.as_millis()).collect();
         assert_eq!(ms, [500, 1000, 2000, 4000, 5000, 5000]);
     }
 
     #[test]
     fn rejoining_gives_up_after_the_window() {
-        let mut rejoin = Rejoin {
-            since: std::time::Instant::now() - Rejoin::WINDOW,
-            delay: Rejoin::FIRST,
-        };
-        assert_eq!(rejoin.next_delay(), None);
+        let lost = std::time::Instant::now();
+        let mut rejoin = Rejoin::new(lost);
+        let just_before = lost + Rejoin::WINDOW - Duration::from_millis(1);
+        assert!(rejoin.next_delay(just_before).is_some());
+        assert_eq!(rejoin.next_delay(lost + Rejoin::WINDOW), None);
     }
 }

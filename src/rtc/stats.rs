@@ -86,16 +86,24 @@ pub struct ConnectionStatus {
 }
 
 /// The status of the session in progress, shared between the session task (which updates it)
-/// and the daemon (which shows it).
+/// and the daemon (which shows it). What the room's screen shows of it (captions, recording)
+/// wakes the daemon when it changes: the daemon does not poll.
 #[derive(Debug, Clone, Default)]
-pub struct SessionMonitor(Arc<Mutex<SessionStatus>>);
+pub struct SessionMonitor(Arc<Mutex<SessionStatus>>, Arc<tokio::sync::Notify>);
 
 impl SessionMonitor {
     pub fn new(service: &str) -> SessionMonitor {
-        SessionMonitor(Arc::new(Mutex::new(SessionStatus {
+        let status = SessionStatus {
             service: service.into(),
             ..SessionStatus::default()
-        })))
+        };
+        SessionMonitor(Arc::new(Mutex::new(status)), Default::default())
+    }
+
+    /// Completes when what the screen shows (captions, recording) changed since the last
+    /// time it completed (a change before the wait counts).
+    pub async fn screen_changed(&self) {
+        self.1.notified().await
     }
 
     pub fn get(&self) -> SessionStatus {
@@ -113,7 +121,12 @@ impl SessionMonitor {
     }
 
     pub fn update(&self, change: impl FnOnce(&mut SessionStatus)) {
-        change(&mut self.lock());
+        let mut status = self.lock();
+        let shown = (status.captions.clone(), status.recording);
+        change(&mut status);
+        if (&status.captions, status.recording) != (&shown.0, shown.1) {
+            self.1.notify_one();
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SessionStatus> {

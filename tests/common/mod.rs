@@ -112,6 +112,23 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Status's problems as people read them, "summary: detail" (status gives each as an object
+/// with its source, summary, detail and since).
+#[allow(dead_code)]
+pub fn problem_texts(status: &serde_json::Value) -> Vec<String> {
+    let problems = status["problems"].as_array().cloned().unwrap_or_default();
+    problems
+        .iter()
+        .map(|p| {
+            let summary = p["summary"].as_str().unwrap_or_default();
+            match p["detail"].as_str() {
+                Some(detail) => format!("{summary}: {detail}"),
+                None => summary.to_string(),
+            }
+        })
+        .collect()
+}
+
 /// Polls `check` every 50 ms until it gives Some, or panics after `limit` with `what`.
 pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

@@ -304,7 +304,8 @@ fn mute_button_toggles_microphone_and_led_at_once() {
             Effect::Leds(LedState {
                 status: LedPattern::On,
                 mute: LedPattern::On
-            })
+            }),
+            Effect::SpeakerphoneMuteLed(true)
         ]
     );
     let step = room.handle(20, press(Button::Mute));
@@ -439,26 +440,193 @@ fn losing_the_camera_in_a_call_keeps_the_call_on_audio() {
     assert_eq!(step.effects, vec![Effect::CameraAvailable(true)]);
 }
 
+fn media_failed(part: MediaPart, summary: &str, reason: &str) -> Input {
+    Input::Media(MediaEvent::Failed {
+        part,
+        summary: summary.into(),
+        reason: reason.into(),
+    })
+}
+
 #[test]
-fn media_failure_in_a_call_fails_the_call_and_is_only_noted_when_idle() {
+fn a_microphone_failure_in_a_call_fails_the_call_and_is_only_noted_when_idle() {
     let mut room = Room::new(settings(), 0);
-    room.handle(
-        0,
-        Input::Media(MediaEvent::Failed {
-            reason: "encoder".into(),
-        }),
-    );
+    room.handle(0, media_failed(MediaPart::Audio, "microphone", "alsasrc"));
     assert_eq!(state(&room), "idle");
-    assert_eq!(room.status().last_error.as_deref(), Some("media: encoder"));
+    assert_eq!(room.status().last_error.as_deref(), Some("media: alsasrc"));
     let mut room = in_call();
-    let step = room.handle(
-        0,
-        Input::Media(MediaEvent::Failed {
-            reason: "encoder".into(),
-        }),
-    );
+    let step = room.handle(0, media_failed(MediaPart::Audio, "microphone", "alsasrc"));
     assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
     assert_eq!(state(&room), "failed");
+}
+
+#[test]
+fn a_video_or_screen_failure_in_a_call_keeps_the_call_and_is_a_problem() {
+    let mut room = in_call();
+    for (part, summary) in [(MediaPart::Video, "video"), (MediaPart::Screen, "screen")] {
+        let step = room.handle(5, media_failed(part, summary, "not negotiated"));
+        assert!(step.effects.is_empty(), "{:?}", step.effects);
+        assert_eq!(state(&room), "in-call");
+    }
+    let problems = room.status().problems;
+    let sources: Vec<_> = problems.iter().map(|p| p.source.clone()).collect();
+    assert_eq!(
+        sources,
+        [
+            ProblemSource::Media(MediaPart::Video),
+            ProblemSource::Media(MediaPart::Screen)
+        ]
+    );
+    assert_eq!(problems[0].summary, "video");
+    assert_eq!(problems[0].detail.as_deref(), Some("not negotiated"));
+    assert_eq!(problems[0].since_ms, 5);
+}
+
+#[test]
+fn a_screen_that_opens_on_its_retry_is_no_problem_any_more() {
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, media_failed(MediaPart::Screen, "screen (kms)", "busy"));
+    assert_eq!(room.status().problems.len(), 1);
+    room.handle(
+        30_000,
+        Input::Media(MediaEvent::Running {
+            part: MediaPart::Screen,
+        }),
+    );
+    assert_eq!(room.status().problems, []);
+}
+
+#[test]
+fn the_calls_video_problem_ends_with_the_call() {
+    let mut room = in_call();
+    room.handle(5, media_failed(MediaPart::Video, "video", "camera busy"));
+    room.handle(6, media_failed(MediaPart::Screen, "screen", "kms"));
+    room.handle(10, press(Button::Join));
+    room.handle(20, ended(1));
+    assert_eq!(state(&room), "idle");
+    let sources: Vec<_> = room
+        .status()
+        .problems
+        .into_iter()
+        .map(|p| p.source)
+        .collect();
+    assert_eq!(sources, [ProblemSource::Media(MediaPart::Screen)]);
+}
+
+#[test]
+fn driver_problems_are_kept_until_their_cause_is_gone() {
+    let mut room = Room::new(settings(), 0);
+    let cec = || ProblemReport::new(ProblemSource::Cec, "HDMI-CEC");
+    let token = ProblemReport::new(ProblemSource::MeetingToken, "meeting token")
+        .with_detail("/etc/salle/token: No such file or directory");
+    room.handle(100, Input::Problem(cec().with_detail("/dev/cec0: busy")));
+    room.handle(200, Input::Problem(token));
+    // The same again: the same problem, since the first report.
+    room.handle(300, Input::Problem(cec().with_detail("/dev/cec0: busy")));
+    let problems = room.status().problems;
+    assert_eq!(problems.len(), 2);
+    assert_eq!(problems[0].since_ms, 100);
+    assert_eq!(problems[0].to_string(), "HDMI-CEC: /dev/cec0: busy");
+    // The adapter recovers, the token file is fixed.
+    room.handle(400, Input::ProblemGone(ProblemSource::Cec));
+    assert_eq!(room.status().problems.len(), 1);
+    room.handle(500, Input::ProblemGone(ProblemSource::MeetingToken));
+    assert_eq!(room.status().problems, []);
+}
+
+#[test]
+fn meeting_auto_join_joins_once_when_the_daemon_has_started() {
+    let auto = RoomSettings {
+        auto_join: true,
+        ..settings()
+    };
+    let mut room = Room::new(auto.clone(), 0);
+    // Devices are reported first: no join before the daemon says it has started.
+    let step = room.handle(
+        0,
+        Input::Device {
+            kind: DeviceKind::Camera,
+            presence: DevicePresence::default(),
+        },
+    );
+    assert!(!step
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Connect { .. })));
+    let step = room.handle(10, Input::Started);
+    assert!(matches!(
+        step.effects[0],
+        Effect::Connect { ref url, .. } if url == URL
+    ));
+    assert_eq!(state(&room), "joining");
+    // Without auto_join, starting does nothing.
+    let mut room = Room::new(settings(), 0);
+    let step = room.handle(10, Input::Started);
+    assert!(step.effects.is_empty(), "{:?}", step.effects);
+    assert_eq!(state(&room), "idle");
+}
+
+#[test]
+fn the_initial_mute_is_set_once_and_every_join_with_join_muted_mutes() {
+    let muted = RoomSettings {
+        join_muted: true,
+        ..settings()
+    };
+    let room = Room::new(muted.clone(), 0);
+    let initial = room.initial_effects();
+    let mutes: Vec<_> = initial
+        .iter()
+        .filter(|e| matches!(e, Effect::SetMicMuted(_)))
+        .collect();
+    assert_eq!(mutes, [&Effect::SetMicMuted(true)]);
+    assert!(initial.contains(&Effect::SpeakerphoneMuteLed(true)));
+    // Unmuted by a person, then a new meeting: muted again, and said once.
+    let mut room = Room::new(muted, 0);
+    room.handle(0, press(Button::Mute));
+    let step = room.handle(10, press(Button::Join));
+    let mutes: Vec<_> = step
+        .effects
+        .iter()
+        .filter(|e| matches!(e, Effect::SetMicMuted(_)))
+        .collect();
+    assert_eq!(mutes, [&Effect::SetMicMuted(true)]);
+    assert!(matches!(
+        step.effects
+            .iter()
+            .find(|e| matches!(e, Effect::Connect { .. })),
+        Some(Effect::Connect {
+            mic_muted: true,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_speakerphone_mute_led_follows_the_rooms_mute_not_an_led_pattern() {
+    let mut room = Room::new(settings(), 0);
+    assert!(room
+        .initial_effects()
+        .contains(&Effect::SpeakerphoneMuteLed(false)));
+    let step = room.handle(0, press(Button::Mute));
+    assert!(step.effects.contains(&Effect::SpeakerphoneMuteLed(true)));
+    let step = room.handle(1, press(Button::Mute));
+    assert!(step.effects.contains(&Effect::SpeakerphoneMuteLed(false)));
+    // A remote mute request mutes the speakerphone's LED too.
+    let mut room = in_call();
+    let step = room.handle(
+        2,
+        Input::Session(SessionEvent::MuteRequested { session: 1 }),
+    );
+    assert!(step.effects.contains(&Effect::SpeakerphoneMuteLed(true)));
+    // Only changes are said.
+    let step = room.handle(
+        3,
+        Input::Session(SessionEvent::MuteRequested { session: 1 }),
+    );
+    assert!(!step
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::SpeakerphoneMuteLed(_))));
 }
 
 #[test]
@@ -500,9 +668,12 @@ fn any_input() -> impl Strategy<Value = Input> {
         session.clone().prop_map(ended),
         session.clone().prop_map(reconnecting),
         session.prop_map(|s| failed(s, "boom")),
-        Just(Input::Media(MediaEvent::Failed {
-            reason: "pipeline".into()
-        })),
+        prop_oneof![
+            Just(MediaPart::Audio),
+            Just(MediaPart::Video),
+            Just(MediaPart::Screen)
+        ]
+        .prop_map(|part| media_failed(part, "pipeline", "failed")),
         (kind, any::<bool>()).prop_map(|(kind, present)| Input::Device {
             kind,
             presence: DevicePresence {
@@ -586,8 +757,14 @@ proptest! {
         let mut closed_session: Option<SessionId> = None;
         let mut mic_muted = room.status().mic_muted;
         let mut leds = room.status().leds;
+        // When the room asked to be woken: one step in four is that wake, a Tick at that time.
+        let mut wake_due: Option<Millis> = None;
         for (advance, input) in steps {
-            now += advance;
+            let (input, woken) = match wake_due.take() {
+                Some(at) if advance % 4 == 0 => (Input::Tick, Some(at)),
+                _ => (input, None),
+            };
+            now = woken.unwrap_or(now + advance);
             let before = room.status();
             let from_room = matches!(
                 input,
@@ -605,6 +782,16 @@ proptest! {
                 _ => "other",
             };
             let step = room.handle(now, input);
+            // Time as an input: the room says when it needs waking, never in the past, and a
+            // wake at that time moves it on (the daemon sleeps until then, it never spins).
+            prop_assert_eq!(step.wake_at, room.wake_at());
+            if let Some(woken) = woken {
+                prop_assert_ne!(step.wake_at, Some(woken), "woken for nothing");
+            }
+            if let Some(wake_at) = step.wake_at {
+                prop_assert!(wake_at >= now, "wake at {} before {}", wake_at, now);
+            }
+            wake_due = step.wake_at;
             for effect in &step.effects {
                 match effect {
                     Effect::Connect { session, url, .. } => {
@@ -736,7 +923,11 @@ fn the_meeting_can_mute_the_room_but_never_unmute_it() {
     );
     assert_eq!(
         step.effects,
-        vec![Effect::SetMicMuted(true), Effect::Leds(room.status().leds)]
+        vec![
+            Effect::SetMicMuted(true),
+            Effect::Leds(room.status().leds),
+            Effect::SpeakerphoneMuteLed(true)
+        ]
     );
     assert!(room.status().mic_muted);
     // Asked again: nothing more to do.
@@ -1095,4 +1286,63 @@ fn without_working_hours_the_screen_is_never_touched() {
         assert!(power_effects(&room.handle(now, Input::Clock(NIGHT))).is_empty());
     }
     assert_eq!(room.status().screen_power, ScreenPower::Awake);
+}
+
+// ---- time as an input: when the room asks to be woken ---------------------------------------
+
+#[test]
+fn a_join_asks_to_be_woken_at_its_timeout_and_fails_then() {
+    let mut room = Room::new(settings(), 0);
+    assert_eq!(room.wake_at(), None, "idle: nothing to wait for");
+    let step = room.handle(1_000, press(Button::Join));
+    let timeout = 1_000 + settings().join_timeout_ms;
+    assert_eq!(step.wake_at, Some(timeout));
+    // Woken a little early (a timer's slack): nothing yet, and the same wake.
+    let step = room.handle(timeout - 1, Input::Tick);
+    assert_eq!((state(&room), step.wake_at), ("joining", Some(timeout)));
+    let step = room.handle(timeout, Input::Tick);
+    assert_eq!(state(&room), "failed");
+    assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
+    // The failure stays on show for its hold, then the room is idle and sleeps.
+    assert_eq!(step.wake_at, Some(timeout + settings().failed_hold_ms));
+    let step = room.handle(timeout + settings().failed_hold_ms, Input::Tick);
+    assert_eq!((state(&room), step.wake_at), ("idle", None));
+}
+
+#[test]
+fn a_call_needs_no_waking_and_a_lost_connection_does() {
+    let mut room = in_call();
+    assert_eq!(room.wake_at(), None);
+    let step = room.handle(50_000, reconnecting(1));
+    assert_eq!(step.wake_at, Some(50_000 + settings().reconnect_timeout_ms));
+    let step = room.handle(51_000, connected(1));
+    assert_eq!(step.wake_at, None);
+    let step = room.handle(52_000, press(Button::Join));
+    assert_eq!(step.wake_at, Some(52_000 + settings().leave_timeout_ms));
+}
+
+#[test]
+fn any_input_after_a_timeout_ran_out_finds_it_run_out() {
+    // The Tick came late (a loaded machine): the session's Connected that arrives after the
+    // join's timeout does not bring the room into a call it gave up on.
+    let mut room = Room::new(settings(), 0);
+    room.handle(0, press(Button::Join));
+    let step = room.handle(settings().join_timeout_ms + 5, connected(1));
+    assert_eq!(state(&room), "failed");
+    assert_eq!(step.effects[0], Effect::Disconnect { session: 1 });
+}
+
+#[test]
+fn after_hours_the_room_asks_to_be_woken_when_the_screen_should_sleep() {
+    let mut room = after_hours(settings());
+    let step = room.handle(1_000, Input::Clock(NIGHT));
+    // `after_hours` sleeps 2 s after the last activity (the start, at 0).
+    assert_eq!(step.wake_at, Some(2_000));
+    let step = room.handle(2_000, Input::Tick);
+    assert_eq!(power_effects(&step), [ScreenPower::Standby]);
+    assert_eq!(step.wake_at, None, "asleep: only an input wakes it");
+    // In a call the screen stays awake without waking the room.
+    room.handle(3_000, press(Button::Join));
+    let step = room.handle(3_500, connected(1));
+    assert_eq!(step.wake_at, None);
 }
