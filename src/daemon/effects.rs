@@ -9,7 +9,7 @@ use crate::api::MediaStatus;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
 use crate::room::{Effect, Input, LedPattern, RoomStatus, SessionEvent, SessionId};
-use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
+use crate::rtc::peer::{BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
 use crate::rtc::{EncoderFeedback, MediaPorts};
@@ -303,10 +303,11 @@ impl Effects {
 
     /// What in `[network]` cannot work, for status (the daemon still runs without it).
     pub fn network_problems(&self) -> Vec<String> {
-        unsupported_turn_urls(&self.peer_settings().ice_servers)
-            .into_iter()
-            .map(|why| format!("[network] ice_servers: {why}"))
-            .collect()
+        let ca_file = self.network.config.ca_file.as_deref();
+        match ca_file.map(|path| crate::net::tls::client_config(Some(path))) {
+            Some(Err(e)) => vec![e.to_string()],
+            _ => Vec::new(),
+        }
     }
 
     fn peer_settings(&self) -> PeerSettings {
@@ -324,6 +325,7 @@ impl Effects {
             bind: network.bind.clone(),
             relay_only: network.relay_only,
             gather_wait: crate::rtc::peer::GATHER_TIMEOUT,
+            ca_file: network.ca_file.clone(),
             video_bps: BitrateRange {
                 start: u64::from(self.network.start_kbps) * 1000,
                 min: u64::from(network.min_video_kbps) * 1000,

@@ -8,6 +8,7 @@ pub mod packetize;
 pub mod peer;
 pub mod publish;
 pub mod recovery;
+pub mod relay;
 pub mod remote;
 
 use crate::media::receive::Receive;

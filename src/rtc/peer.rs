@@ -53,29 +53,11 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 /// A STUN or TURN server, from the room's configuration or from the meeting service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IceServer {
-    /// `stun:host:port`, `turn:host:port?transport=udp|tcp`, `turns:host:443?transport=tcp`.
+    /// `stun:host:port`, `turn:host:port?transport=udp|tcp`, `turns:host:443?transport=tcp`
+    /// (TCP and TLS through a bridge each: `super::relay`).
     pub urls: Vec<String>,
     pub username: String,
     pub credential: String,
-}
-
-/// The TURN URLs the WebRTC stack skips, with why: webrtc-rs 0.21 allocates relays over UDP
-/// only (`turn_relayer.rs`, `gather`: "Skipping unsupported secure TURN url" / "non-UDP"), so
-/// `turns:` and `?transport=tcp` give no candidates. Said once where the room can show it.
-pub fn unsupported_turn_urls(servers: &[IceServer]) -> Vec<String> {
-    servers
-        .iter()
-        .flat_map(|s| s.urls.iter())
-        .filter(|url| {
-            let url = url.to_ascii_lowercase();
-            url.starts_with("turns:") || (url.starts_with("turn:") && url.contains("transport=tcp"))
-        })
-        .map(|url| {
-            format!(
-                "{url}: TURN over TCP or TLS is not supported by the WebRTC stack (webrtc-rs 0.21 relays over UDP only); skipped"
-            )
-        })
-        .collect()
 }
 
 /// What a peer connection is built from.
@@ -94,6 +76,8 @@ pub struct PeerSettings {
     /// trickled candidates (LiveKit) waits briefly and gets the later ones as
     /// `PeerEvent::LocalCandidate`: a STUN server that never answers must not hold the join.
     pub gather_wait: Duration,
+    /// Certificates trusted beside the system's for TURN over TLS (`[network] ca_file`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +94,7 @@ impl Default for PeerSettings {
             bind: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
             relay_only: false,
             gather_wait: GATHER_TIMEOUT,
+            ca_file: None,
             video_bps: BitrateRange {
                 start: 1_200_000,
                 min: 150_000,
@@ -174,6 +159,8 @@ pub struct Peer {
     gathered: Arc<watch::Sender<bool>>,
     /// How long a local description waits for it (`PeerSettings::gather_wait`).
     gather_wait: Duration,
+    /// The bridges to TCP and TLS TURN servers, for as long as the connection lives.
+    pub(super) relays: super::relay::Relays,
 }
 
 impl Peer {
@@ -183,9 +170,12 @@ impl Peer {
         role: Role,
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<Peer, String> {
-        for skipped in unsupported_turn_urls(&settings.ice_servers) {
-            tracing::warn!("{skipped}");
-        }
+        let (ice_servers, relays) = super::relay::bridge(
+            &settings.ice_servers,
+            &settings.bind,
+            settings.ca_file.as_deref(),
+        )
+        .await?;
         let mut media_engine = MediaEngine::default();
         register_codecs(&mut media_engine, role).map_err(|e| format!("codecs: {e}"))?;
         let mut registry = Registry::new();
@@ -211,8 +201,7 @@ impl Peer {
 
         let configuration = RTCConfigurationBuilder::new()
             .with_ice_servers(
-                settings
-                    .ice_servers
+                ice_servers
                     .iter()
                     .map(|s| RTCIceServer {
                         urls: s.urls.clone(),
@@ -263,6 +252,7 @@ impl Peer {
             target,
             gathered,
             gather_wait: settings.gather_wait,
+            relays,
         })
     }
 
@@ -587,27 +577,4 @@ fn register_codecs(
         )?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tcp_and_tls_turn_urls_are_named_as_unsupported() {
-        let servers = [IceServer {
-            urls: vec![
-                "turn:turn.example.net:3478?transport=udp".into(),
-                "turn:turn.example.net:3478?transport=tcp".into(),
-                "turns:turn.example.net:443?transport=tcp".into(),
-                "stun:stun.example.net".into(),
-            ],
-            username: "u".into(),
-            credential: "p".into(),
-        }];
-        let skipped = unsupported_turn_urls(&servers);
-        assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert!(skipped[0].starts_with("turn:turn.example.net:3478?transport=tcp: "));
-        assert!(skipped[1].contains("not supported by the WebRTC stack"));
-    }
 }

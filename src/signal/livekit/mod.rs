@@ -284,7 +284,6 @@ impl LiveKitMeeting {
                 credential: s.credential.clone(),
             })
             .collect();
-        media.warn_unusable(&signal.says("offers"), &offered);
         settings.ice_servers.extend(offered);
         settings.gather_wait = GATHER_WAIT;
         let (publisher_tx, mut publisher_events) = mpsc::unbounded_channel();
