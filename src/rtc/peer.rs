@@ -256,6 +256,17 @@ impl Peer {
         })
     }
 
+    /// A connection failure, with why the TCP and TLS TURN servers could not be used when they
+    /// could not (a certificate problem names the server and the problem).
+    pub fn explain_failure(&self, error: String) -> String {
+        let problems = self.relays.problems();
+        if problems.is_empty() {
+            error
+        } else {
+            format!("{error} ({})", problems.join("; "))
+        }
+    }
+
     /// Our offer, with every candidate gathered in it (full ICE, which WHIP servers and Janus
     /// all take; trickle is an optimisation for later).
     pub async fn offer(&self) -> Result<String, String> {

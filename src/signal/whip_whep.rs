@@ -269,7 +269,7 @@ impl Leg {
         let connected = match leg.peer.accept_answer(&created.answer).await {
             Ok(()) => wait_connected(events)
                 .await
-                .map_err(|e| format!("{}: {e}", leg.resource)),
+                .map_err(|e| format!("{}: {}", leg.resource, leg.peer.explain_failure(e))),
             Err(e) => Err(leg.signalling.says(&e)),
         };
         match connected {

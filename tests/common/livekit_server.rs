@@ -163,9 +163,10 @@ fn rand_u64() -> u64 {
     hasher.finish()
 }
 
-/// A test CA and a certificate for `localhost` signed by it (the embedded TURN/TLS server's);
+/// A test CA and a certificate for `turn.localhost` and 127.0.0.1 signed by it (`turn.pem`,
+/// `turn.key` in `dir`: the embedded TURN/TLS server's, coturn's in tests/common/turn.rs);
 /// returns the CA's certificate.
-fn make_test_ca(dir: &tempfile::TempDir) -> PathBuf {
+pub fn make_test_ca(dir: &tempfile::TempDir) -> PathBuf {
     let d = dir.path();
     let run = |args: &[&str]| {
         let out = Command::new("openssl")

@@ -121,3 +121,47 @@ impl MediaNetem {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
+
+/// A firewall that lets no UDP between `room` (an address of the room's own) and the servers
+/// out: nftables in the test's namespace drops every UDP datagram between `room` and a port
+/// below 32768 (the servers' media ports: Janus' RTP range, coturn's relay range), either way.
+/// What stays open: TCP, and UDP within the room between ephemeral ports (its bridges on
+/// loopback). Gone with the namespace.
+pub fn drop_udp_between(room: &str) {
+    let rules = format!(
+        "table inet salle_locked_down {{
+  chain out {{
+    type filter hook output priority 0; policy accept;
+    ip saddr {room} udp dport < 32768 counter drop
+    ip daddr {room} udp sport < 32768 counter drop
+  }}
+}}
+"
+    );
+    let mut child = std::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run nft (Debian package nftables)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rules.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "nft -f: {rules}");
+}
+
+/// What the `drop_udp_between` rules dropped: packets.
+pub fn udp_dropped() -> u64 {
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "inet", "salle_locked_down"])
+        .output()
+        .expect("run nft");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("counter packets ")
+        .skip(1)
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
