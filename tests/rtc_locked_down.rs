@@ -34,17 +34,34 @@ fn locked_down_room(janus: &Janus, name: &str, url: &str, ca_file: Option<&str>)
     Daemon::start(&config)
 }
 
+/// Waits for the room to be in the call; the log's lines about the network if it never is.
+fn in_call(daemon: &Daemon) {
+    let start = Instant::now();
+    while daemon.state() != "in-call" {
+        if start.elapsed() > Duration::from_secs(60) {
+            let log = daemon.log();
+            let telling = ["TURN", "ICE", "candidate", "WARN", "ERROR", "relay"];
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| telling.iter().any(|t| l.contains(t)))
+                .collect();
+            panic!("not in the call after 60 s:\n{}", lines.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Joins through `url` with UDP dropped and checks media both ways and the path in status.
 fn joins_through(url: &str, path: &str) {
     let turn = Turn::start_streams(TURN_TCP, TURN_TLS);
     let janus = Janus::start();
-    drop_udp_between(MEDIA_ADDRESS);
+    drop_udp_between(MEDIA_ADDRESS, &[]);
     let mut remote = janus.publish_peer("Alice", 40);
     let ca = turn.ca.as_ref().unwrap().display().to_string();
     let daemon = locked_down_room(&janus, "Salle verrouillée", url, Some(&ca));
     let start = Instant::now();
     daemon.cli(&["join"]);
-    daemon.wait_state("in-call", Duration::from_secs(60));
+    in_call(&daemon);
     // A figure, not a limit: the machine is shared and noisy.
     eprintln!("{path}: in the call {:?} after join", start.elapsed());
 
@@ -123,7 +140,7 @@ fn without_its_ca_the_turn_servers_certificate_is_named_in_the_error() {
     }
     let _turn = Turn::start_streams(TURN_TCP, TURN_TLS);
     let janus = Janus::start();
-    drop_udp_between(MEDIA_ADDRESS);
+    drop_udp_between(MEDIA_ADDRESS, &[]);
     let url = format!("turns:127.0.0.1:{TURN_TLS}?transport=tcp");
     let daemon = locked_down_room(&janus, "Salle sans CA", &url, None);
     daemon.cli(&["join"]);
@@ -132,4 +149,102 @@ fn without_its_ca_the_turn_servers_certificate_is_named_in_the_error() {
         error.contains(&url) && error.contains("unknown issuer"),
         "{error}"
     );
+}
+
+/// What the Python participant `who` decoded of the room (`SOURCE_CAMERA`, `SOURCE_MICROPHONE`).
+fn livekit_seen(state: &serde_json::Value, who: &str, source: &str) -> Option<serde_json::Value> {
+    let room = state["server"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == LIVEKIT_ROOM)?
+        .clone();
+    let identity = room["identity"].as_str()?.to_string();
+    state["participants"][who]["seen"]
+        .as_object()?
+        .iter()
+        .filter(|(key, _)| key.starts_with(&format!("{identity}/")))
+        .map(|(_, seen)| seen)
+        .find(|seen| seen["source"] == source)
+        .cloned()
+}
+
+const LIVEKIT_ROOM: &str = "Salle Visio verrouillée";
+
+/// The room in a Visio meeting on the real LiveKit server with UDP dropped and, with
+/// `tcp_open` false, the server's ICE-TCP port closed too: media both ways, and `path`.
+fn joins_livekit_through(tcp_open: bool, path: &str) {
+    use common::livekit_server::{LiveKitServer, Meet};
+    let meet = Meet::start_on(
+        LiveKitServer::start_with_turn_on_443(),
+        &["--room", "salle-test=public"],
+    );
+    let mut extra = Vec::new();
+    if !tcp_open {
+        extra.push(format!(
+            "ip saddr {MEDIA_ADDRESS} tcp dport {} counter drop",
+            meet.server.rtc_tcp_port
+        ));
+    }
+    drop_udp_between(MEDIA_ADDRESS, &extra);
+    meet.control(
+        "join",
+        serde_json::json!({"identity": "alice", "name": "Alice Martin", "width": 320, "height": 180, "codec": "H264"}),
+    );
+    let mut config = common::network::on_media_address(&simulated_room(
+        LIVEKIT_ROOM,
+        &meet.meeting_url("salle-test"),
+    ))
+    .replace("[camera]", "[camera]\nwidth = 320\nheight = 180\nfps = 15");
+    config.push_str(&format!(
+        "ca_file = \"{}\"\n",
+        meet.server.turn_ca.display()
+    ));
+    let daemon = Daemon::start(&config);
+    let start = Instant::now();
+    daemon.cli(&["join"]);
+    in_call(&daemon);
+    eprintln!(
+        "LiveKit {path}: in the call {:?} after join",
+        start.elapsed()
+    );
+
+    let video = meet.wait_for("Alice decoding the room", Duration::from_secs(60), |s| {
+        livekit_seen(s, "alice", "SOURCE_CAMERA").filter(|v| v["frames"].as_u64() >= Some(30))
+    });
+    assert_eq!(video["mime"], "video/H264", "{video}");
+    meet.wait_for("Alice hearing the room", Duration::from_secs(30), |s| {
+        livekit_seen(s, "alice", "SOURCE_MICROPHONE").filter(|a| {
+            a["frames"].as_u64() > Some(100) && a["audio_rms_dbfs"].as_f64() > Some(-30.0)
+        })
+    });
+    let status = wait_for(
+        "Alice on the room's screen",
+        Duration::from_secs(60),
+        || {
+            let status = daemon.status();
+            let people = status["media"]["screen"]["people"].as_array()?.clone();
+            let alice = people.iter().find(|p| p["name"] == "Alice Martin")?;
+            (alice["decoded_frames"].as_u64() > Some(30)).then_some(status)
+        },
+    );
+    let connections = status["session"]["connections"].as_array().unwrap().clone();
+    assert!(!connections.is_empty(), "{status}");
+    for connection in &connections {
+        assert_eq!(connection["path"], path, "{connection}");
+    }
+    assert!(
+        udp_dropped() > 0,
+        "nothing dropped: the test proves nothing"
+    );
+    daemon.cli(&["leave"]);
+    daemon.wait_state("idle", Duration::from_secs(10));
+}
+
+#[test]
+fn with_udp_and_ice_tcp_dropped_the_room_joins_livekit_through_its_embedded_turn_over_tls() {
+    if in_own_network(
+        "with_udp_and_ice_tcp_dropped_the_room_joins_livekit_through_its_embedded_turn_over_tls",
+    ) {
+        joins_livekit_through(false, "turn/tls");
+    }
 }

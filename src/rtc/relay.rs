@@ -14,18 +14,23 @@ pub struct Relays {
 }
 
 /// `servers` for the stack, with every TCP or TLS TURN URL replaced by its bridge's loopback
-/// UDP URL (same credentials). `bind` are the stack's local addresses: the bridge listens on
-/// the loopback of their family, where they can reach it.
+/// UDP URL (same credentials). `bind` are the stack's local addresses: the bridge listens where
+/// they reach it without leaving the machine: on the loopback address the stack itself is
+/// bound to if it is (a room confined to loopback, as in the tests), else on 127.0.0.1 (::1).
 pub async fn bridge(
     servers: &[IceServer],
     bind: &[SocketAddr],
     ca_file: Option<&Path>,
 ) -> Result<(Vec<IceServer>, Relays), String> {
-    let loopback = if bind.iter().any(|a| a.is_ipv4()) {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        IpAddr::V6(Ipv6Addr::LOCALHOST)
-    };
+    let loopback = bind
+        .iter()
+        .map(SocketAddr::ip)
+        .find(IpAddr::is_loopback)
+        .unwrap_or(if bind.iter().any(SocketAddr::is_ipv4) {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        });
     let needs_tls = servers
         .iter()
         .flat_map(|s| &s.urls)

@@ -122,18 +122,21 @@ impl MediaNetem {
     }
 }
 
-/// A firewall that lets no UDP between `room` (an address of the room's own) and the servers
-/// out: nftables in the test's namespace drops every UDP datagram between `room` and a port
-/// below 32768 (the servers' media ports: Janus' RTP range, coturn's relay range), either way.
-/// What stays open: TCP, and UDP within the room between ephemeral ports (its bridges on
-/// loopback). Gone with the namespace.
-pub fn drop_udp_between(room: &str) {
+/// A firewall that lets no UDP in or out of `room` (an address of the room's own), but to
+/// itself: nftables in the test's namespace drops every UDP datagram between `room` and any
+/// other address, either way, as a network that blocks UDP to the outside. What stays open:
+/// TCP, and UDP within the room (its TURN bridges listen on its own loopback address). Gone
+/// with the namespace. `extra` are more nftables rules for the same chain (`tcp dport 7881
+/// drop`).
+pub fn drop_udp_between(room: &str, extra: &[String]) {
+    let extra = extra.join("\n    ");
     let rules = format!(
         "table inet salle_locked_down {{
   chain out {{
     type filter hook output priority 0; policy accept;
-    ip saddr {room} udp dport < 32768 counter drop
-    ip daddr {room} udp sport < 32768 counter drop
+    ip saddr {room} ip daddr != {room} udp dport 0-65535 counter drop
+    ip daddr {room} ip saddr != {room} udp dport 0-65535 counter drop
+    {extra}
   }}
 }}
 "
