@@ -171,20 +171,22 @@ fn livekit_seen(state: &serde_json::Value, who: &str, source: &str) -> Option<se
 const LIVEKIT_ROOM: &str = "Salle Visio verrouillée";
 
 /// The room in a Visio meeting on the real LiveKit server with UDP dropped and, with
-/// `tcp_open` false, the server's ICE-TCP port closed too: media both ways, and `path`.
+/// `tcp_open` false, the server's ICE-TCP port closed too, else its TURN/TLS port (443): media
+/// both ways, and `path`.
 fn joins_livekit_through(tcp_open: bool, path: &str) {
     use common::livekit_server::{LiveKitServer, Meet};
     let meet = Meet::start_on(
         LiveKitServer::start_with_turn_on_443(),
         &["--room", "salle-test=public"],
     );
-    let mut extra = Vec::new();
-    if !tcp_open {
-        extra.push(format!(
-            "ip saddr {MEDIA_ADDRESS} tcp dport {} counter drop",
-            meet.server.rtc_tcp_port
-        ));
-    }
+    let closed = if tcp_open {
+        TURN_TLS
+    } else {
+        meet.server.rtc_tcp_port
+    };
+    // Whatever the source: the room's streams (its TURN bridges, its ICE-TCP connections)
+    // leave from the default address, and no one else here uses these ports.
+    let extra = [format!("tcp dport {closed} counter drop")];
     drop_udp_between(MEDIA_ADDRESS, &extra);
     meet.control(
         "join",
@@ -246,5 +248,13 @@ fn with_udp_and_ice_tcp_dropped_the_room_joins_livekit_through_its_embedded_turn
         "with_udp_and_ice_tcp_dropped_the_room_joins_livekit_through_its_embedded_turn_over_tls",
     ) {
         joins_livekit_through(false, "turn/tls");
+    }
+}
+
+#[test]
+#[ignore = "webrtc-rs 0.21 dials ICE-TCP from the system's default source address: here 127.0.0.1, not the room's 127.0.0.2 its active candidate names, so its ICE agent drops the checks ('not a valid local candidate'); a runtime wrapper binding connect_tcp to the candidate's address would fix it"]
+fn with_udp_dropped_the_room_joins_livekit_over_ice_tcp() {
+    if in_own_network("with_udp_dropped_the_room_joins_livekit_over_ice_tcp") {
+        joins_livekit_through(true, "tcp");
     }
 }

@@ -326,6 +326,7 @@ impl Effects {
             relay_only: network.relay_only,
             gather_wait: crate::rtc::peer::GATHER_TIMEOUT,
             ca_file: network.ca_file.clone(),
+            ice_tcp: false,
             video_bps: BitrateRange {
                 start: u64::from(self.network.start_kbps) * 1000,
                 min: u64::from(network.min_video_kbps) * 1000,

@@ -3,6 +3,7 @@
 
 pub mod depacketize;
 pub mod estimate;
+pub mod ice_tcp;
 pub mod keyframe;
 pub mod packetize;
 pub mod peer;

@@ -78,6 +78,9 @@ pub struct PeerSettings {
     pub gather_wait: Duration,
     /// Certificates trusted beside the system's for TURN over TLS (`[network] ca_file`).
     pub ca_file: Option<std::path::PathBuf>,
+    /// ICE over TCP as well (RFC 6544): TCP candidates on `bind`, and the other side's passive
+    /// ones dialled. For servers that offer it (LiveKit's 7881).
+    pub ice_tcp: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +98,7 @@ impl Default for PeerSettings {
             relay_only: false,
             gather_wait: GATHER_TIMEOUT,
             ca_file: None,
+            ice_tcp: false,
             video_bps: BitrateRange {
                 start: 1_200_000,
                 min: 150_000,
@@ -161,6 +165,8 @@ pub struct Peer {
     gather_wait: Duration,
     /// The bridges to TCP and TLS TURN servers, for as long as the connection lives.
     pub(super) relays: super::relay::Relays,
+    /// Whether ICE-TCP is on (`PeerSettings::ice_tcp`).
+    ice_tcp: bool,
 }
 
 impl Peer {
@@ -235,7 +241,13 @@ impl Peer {
             .with_multicast_dns_mode(mdns)
             .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(checks as u16))
             .build();
-        let connection = PeerConnectionBuilder::new()
+        let builder = PeerConnectionBuilder::new();
+        let builder = if settings.ice_tcp {
+            builder.with_tcp_addrs(settings.bind.clone())
+        } else {
+            builder
+        };
+        let connection = builder
             .with_configuration(configuration)
             .with_setting_engine(setting_engine)
             .with_media_engine(media_engine)
@@ -253,6 +265,7 @@ impl Peer {
             gathered,
             gather_wait: settings.gather_wait,
             relays,
+            ice_tcp: settings.ice_tcp,
         })
     }
 
@@ -314,6 +327,7 @@ impl Peer {
             .set_remote_description(offer)
             .await
             .map_err(|e| format!("the remote offer: {e}"))?;
+        self.dial_passive_tcp().await;
         let answer = self
             .connection
             .create_answer(None)
@@ -330,7 +344,26 @@ impl Peer {
         self.connection
             .set_remote_description(answer)
             .await
-            .map_err(|e| format!("the remote answer: {e}"))
+            .map_err(|e| format!("the remote answer: {e}"))?;
+        self.dial_passive_tcp().await;
+        Ok(())
+    }
+
+    /// Adds the remote description's passive TCP candidates again, one by one, so that the
+    /// stack dials them (`super::ice_tcp`). Only with ICE-TCP on.
+    async fn dial_passive_tcp(&self) {
+        if !self.ice_tcp {
+            return;
+        }
+        let Some(remote) = self.remote_description().await else {
+            return;
+        };
+        for candidate in super::ice_tcp::passive_tcp_candidates(&remote) {
+            let json = serde_json::to_string(&candidate).unwrap_or_default();
+            if let Err(e) = self.add_remote_candidate(&json).await {
+                tracing::debug!("ICE-TCP: {e}");
+            }
+        }
     }
 
     /// Asks to receive one track of `kind` (WHEP, subscriptions): a receive-only transceiver.
