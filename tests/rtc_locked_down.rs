@@ -265,7 +265,6 @@ fn with_udp_and_ice_tcp_dropped_the_room_joins_livekit_through_its_embedded_turn
 }
 
 #[test]
-#[ignore = "webrtc-rs 0.21 dials ICE-TCP from the system's default source address: here 127.0.0.1, not the room's 127.0.0.2 its active candidate names, so its ICE agent drops the checks ('not a valid local candidate'); a runtime wrapper binding connect_tcp to the candidate's address would fix it"]
 fn with_udp_dropped_the_room_joins_livekit_over_ice_tcp() {
     if in_own_network("with_udp_dropped_the_room_joins_livekit_over_ice_tcp") {
         joins_livekit_through(true, "tcp");

@@ -47,3 +47,4 @@ pub enum EncoderFeedback {
 }
 pub mod session;
 pub mod stats;
+pub mod tcp_source;

@@ -228,6 +228,11 @@ impl Peer {
             gathered: gathered.clone(),
         });
         let runtime = webrtc::runtime::default_runtime().ok_or("no async runtime for WebRTC")?;
+        let runtime = if settings.ice_tcp {
+            super::tcp_source::SourceBound::wrap(runtime, &settings.bind)
+        } else {
+            runtime
+        };
         // Browsers may hide their addresses behind mDNS names (`<uuid>.local`), which takes a
         // multicast socket to resolve. On loopback only (tests, a network namespace with no
         // multicast route) there is nothing to resolve and that socket cannot even be opened.
