@@ -13,6 +13,7 @@ pub mod hw;
 pub mod i18n;
 pub mod manage;
 pub mod media;
+pub mod net;
 pub mod room;
 pub mod rtc;
 pub mod signal;

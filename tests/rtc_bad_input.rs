@@ -176,28 +176,23 @@ fn a_janus_server_that_sends_garbage_is_a_clear_error() {
 }
 
 #[test]
-fn turn_over_tcp_or_tls_is_named_as_unsupported_and_the_room_still_runs() {
-    // webrtc-rs 0.21 relays over UDP only: such servers are skipped, and status says so.
+fn a_ca_file_without_certificates_is_named_and_the_room_still_runs() {
+    // TURN over TCP and TLS are used (through a bridge, src/net); a `ca_file` that trusts
+    // nothing is a problem status names, with the file, and the room still joins.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("proxy-ca.pem");
+    std::fs::write(&ca, "not a certificate\n").unwrap();
     let config = simulated_room("Salle TURN", "test://demo").replace(
         "[network]",
-        r#"[[network.ice_servers]]
-urls = ["turn:127.0.0.1:3478?transport=udp", "turns:127.0.0.1:443?transport=tcp"]
-username = "room"
-credential = "secret"
-
-[network]"#,
+        &format!("[network]\nca_file = \"{}\"", ca.display()),
     );
     let daemon = Daemon::start(&config);
     let status = daemon.status();
     let problems = common::problem_texts(&status);
     assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("turns:127.0.0.1:443") && p.contains("not supported")),
-        "{problems:?}"
-    );
-    assert!(
-        !problems.iter().any(|p| p.contains("transport=udp")),
+        problems.iter().any(|p| {
+            p.contains("ca_file") && p.contains("proxy-ca.pem") && p.contains("no PEM certificate")
+        }),
         "{problems:?}"
     );
     daemon.cli(&["join"]);

@@ -4,6 +4,7 @@
 mod common;
 
 use common::peers::GstPeer;
+use common::turn::Turn;
 use common::{simulated_room, wait_for, Daemon};
 use std::time::Duration;
 
@@ -122,70 +123,6 @@ fn a_whip_server_that_refuses_leaves_the_room_idle_with_the_reason() {
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
     // The failure stays on the screen for 10 s, then the room is ready again.
     daemon.wait_state("idle", Duration::from_secs(25));
-}
-
-/// coturn (Debian) on loopback with one long-term credential; killed when dropped.
-struct Turn {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Turn {
-    fn start() -> Turn {
-        let port = {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            socket.local_addr().unwrap().port()
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new("turnserver")
-            .args([
-                "-n",
-                "--no-tls",
-                "--no-dtls",
-                "--no-cli",
-                "--no-stun-backward-compatibility",
-            ])
-            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
-            .args(["--listening-port", &port.to_string()])
-            .args(["--min-port", "49160", "--max-port", "49200"])
-            .args([
-                "--allow-loopback-peers",
-                "--lt-cred-mech",
-                "--realm",
-                "salle.test",
-            ])
-            .args(["--user", "room:secret", "--pidfile"])
-            .arg(dir.path().join("turn.pid"))
-            .args(["--log-file", "stdout", "--simple-log"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start turnserver (Debian package coturn)");
-        // Ready when it answers a STUN binding request.
-        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        probe
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
-        request.extend_from_slice(b"salle-probe!");
-        wait_for("turnserver answering", Duration::from_secs(10), || {
-            probe.send_to(&request, ("127.0.0.1", port)).ok()?;
-            let mut answer = [0u8; 512];
-            probe.recv(&mut answer).ok().map(|_| ())
-        });
-        Turn {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -47,6 +47,9 @@ pub struct NetworkConfig {
     /// Send media only through the TURN servers (networks that allow nothing else, or to hide
     /// the room's addresses).
     pub relay_only: bool,
+    /// PEM certificates trusted beside the system's roots for TLS to TURN servers: a private
+    /// CA, or the CA of a TLS-inspecting proxy.
+    pub ca_file: Option<PathBuf>,
     /// The video bitrate range congestion control may use, kbit/s.
     pub min_video_kbps: u32,
     pub max_video_kbps: u32,
@@ -58,6 +61,7 @@ impl Default for NetworkConfig {
             bind: vec![std::net::SocketAddr::from(([0, 0, 0, 0], 0))],
             ice_servers: Vec::new(),
             relay_only: false,
+            ca_file: None,
             min_video_kbps: 150,
             max_video_kbps: 2500,
         }

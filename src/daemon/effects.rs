@@ -12,7 +12,7 @@ use crate::room::{
     Effect, Input, LedPattern, MediaPart, ProblemReport, ProblemSource, RoomStatus, SessionEvent,
     SessionId,
 };
-use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
+use crate::rtc::peer::{BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
 use crate::rtc::MediaPorts;
@@ -342,12 +342,13 @@ impl Effects {
 
     /// What in `[network]` cannot work, for status (the daemon still runs without it).
     pub fn network_problem(&self) -> Option<ProblemReport> {
-        let unsupported = unsupported_turn_urls(&self.peer_settings().ice_servers);
-        let setting = "[network] ice_servers";
-        (!unsupported.is_empty()).then(|| {
+        let path = self.network.config.ca_file.as_deref()?;
+        let error = crate::net::tls::client_config(Some(path)).err()?;
+        let setting = "[network] ca_file";
+        Some(
             ProblemReport::new(ProblemSource::Setting(setting.into()), setting)
-                .with_detail(unsupported.join("; "))
-        })
+                .with_detail(error.to_string()),
+        )
     }
 
     fn peer_settings(&self) -> PeerSettings {
@@ -365,6 +366,8 @@ impl Effects {
             bind: network.bind.clone(),
             relay_only: network.relay_only,
             gather_wait: crate::rtc::peer::GATHER_TIMEOUT,
+            ca_file: network.ca_file.clone(),
+            ice_tcp: false,
             video_bps: BitrateRange {
                 start: u64::from(self.network.start_kbps) * 1000,
                 min: u64::from(network.min_video_kbps) * 1000,

@@ -3,11 +3,13 @@
 
 pub mod depacketize;
 pub mod estimate;
+pub mod ice_tcp;
 pub mod keyframe;
 pub mod packetize;
 pub mod peer;
 pub mod publish;
 pub mod recovery;
+pub mod relay;
 pub mod remote;
 
 use crate::media::receive::Receive;
@@ -45,3 +47,4 @@ pub enum EncoderFeedback {
 }
 pub mod session;
 pub mod stats;
+pub mod tcp_source;

@@ -53,29 +53,11 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 /// A STUN or TURN server, from the room's configuration or from the meeting service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IceServer {
-    /// `stun:host:port`, `turn:host:port?transport=udp|tcp`, `turns:host:443?transport=tcp`.
+    /// `stun:host:port`, `turn:host:port?transport=udp|tcp`, `turns:host:443?transport=tcp`
+    /// (TCP and TLS through a bridge each: `super::relay`).
     pub urls: Vec<String>,
     pub username: String,
     pub credential: String,
-}
-
-/// The TURN URLs the WebRTC stack skips, with why: webrtc-rs 0.21 allocates relays over UDP
-/// only (`turn_relayer.rs`, `gather`: "Skipping unsupported secure TURN url" / "non-UDP"), so
-/// `turns:` and `?transport=tcp` give no candidates. Said once where the room can show it.
-pub fn unsupported_turn_urls(servers: &[IceServer]) -> Vec<String> {
-    servers
-        .iter()
-        .flat_map(|s| s.urls.iter())
-        .filter(|url| {
-            let url = url.to_ascii_lowercase();
-            url.starts_with("turns:") || (url.starts_with("turn:") && url.contains("transport=tcp"))
-        })
-        .map(|url| {
-            format!(
-                "{url}: TURN over TCP or TLS is not supported by the WebRTC stack (webrtc-rs 0.21 relays over UDP only); skipped"
-            )
-        })
-        .collect()
 }
 
 /// What a peer connection is built from.
@@ -94,6 +76,11 @@ pub struct PeerSettings {
     /// trickled candidates (LiveKit) waits briefly and gets the later ones as
     /// `PeerEvent::LocalCandidate`: a STUN server that never answers must not hold the join.
     pub gather_wait: Duration,
+    /// Certificates trusted beside the system's for TURN over TLS (`[network] ca_file`).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// ICE over TCP as well (RFC 6544): TCP candidates on `bind`, and the other side's passive
+    /// ones dialled. For servers that offer it (LiveKit's 7881).
+    pub ice_tcp: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +97,8 @@ impl Default for PeerSettings {
             bind: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
             relay_only: false,
             gather_wait: GATHER_TIMEOUT,
+            ca_file: None,
+            ice_tcp: false,
             video_bps: BitrateRange {
                 start: 1_200_000,
                 min: 150_000,
@@ -174,6 +163,10 @@ pub struct Peer {
     gathered: Arc<watch::Sender<bool>>,
     /// How long a local description waits for it (`PeerSettings::gather_wait`).
     gather_wait: Duration,
+    /// The bridges to TCP and TLS TURN servers, for as long as the connection lives.
+    pub(super) relays: super::relay::Relays,
+    /// Whether ICE-TCP is on (`PeerSettings::ice_tcp`).
+    ice_tcp: bool,
 }
 
 impl Peer {
@@ -183,9 +176,12 @@ impl Peer {
         role: Role,
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<Peer, String> {
-        for skipped in unsupported_turn_urls(&settings.ice_servers) {
-            tracing::warn!("{skipped}");
-        }
+        let (ice_servers, relays) = super::relay::bridge(
+            &settings.ice_servers,
+            &settings.bind,
+            settings.ca_file.as_deref(),
+        )
+        .await?;
         let mut media_engine = MediaEngine::default();
         register_codecs(&mut media_engine, role).map_err(|e| format!("codecs: {e}"))?;
         let mut registry = Registry::new();
@@ -211,8 +207,7 @@ impl Peer {
 
         let configuration = RTCConfigurationBuilder::new()
             .with_ice_servers(
-                settings
-                    .ice_servers
+                ice_servers
                     .iter()
                     .map(|s| RTCIceServer {
                         urls: s.urls.clone(),
@@ -233,6 +228,11 @@ impl Peer {
             gathered: gathered.clone(),
         });
         let runtime = webrtc::runtime::default_runtime().ok_or("no async runtime for WebRTC")?;
+        let runtime = if settings.ice_tcp {
+            super::tcp_source::SourceBound::wrap(runtime, &settings.bind)
+        } else {
+            runtime
+        };
         // Browsers may hide their addresses behind mDNS names (`<uuid>.local`), which takes a
         // multicast socket to resolve. On loopback only (tests, a network namespace with no
         // multicast route) there is nothing to resolve and that socket cannot even be opened.
@@ -246,7 +246,13 @@ impl Peer {
             .with_multicast_dns_mode(mdns)
             .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(checks as u16))
             .build();
-        let connection = PeerConnectionBuilder::new()
+        let builder = PeerConnectionBuilder::new();
+        let builder = if settings.ice_tcp {
+            builder.with_tcp_addrs(settings.bind.clone())
+        } else {
+            builder
+        };
+        let connection = builder
             .with_configuration(configuration)
             .with_setting_engine(setting_engine)
             .with_media_engine(media_engine)
@@ -263,7 +269,20 @@ impl Peer {
             target,
             gathered,
             gather_wait: settings.gather_wait,
+            relays,
+            ice_tcp: settings.ice_tcp,
         })
+    }
+
+    /// A connection failure, with why the TCP and TLS TURN servers could not be used when they
+    /// could not (a certificate problem names the server and the problem).
+    pub fn explain_failure(&self, error: String) -> String {
+        let problems = self.relays.problems();
+        if problems.is_empty() {
+            error
+        } else {
+            format!("{error} ({})", problems.join("; "))
+        }
     }
 
     /// Our offer, with every candidate gathered in it (full ICE, which WHIP servers and Janus
@@ -313,6 +332,7 @@ impl Peer {
             .set_remote_description(offer)
             .await
             .map_err(|e| format!("the remote offer: {e}"))?;
+        self.dial_passive_tcp().await;
         let answer = self
             .connection
             .create_answer(None)
@@ -329,7 +349,26 @@ impl Peer {
         self.connection
             .set_remote_description(answer)
             .await
-            .map_err(|e| format!("the remote answer: {e}"))
+            .map_err(|e| format!("the remote answer: {e}"))?;
+        self.dial_passive_tcp().await;
+        Ok(())
+    }
+
+    /// Adds the remote description's passive TCP candidates again, one by one, so that the
+    /// stack dials them (`super::ice_tcp`). Only with ICE-TCP on.
+    async fn dial_passive_tcp(&self) {
+        if !self.ice_tcp {
+            return;
+        }
+        let Some(remote) = self.remote_description().await else {
+            return;
+        };
+        for candidate in super::ice_tcp::passive_tcp_candidates(&remote) {
+            let json = serde_json::to_string(&candidate).unwrap_or_default();
+            if let Err(e) = self.add_remote_candidate(&json).await {
+                tracing::debug!("ICE-TCP: {e}");
+            }
+        }
     }
 
     /// Asks to receive one track of `kind` (WHEP, subscriptions): a receive-only transceiver.
@@ -587,27 +626,4 @@ fn register_codecs(
         )?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tcp_and_tls_turn_urls_are_named_as_unsupported() {
-        let servers = [IceServer {
-            urls: vec![
-                "turn:turn.example.net:3478?transport=udp".into(),
-                "turn:turn.example.net:3478?transport=tcp".into(),
-                "turns:turn.example.net:443?transport=tcp".into(),
-                "stun:stun.example.net".into(),
-            ],
-            username: "u".into(),
-            credential: "p".into(),
-        }];
-        let skipped = unsupported_turn_urls(&servers);
-        assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert!(skipped[0].starts_with("turn:turn.example.net:3478?transport=tcp: "));
-        assert!(skipped[1].contains("not supported by the WebRTC stack"));
-    }
 }

@@ -1,7 +1,7 @@
 //! What every meeting session does with its peer connections, whatever the signalling: wait
 //! for a connection, start sending, play remote tracks, and keep the session's figures.
 
-use super::peer::{unsupported_turn_urls, ConnectionState, IceServer, Peer, PeerEvent};
+use super::peer::{ConnectionState, Peer, PeerEvent};
 use super::publish::{OutgoingTrack, SendCounters, SharedFrames};
 use super::remote::{self, ReceiveCounters, RemoteTrackInfo};
 use super::stats::{
@@ -315,14 +315,6 @@ impl Session {
                 status.warnings.push(warning);
             }
         });
-    }
-
-    /// Names in status the ICE servers a meeting service offers that the WebRTC stack cannot
-    /// use (TURN over TCP or TLS); `from` says who offers them.
-    pub fn warn_unusable(&self, from: &str, servers: &[IceServer]) {
-        for why in unsupported_turn_urls(servers) {
-            self.warn(format!("{from} {why}"));
-        }
     }
 
     /// Shows the meeting's captions in status (and, through it, on the screen).

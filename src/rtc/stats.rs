@@ -75,6 +75,11 @@ pub struct ConnectionStatus {
     pub state: String,
     /// "host 127.0.0.1:50000/udp -> host 127.0.0.1:40000/udp".
     pub candidate_pair: Option<String>,
+    /// How the media goes: `udp`, `tcp` (ICE-TCP), `turn/udp`, `turn/tcp`, `turn/tls`.
+    pub path: Option<String>,
+    /// Why the TCP or TLS TURN servers could not be used, when they could not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relay_problems: Vec<String>,
     pub rtt_ms: Option<f64>,
     /// What the receivers report about what we send (RTCP receiver reports): packets lost,
     /// as a share of the last interval, in percent.
@@ -248,7 +253,22 @@ pub async fn connection_status(peer: &Peer, role: &str, state: &str) -> Connecti
             _ => {}
         }
     }
+    status.relay_problems = peer.relays.problems();
     if let Some(pair) = pair {
+        status.path = report.iter().find_map(|entry| match entry {
+            RTCStatsReportEntry::LocalCandidate(c)
+                if c.stats.id == pair.local_candidate_id
+                    || c.stats
+                        .id
+                        .ends_with(&format!("_{}", pair.local_candidate_id)) =>
+            {
+                Some(
+                    peer.relays
+                        .path(&c.candidate_type.to_string(), &c.protocol, &c.url),
+                )
+            }
+            _ => None,
+        });
         // The crate reports no remote candidates (0.21): the peer's side may be unknown.
         if let Some(local) = candidate(&pair.local_candidate_id) {
             let remote = candidate(&pair.remote_candidate_id).unwrap_or_else(|| "peer".into());

@@ -242,7 +242,9 @@ impl JanusMeeting {
         peer.accept_answer(&trip.theirs)
             .await
             .map_err(|e| api.says(&e))?;
-        let events = wait_connected(events).await.map_err(|e| api.says(&e))?;
+        let events = wait_connected(events)
+            .await
+            .map_err(|e| api.says(&peer.explain_failure(e)))?;
         Ok(Published {
             handle,
             peer,

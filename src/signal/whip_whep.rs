@@ -118,7 +118,7 @@ impl WhipWhepMeeting {
         media: &Session,
     ) -> Result<(Leg, Vec<OutgoingTrack>), String> {
         let signalling = HttpSignalling::new(Protocol::Whip, whip.clone(), self.token.clone())?;
-        let (peer, events) = self.peer(&signalling, Role::Publish, media).await?;
+        let (peer, events) = self.peer(&signalling, Role::Publish).await?;
         let mut tracks = Vec::new();
         for (wanted, kind) in [
             (media.has_video(), RtpCodecKind::Video),
@@ -132,9 +132,9 @@ impl WhipWhepMeeting {
         Ok((leg, tracks))
     }
 
-    async fn play(&self, whep: &Url, media: &Session) -> Result<Leg, String> {
+    async fn play(&self, whep: &Url) -> Result<Leg, String> {
         let signalling = HttpSignalling::new(Protocol::Whep, whep.clone(), self.token.clone())?;
-        let (peer, events) = self.peer(&signalling, Role::Receive, media).await?;
+        let (peer, events) = self.peer(&signalling, Role::Receive).await?;
         peer.add_receiver(RtpCodecKind::Video).await?;
         peer.add_receiver(RtpCodecKind::Audio).await?;
         Leg::negotiate(peer, signalling, events).await
@@ -145,11 +145,9 @@ impl WhipWhepMeeting {
         &self,
         signalling: &HttpSignalling,
         role: Role,
-        media: &Session,
     ) -> Result<(Peer, mpsc::UnboundedReceiver<PeerEvent>), String> {
         let mut settings = self.peer.clone();
         let offered = signalling.ice_servers().await;
-        media.warn_unusable(&signalling.says("offers"), &offered);
         settings.ice_servers.extend(offered);
         let (events_tx, events) = mpsc::unbounded_channel();
         let peer = Peer::new(&settings, role, events_tx).await?;
@@ -225,7 +223,7 @@ impl Meeting for WhipWhepMeeting {
             None => None,
         };
         let play = match &self.whep {
-            Some(whep) => match self.play(whep, media).await {
+            Some(whep) => match self.play(whep).await {
                 Ok(leg) => Some(leg),
                 Err(e) => {
                     if let Some((leg, _)) = publish {
@@ -271,7 +269,7 @@ impl Leg {
         let connected = match leg.peer.accept_answer(&created.answer).await {
             Ok(()) => wait_connected(events)
                 .await
-                .map_err(|e| format!("{}: {e}", leg.resource)),
+                .map_err(|e| format!("{}: {}", leg.resource, leg.peer.explain_failure(e))),
             Err(e) => Err(leg.signalling.says(&e)),
         };
         match connected {

@@ -60,6 +60,8 @@ pub struct LiveKitServer {
     /// The embedded TURN server's TLS port and the CA that signed its certificate (issue 14).
     pub turn_tls_port: u16,
     pub turn_ca: PathBuf,
+    /// The ICE-TCP port (LiveKit's 7881), where the server takes RFC 4571 framed media.
+    pub rtc_tcp_port: u16,
 }
 
 impl LiveKitServer {
@@ -69,6 +71,17 @@ impl LiveKitServer {
 
     /// Started with its log at `level` (`debug` logs each track's first packet).
     pub fn start_logging(level: &str) -> LiveKitServer {
+        LiveKitServer::start_with(level, free_tcp_port())
+    }
+
+    /// With its embedded TURN/TLS server on 443, the port its JoinResponse names whatever the
+    /// server listens on (`turns:<domain>:443?transport=tcp`): for tests in a network
+    /// namespace of their own.
+    pub fn start_with_turn_on_443() -> LiveKitServer {
+        LiveKitServer::start_with("info", 443)
+    }
+
+    fn start_with(level: &str, turn_tls_port: u16) -> LiveKitServer {
         let binary = server_binary();
         assert!(
             binary.exists(),
@@ -78,7 +91,7 @@ impl LiveKitServer {
         let dir = tempfile::tempdir().unwrap();
         let turn_ca = make_test_ca(&dir);
         let port = free_tcp_port();
-        let turn_tls_port = free_tcp_port();
+        let rtc_tcp_port = free_tcp_port();
         let api_key = "APIsalle".to_string();
         let api_secret = format!("salle-test-secret-{:016x}{:016x}", rand_u64(), rand_u64());
         // Everything on 127.0.0.1; no public STUN: the only STUN server is a loopback port
@@ -99,16 +112,19 @@ keys:
   {api_key}: {api_secret}
 turn:
   enabled: true
-  domain: turn.localhost
+  # An address, not a name: nothing resolves turn.localhost here (the certificate names both).
+  domain: 127.0.0.1
   bind_addresses: ["127.0.0.1"]
   tls_port: {turn_tls_port}
   udp_port: {turn_udp}
   cert_file: {dir}/turn.pem
   key_file: {dir}/turn.key
+  # The server's own media ports are on loopback, which its TURN refuses to relay to unless told.
+  allow_restricted_peer_cidrs: ["127.0.0.1/32"]
 logging:
   level: {level}
 "#,
-            tcp = free_tcp_port(),
+            tcp = rtc_tcp_port,
             udp = free_udp_port(),
             silent = free_udp_port(),
             turn_udp = free_udp_port(),
@@ -131,6 +147,7 @@ logging:
             api_secret,
             turn_tls_port,
             turn_ca,
+            rtc_tcp_port,
             dir,
         };
         let start = Instant::now();
@@ -163,9 +180,10 @@ fn rand_u64() -> u64 {
     hasher.finish()
 }
 
-/// A test CA and a certificate for `localhost` signed by it (the embedded TURN/TLS server's);
+/// A test CA and a certificate for `turn.localhost` and 127.0.0.1 signed by it (`turn.pem`,
+/// `turn.key` in `dir`: the embedded TURN/TLS server's, coturn's in tests/common/turn.rs);
 /// returns the CA's certificate.
-fn make_test_ca(dir: &tempfile::TempDir) -> PathBuf {
+pub fn make_test_ca(dir: &tempfile::TempDir) -> PathBuf {
     let d = dir.path();
     let run = |args: &[&str]| {
         let out = Command::new("openssl")

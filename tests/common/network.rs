@@ -121,3 +121,50 @@ impl MediaNetem {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
+
+/// A firewall that lets no UDP in or out of `room` (an address of the room's own), but to
+/// itself: nftables in the test's namespace drops every UDP datagram between `room` and any
+/// other address, either way, as a network that blocks UDP to the outside. What stays open:
+/// TCP, and UDP within the room (its TURN bridges listen on its own loopback address). Gone
+/// with the namespace. `extra` are more nftables rules for the same chain (`tcp dport 7881
+/// drop`).
+pub fn drop_udp_between(room: &str, extra: &[String]) {
+    let extra = extra.join("\n    ");
+    let rules = format!(
+        "table inet salle_locked_down {{
+  chain out {{
+    type filter hook output priority 0; policy accept;
+    ip saddr {room} ip daddr != {room} udp dport 0-65535 counter drop
+    ip daddr {room} ip saddr != {room} udp dport 0-65535 counter drop
+    {extra}
+  }}
+}}
+"
+    );
+    let mut child = std::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run nft (Debian package nftables)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rules.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "nft -f: {rules}");
+}
+
+/// What the `drop_udp_between` rules dropped: packets.
+pub fn udp_dropped() -> u64 {
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "inet", "salle_locked_down"])
+        .output()
+        .expect("run nft");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("counter packets ")
+        .skip(1)
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}

@@ -284,9 +284,10 @@ impl LiveKitMeeting {
                 credential: s.credential.clone(),
             })
             .collect();
-        media.warn_unusable(&signal.says("offers"), &offered);
         settings.ice_servers.extend(offered);
         settings.gather_wait = GATHER_WAIT;
+        // LiveKit offers ICE over TCP (its 7881) to clients whose networks drop UDP.
+        settings.ice_tcp = true;
         let (publisher_tx, mut publisher_events) = mpsc::unbounded_channel();
         let publisher = Peer::new(&settings, Role::Publish, publisher_tx).await?;
         let (subscriber_tx, subscriber_events) = mpsc::unbounded_channel();
