@@ -10,6 +10,8 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod hw;
+pub mod i18n;
+pub mod manage;
 pub mod media;
 pub mod net;
 pub mod room;

@@ -31,6 +31,7 @@ pub struct Config {
     pub screen: ScreenConfig,
     pub network: NetworkConfig,
     pub control: ControlConfig,
+    pub management: ManagementConfig,
 }
 
 /// How the room reaches meetings over WebRTC.
@@ -197,6 +198,8 @@ impl Default for ScreenConfig {
 pub struct RoomConfig {
     /// How the room appears in meetings and in the fleet. Default: the host name.
     pub name: String,
+    /// The language of the room's screen (and of the web console): French by default.
+    pub language: crate::i18n::Language,
 }
 
 impl Default for RoomConfig {
@@ -206,7 +209,10 @@ impl Default for RoomConfig {
             .and_then(|h| h.into_string().ok())
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "Salle".into());
-        RoomConfig { name }
+        RoomConfig {
+            name,
+            language: crate::i18n::Language::default(),
+        }
     }
 }
 
@@ -565,6 +571,21 @@ impl Default for ControlConfig {
             group: "salle".into(),
         }
     }
+}
+
+/// Remote management (the web console, the fleet): what it may do in the room.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagementConfig {
+    /// The management socket, whose every request counts as remote (a remote user may mute
+    /// the room, never unmute it). Default: `manage.sock` beside the control socket.
+    pub socket: Option<PathBuf>,
+    /// The group that may use it (mode 0660): the web surface's. Default: the control
+    /// socket's group.
+    pub group: Option<String>,
+    /// Let remote administrators take snapshots of the camera and the screen during calls
+    /// (the screen always says so while it happens). Off: only outside calls.
+    pub snapshots_in_calls: bool,
 }
 
 fn yes() -> bool {
