@@ -133,6 +133,12 @@ def main():
         t_ready = time.monotonic() - g.started
         figures["boot_to_shell_s"] = round(t_shell, 1)
         figures["boot_to_ready_s"] = round(t_ready, 1)
+        # The control socket belongs to group salle without a chown (the unit's syscall filter
+        # refuses chown: the daemon logged "cannot give ... EPERM" before it compared groups).
+        _, sock = g.run("stat -c %G /run/salle/control.sock; "
+                        "journalctl -b -u salle --no-pager -o cat | grep -c 'cannot give'", check=False)
+        step("boot: control socket of group salle, no chown refused", sock.split()[:2] == ["salle", "0"],
+             " ".join(sock.split()))
         health = wait_health(g)
         env = grubenv(g)
         slot = slot_of(g)

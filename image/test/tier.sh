@@ -28,6 +28,9 @@ bin=$target_dir/release/salle
 log "daemon binary: $bin"
 deb=$("$repo/packaging/build-deb.sh" --arch amd64 --version 0.1.0 --bin "$bin" --out "$out/v1")
 
+# The test bundles are read from a local disk, never downloaded: fast compression over size.
+export SALLE_IMAGE_SQUASHFS_ARGS=${SALLE_IMAGE_SQUASHFS_ARGS:--comp zstd -Xcompression-level 1}
+
 # v1: the image as flashed.
 "$repo/image/build.sh" --target qemu-amd64 --version 0.1.0 --deb "$deb" --out "$out/v1"
 t_image=$(t)
