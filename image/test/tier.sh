@@ -10,6 +10,8 @@
 # Needs root (mmdebstrap, chroot, file ownership). Output and figures in $SALLE_IMAGE_TEST_OUT
 # (default target/image-test). The base root filesystem is cached (~/.cache/salle-image): the
 # first run on a machine builds it (a few minutes), later runs reuse it.
+# SALLE_IMAGE_REUSE=1 keeps the image and bundles an earlier run left in the output directory
+# (to run the QEMU steps again without building).
 set -euo pipefail
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd -- "$here/../.." && pwd -P)
@@ -31,18 +33,23 @@ deb=$("$repo/packaging/build-deb.sh" --arch amd64 --version 0.1.0 --bin "$bin" -
 # The test bundles are read from a local disk, never downloaded: fast compression over size.
 export SALLE_IMAGE_SQUASHFS_ARGS=${SALLE_IMAGE_SQUASHFS_ARGS:--comp zstd -Xcompression-level 1}
 
+reuse() { [[ ${SALLE_IMAGE_REUSE:-0} == 1 && -s $1 ]] && log "reusing $1"; }
+
 # v1: the image as flashed.
-"$repo/image/build.sh" --target qemu-amd64 --version 0.1.0 --deb "$deb" --out "$out/v1"
+reuse "$out/v1/salle-qemu-amd64.img" ||
+    "$repo/image/build.sh" --target qemu-amd64 --version 0.1.0 --deb "$deb" --out "$out/v1"
 t_image=$(t)
 
 # v2: the same daemon, a newer image version.
-"$repo/image/build.sh" --target qemu-amd64 --version 0.1.0+v2 --deb "$deb" \
-    --out "$out/v2" --only bundle
+reuse "$out/v2/salle-qemu-amd64-0.1.0+v2.raucb" ||
+    "$repo/image/build.sh" --target qemu-amd64 --version 0.1.0+v2 --deb "$deb" \
+        --out "$out/v2" --only bundle
 # bad: a daemon that exits at once, so its slot never passes the health check.
 printf '#!/bin/sh\necho "salle: test build that fails its health check" >&2\nexit 1\n' >"$out/salle-fails"
 chmod 0755 "$out/salle-fails"
 deb_bad=$("$repo/packaging/build-deb.sh" --arch amd64 --version 0.1.0+bad --bin "$out/salle-fails" --out "$out/bad")
-"$repo/image/build.sh" --target qemu-amd64 --version 0.1.0+bad --deb "$deb_bad" --out "$out/bad" --only bundle
+reuse "$out/bad/salle-qemu-amd64-0.1.0+bad.raucb" ||
+    "$repo/image/build.sh" --target qemu-amd64 --version 0.1.0+bad --deb "$deb_bad" --out "$out/bad" --only bundle
 # foreign: v1's content signed by a CA the devices do not trust.
 foreign=$out/foreign
 rm -rf "$foreign" && mkdir -p "$foreign/bundle"
