@@ -298,6 +298,11 @@ assemble_image() {
     fi
     make_disk "$target" "$img" "$work/autoboot.vfat" "$out/boot.vfat" "$out/rootfs.ext4" "$work/data.ext4"
     echo "filesystems_s=$(($(now) - t0))" >>"$times"
+    if [[ ${only:-} == disk ]]; then
+        echo "rootfs_used_mib=$used_mb" >>"$times"
+        log "image: $img ($(du -h --apparent-size "$img" | cut -f1); --only disk: no bundle, not compressed)"
+        return 0
+    fi
 
     t0=$(now)
     local bundle=$out/salle-$target-$version.raucb

@@ -5,7 +5,11 @@
 # refused, bundle v2 installed and committed with the data kept, a bundle failing its health
 # check rolled back by itself, a power cut during an install.
 #
-#   image/test/tier.sh [run.py --only STEPS]
+#   image/test/tier.sh [--boot] [run.py options: --only STEPS, --keep]
+#
+#   --boot   the part CI runs by default (./test.sh): the disk image only (no bundles, not
+#            compressed) and run.py's boot step (ready daemon, idle screen, slot good,
+#            hardening). Without it: every step, with the three bundles.
 #
 # Needs root (mmdebstrap, chroot, file ownership). Output and figures in $SALLE_IMAGE_TEST_OUT
 # (default target/image-test). The base root filesystem is cached (~/.cache/salle-image): the
@@ -13,6 +17,8 @@
 # SALLE_IMAGE_REUSE=1 keeps the image and bundles an earlier run left in the output directory
 # (to run the QEMU steps again without building).
 set -euo pipefail
+boot_only=0
+if [[ ${1:-} == --boot ]]; then boot_only=1; shift; fi
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd -- "$here/../.." && pwd -P)
 out=${SALLE_IMAGE_TEST_OUT:-${CARGO_TARGET_DIR:-$repo/target}/image-test}
@@ -36,6 +42,15 @@ export SALLE_IMAGE_SQUASHFS_ARGS=${SALLE_IMAGE_SQUASHFS_ARGS:--comp zstd -Xcompr
 reuse() { [[ ${SALLE_IMAGE_REUSE:-0} == 1 && -s $1 ]] && log "reusing $1"; }
 
 # v1: the image as flashed.
+if ((boot_only)); then
+    reuse "$out/v1/salle-qemu-amd64.img" ||
+        "$repo/image/build.sh" --target qemu-amd64 --version 0.1.0 --deb "$deb" --out "$out/v1" --only disk
+    t_image=$(t)
+    rc=0
+    python3 "$here/run.py" --image "$out/v1" --only boot "$@" || rc=$?
+    log "times: image $((t_image - t0)) s ($(tr '\n' ' ' <"$out/v1/build-times.txt")), QEMU boot step $(($(t) - t_image)) s, total $(($(t) - t0)) s"
+    exit $rc
+fi
 reuse "$out/v1/salle-qemu-amd64.img" ||
     "$repo/image/build.sh" --target qemu-amd64 --version 0.1.0 --deb "$deb" --out "$out/v1"
 t_image=$(t)
