@@ -258,8 +258,11 @@ assemble_image() {
     local target=$1 arch=$2 base=$3 deb=$4 version=$5 out=$6
     local work t0
     work=$(mktemp -d /var/tmp/salle-image.XXXXXX)
+    # The umounts fail when nothing is mounted (the usual case): `|| true`, or `set -e` would
+    # end the trap there, leave the work directory behind and turn a good build's exit
+    # status into 1 (the image tier stopped after its first build because of it).
     # shellcheck disable=SC2064
-    trap "umount -q '$work/rootfs/dev' '$work/rootfs/proc' 2>/dev/null; rm -rf --one-file-system -- '$work'" EXIT
+    trap "umount -q '$work/rootfs/dev' '$work/rootfs/proc' 2>/dev/null || true; rm -rf --one-file-system -- '$work'" EXIT
     # Stopped (Ctrl-C, kill): exit, so that the EXIT trap cleans up.
     trap 'exit 130' INT
     trap 'exit 143' TERM
