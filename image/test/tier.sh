@@ -67,16 +67,18 @@ reuse "$out/bad/salle-qemu-amd64-0.1.0+bad.raucb" ||
     "$repo/image/build.sh" --target qemu-amd64 --version 0.1.0+bad --deb "$deb_bad" --out "$out/bad" --only bundle
 # foreign: v1's content signed by a CA the devices do not trust.
 foreign=$out/foreign
-rm -rf "$foreign" && mkdir -p "$foreign/bundle"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
-    -subj "/CN=Someone else" -keyout "$foreign/key.pem" -out "$foreign/cert.pem" 2>/dev/null
-cp "$out/v1/rootfs.ext4" "$out/v1/boot.vfat" "$foreign/bundle/"
-printf '[update]\ncompatible=salle-qemu-amd64\nversion=0.1.0+foreign\n\n[bundle]\nformat=verity\n\n[image.rootfs]\nfilename=rootfs.ext4\n\n[image.boot]\nfilename=boot.vfat\n' \
-    >"$foreign/bundle/manifest.raucm"
-rm -f "$foreign/foreign.raucb"
-rauc bundle --cert="$foreign/cert.pem" --key="$foreign/key.pem" --keyring="$foreign/cert.pem" \
-    "$foreign/bundle" "$foreign/foreign.raucb" >/dev/null
-rm -rf "$foreign/bundle"
+foreign_bundle() {
+    rm -rf "$foreign" && mkdir -p "$foreign/bundle"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj "/CN=Someone else" -keyout "$foreign/key.pem" -out "$foreign/cert.pem" 2>/dev/null
+    cp "$out/v1/rootfs.ext4" "$out/v1/boot.vfat" "$foreign/bundle/"
+    printf '[update]\ncompatible=salle-qemu-amd64\nversion=0.1.0+foreign\n\n[bundle]\nformat=verity\n\n[image.rootfs]\nfilename=rootfs.ext4\n\n[image.boot]\nfilename=boot.vfat\n' \
+        >"$foreign/bundle/manifest.raucm"
+    rauc bundle --cert="$foreign/cert.pem" --key="$foreign/key.pem" --keyring="$foreign/cert.pem" \
+        --mksquashfs-args="$SALLE_IMAGE_SQUASHFS_ARGS" "$foreign/bundle" "$foreign/foreign.raucb" >/dev/null
+    rm -rf "$foreign/bundle"
+}
+reuse "$foreign/foreign.raucb" || foreign_bundle
 t_bundles=$(t)
 
 rc=0
