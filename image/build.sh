@@ -2,7 +2,7 @@
 # Builds the Salle OS image in one command:
 #
 #   image/build.sh [--target pi-arm64|qemu-amd64] [--deb FILE] [--version V] [--out DIR]
-#                  [--only base]
+#                  [--only base|bundle|disk]
 #
 #   pi-arm64    (default) the Raspberry Pi 4 / 5 image: Debian 12 arm64, Debian's kernel,
 #               raspi-firmware, tryboot A/B (autoboot.txt)
@@ -19,6 +19,10 @@
 #      partition) and the disk image (GPT), compressed; the RAUC bundle of the same rootfs
 #      (signed by the development CA unless SALLE_RAUC_KEY/SALLE_RAUC_CERT say otherwise);
 #   5. the package manifest (name version arch), printed and written next to the image.
+#
+#   --only base     just the cached base root filesystem
+#   --only bundle   the RAUC bundle, no disk image
+#   --only disk     the disk image, no bundle and no compressed copy (what a boot test needs)
 #
 # Outputs in DIR (default image/out/<target>): salle-<target>.img (+ .zst), rootfs.ext4,
 # boot.vfat, salle-<target>-<version>.raucb, manifest.txt, build-times.txt.

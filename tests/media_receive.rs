@@ -514,6 +514,7 @@ fn a_screen_or_speaker_that_cannot_open_is_reported_by_name() {
     let error = Receive::new(ReceiveSettings {
         video_output: VideoOutput::Kms {
             connector_id: Some(9999),
+            driver: None,
         },
         ..settings()
     })

@@ -32,7 +32,11 @@ class GuestError(Exception):
 class Guest:
     """One boot of the disk image (the disk persists between boots: reboots are real)."""
 
-    def __init__(self, disk, workdir, extra_disk=None, memory_mb=2048, log=print):
+    def __init__(self, disk, workdir, extra_disk=None, memory_mb=2048, log=print, arm64_boot=None):
+        """arm64_boot: (kernel, initrd, command line) to boot an arm64 image on QEMU's `virt`
+        machine under TCG (no firmware: the Pi's boot firmware does not run there); None for
+        the amd64 test flavour booted through OVMF and GRUB."""
+        self.arm64_boot = arm64_boot
         self.disk = disk
         self.workdir = workdir
         self.extra_disk = extra_disk
@@ -46,7 +50,7 @@ class Guest:
         # the build machine, OVMF stops at once ("KVM internal error", x87 emulation failure)
         # and a direct kernel boot printed nothing, so TCG is the default.
         want = os.environ.get("SALLE_IMAGE_ACCEL", "tcg")
-        self.accel = "kvm" if want == "kvm" and kvm_usable() else "tcg"
+        self.accel = "kvm" if want == "kvm" and kvm_usable() and not arm64_boot else "tcg"
 
     # ------------------------------------------------------------------ process
     def start(self):
@@ -55,21 +59,29 @@ class Guest:
         for p in (serial_path, self.qmp_path):
             if os.path.exists(p):
                 os.unlink(p)
+        if self.arm64_boot:
+            kernel, initrd, append = self.arm64_boot
+            machine = ["qemu-system-aarch64", "-M", "virt", "-cpu", "max",
+                       "-kernel", kernel, "-initrd", initrd, "-append", append]
+        else:
+            machine = [
+                "qemu-system-x86_64",
+                *(["-accel", "kvm"] if self.accel == "kvm" else []),
+                # -arch-capabilities: on this nested KVM, QEMU 7.2 aborts setting MSR 0x10a
+                # (IA32_ARCH_CAPABILITIES) with a plain -cpu host.
+                "-cpu", "host,-arch-capabilities" if self.accel == "kvm" else "max",
+                "-bios", OVMF, "-vga", "none",
+            ]
         cmd = [
-            "qemu-system-x86_64",
-            *(["-accel", "kvm"] if self.accel == "kvm" else []),
-            # -arch-capabilities: on this nested KVM, QEMU 7.2 aborts setting MSR 0x10a
-            # (IA32_ARCH_CAPABILITIES) with a plain -cpu host.
-            "-cpu", "host,-arch-capabilities" if self.accel == "kvm" else "max",
+            *machine,
             "-smp", "2",
             # TCG: one host thread per guest CPU, so the boot is not serialised.
             *(["-accel", "tcg,thread=multi"] if self.accel == "tcg" else []),
             "-m", str(self.memory_mb),
-            "-bios", OVMF,
             "-drive", f"file={self.disk},format=raw,if=virtio,cache=unsafe",
             # virtio-gpu: GStreamer 1.22's kmssink finds virtio_gpu by name; with -vga std
             # (bochs-drm) it said "Could not open DRM module".
-            "-vga", "none", "-device", "virtio-gpu-pci",
+            "-device", "virtio-gpu-pci",
             "-display", "none",
             "-netdev", "user,id=n0,restrict=on",
             "-device", "virtio-net-pci,netdev=n0",

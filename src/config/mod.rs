@@ -115,6 +115,10 @@ pub struct ScreenConfig {
     /// The KMS connector id (`modetest -c`) when the board has several; unset: the first
     /// connected one.
     pub connector: Option<u32>,
+    /// The display's DRM driver (e.g. "virtio_gpu") when kmssink cannot find it by itself:
+    /// GStreamer 1.22's kmssink only probes a fixed list of drivers (vc4, i915, ...), which
+    /// lacks QEMU's virtio_gpu. Unset: kmssink's own probe (right on a Pi).
+    pub kms_driver: Option<String>,
     /// Show the room itself as a small picture in a corner during calls.
     pub self_view: bool,
     /// When the screen stays awake, e.g. "Mon-Fri 07:00-19:00, Sat 08:00-12:00" (local time).
@@ -185,6 +189,7 @@ impl Default for ScreenConfig {
             height: 720,
             fps: 30,
             connector: None,
+            kms_driver: None,
             self_view: true,
             awake_hours: None,
             sleep_after_s: 600,

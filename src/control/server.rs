@@ -46,15 +46,27 @@ pub fn bind(path: &Path, group: &str) -> std::io::Result<UnixListener> {
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     match nix::unistd::Group::from_name(group) {
-        Ok(Some(g)) => {
-            if let Err(e) = nix::unistd::chown(path, None, Some(g.gid)) {
-                tracing::warn!("cannot give {} to group {group}: {e}", path.display());
-            }
-        }
+        Ok(Some(g)) => give_to_group(path, group, g.gid),
         _ => tracing::debug!("group {group} does not exist: the socket keeps our group"),
     }
     tracing::info!("listening at {}", path.display());
     Ok(listener)
+}
+
+/// Gives the socket to `gid` unless it has that group already. Under systemd the daemon runs
+/// with `Group=salle`, so the socket is born with the right group; and the unit's
+/// `SystemCallFilter=~@privileged` (which includes `@chown`) makes any chown fail with EPERM,
+/// even a no-op one, which is why the socket's group is compared first.
+fn give_to_group(path: &Path, group: &str, gid: nix::unistd::Gid) {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.gid() == gid.as_raw() => {}
+        _ => {
+            if let Err(e) = nix::unistd::chown(path, None, Some(gid)) {
+                tracing::warn!("cannot give {} to group {group}: {e}", path.display());
+            }
+        }
+    }
 }
 
 /// Answers clients until the listener fails; every request through it is from `origin`.

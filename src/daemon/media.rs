@@ -20,7 +20,7 @@
 
 use super::Event;
 use crate::api::{AudioStatus, MediaStatus, ScreenStatus, VideoStatus};
-use crate::config::{Config, ScreenOutput};
+use crate::config::{Config, ScreenConfig, ScreenOutput};
 use crate::hw::camera::Encoding;
 use crate::hw::inventory::{Selected, Selection};
 use crate::media::adapt::SizeAdapter;
@@ -412,7 +412,7 @@ impl Media {
         ReceiveSettings {
             screen: Size::new(screen.width, screen.height),
             fps: screen.fps,
-            video_output: video_output(screen.output, screen.connector),
+            video_output: video_output(screen),
             audio_output,
             echo_probe: (speaker_is_real && mic_needs_aec).then(|| DEFAULT_ECHO_PROBE.to_string()),
             ..ReceiveSettings::default()
@@ -466,7 +466,7 @@ impl Media {
     /// The configuration gives the room a screen to show things on between calls.
     fn has_a_screen(&self) -> bool {
         let screen = &self.config.screen;
-        video_output(screen.output, screen.connector) != VideoOutput::AppSink
+        video_output(screen) != VideoOutput::AppSink
     }
 
     fn receive_failed(&mut self, reason: String) -> Option<String> {
@@ -695,7 +695,11 @@ impl DeviceAddresses {
 }
 
 /// What `[screen] output` means on this machine.
-fn video_output(output: ScreenOutput, connector_id: Option<u32>) -> VideoOutput {
+fn video_output(screen: &ScreenConfig) -> VideoOutput {
+    let kms = || VideoOutput::Kms {
+        connector_id: screen.connector,
+        driver: screen.kms_driver.clone(),
+    };
     let display_controller = || {
         std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
             entries
@@ -703,12 +707,12 @@ fn video_output(output: ScreenOutput, connector_id: Option<u32>) -> VideoOutput 
                 .any(|e| e.file_name().to_string_lossy().starts_with("card"))
         })
     };
-    match output {
-        ScreenOutput::Kms => VideoOutput::Kms { connector_id },
+    match screen.output {
+        ScreenOutput::Kms => kms(),
         ScreenOutput::Window => VideoOutput::Window,
         ScreenOutput::None => VideoOutput::AppSink,
         ScreenOutput::Auto if crate::media::receive::has_desktop() => VideoOutput::Window,
-        ScreenOutput::Auto if display_controller() => VideoOutput::Kms { connector_id },
+        ScreenOutput::Auto if display_controller() => kms(),
         ScreenOutput::Auto => VideoOutput::AppSink,
     }
 }

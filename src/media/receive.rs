@@ -112,8 +112,12 @@ impl VideoCodec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VideoOutput {
     /// The HDMI screen, straight to the display controller (no desktop). `connector_id` picks a
-    /// connector when there are several (none: kmssink's choice, the first connected one).
-    Kms { connector_id: Option<u32> },
+    /// connector when there are several (none: kmssink's choice, the first connected one);
+    /// `driver` names the DRM driver when kmssink's own probe does not know it.
+    Kms {
+        connector_id: Option<u32>,
+        driver: Option<String>,
+    },
     /// A window on a desktop (development on a laptop).
     Window,
     /// Nowhere but `Receive::pull_frame` (tests).
@@ -1121,11 +1125,17 @@ fn build_video_output(
     elements.extend(texts.iter().cloned());
     let mut frames = None;
     match &settings.video_output {
-        VideoOutput::Kms { connector_id } => {
+        VideoOutput::Kms {
+            connector_id,
+            driver,
+        } => {
             elements.push(make(VIDEOCONVERT, "screen-convert")?);
             let sink = make(KMSSINK, "screen")?;
             if let Some(id) = connector_id {
                 sink.set_property("connector-id", *id as i32);
+            }
+            if let Some(driver) = driver {
+                sink.set_property("driver-name", driver.as_str());
             }
             elements.push(sink);
         }
