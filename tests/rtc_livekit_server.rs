@@ -145,10 +145,12 @@ fn an_unregistered_slug_typed_without_hyphens_joins_the_meeting_meet_makes_for_i
     let daemon = in_call(&meet, "ABCDefghij");
     let state = meet.state();
     assert_eq!(state["rooms_requests"], json!(["abc-defg-hij"]), "{state}");
-    let room = wait_for("the room on the server", Duration::from_secs(30), || {
+    // ACTIVE: its primary peer connection (the subscriber's, which carries the data channels
+    // even with nobody else in the meeting) is up.
+    wait_for("the room active on the server", Duration::from_secs(30), || {
         room_on_server(&meet.control("state", json!({"slug": "abc-defg-hij"})))
+            .filter(|room| room["state"] == "ACTIVE")
     });
-    assert_eq!(room["state"], "ACTIVE", "{room}");
     drop(daemon);
 }
 
