@@ -147,10 +147,14 @@ fn an_unregistered_slug_typed_without_hyphens_joins_the_meeting_meet_makes_for_i
     assert_eq!(state["rooms_requests"], json!(["abc-defg-hij"]), "{state}");
     // ACTIVE: its primary peer connection (the subscriber's, which carries the data channels
     // even with nobody else in the meeting) is up.
-    wait_for("the room active on the server", Duration::from_secs(30), || {
-        room_on_server(&meet.control("state", json!({"slug": "abc-defg-hij"})))
-            .filter(|room| room["state"] == "ACTIVE")
-    });
+    wait_for(
+        "the room active on the server",
+        Duration::from_secs(30),
+        || {
+            room_on_server(&meet.control("state", json!({"slug": "abc-defg-hij"})))
+                .filter(|room| room["state"] == "ACTIVE")
+        },
+    );
     drop(daemon);
 }
 
