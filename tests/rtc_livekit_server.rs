@@ -624,6 +624,62 @@ fn the_screen_says_the_meeting_is_transcribed_then_recorded_while_meet_says_so()
 }
 
 #[test]
+fn a_reaction_from_meet_shows_briefly_on_the_screen_with_its_senders_name() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    meet.control(
+        "join",
+        json!({"identity": "alice", "name": "Alice Martin", "width": 0, "tone": false}),
+    );
+    let config = simulated_room(ROOM_NAME, &meet.meeting_url(SLUG))
+        .replace(r#"output = "none""#, r#"output = "window""#);
+    let daemon = Daemon::start_with(&config, |command| {
+        command
+            .env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX")
+            .env("DISPLAY", ":salle-test");
+    });
+    daemon.cli(&["press", "join"]);
+    daemon.wait_state("in-call", Duration::from_secs(60));
+    let react = |payload: Value| {
+        meet.control("data", json!({"identity": "alice", "payload": payload}));
+    };
+    // What Meet's reaction button sends (ReactionsToggle: reliable, to everyone).
+    react(json!({"type": "reactionReceived", "data": {"emoji": "👍"}}));
+    wait_for(
+        "the reaction on the screen",
+        Duration::from_secs(20),
+        || {
+            screen_text(&daemon)
+                .iter()
+                .any(|t| t == "👍 Alice Martin")
+                .then_some(())
+        },
+    );
+    assert_eq!(daemon.status()["session"]["reactions_received"], 1);
+    // Briefly: it goes by itself.
+    wait_for("the reaction gone", Duration::from_secs(20), || {
+        (!screen_text(&daemon)
+            .iter()
+            .any(|t| t.contains("Alice Martin")))
+        .then_some(())
+    });
+    // Text that is no emoji is not shown (anyone can send anything); the next emoji is.
+    react(json!({"type": "reactionReceived", "data": {"emoji": "Vote for me"}}));
+    react(json!({"type": "reactionReceived", "data": {"emoji": "🎉"}}));
+    wait_for("the second reaction", Duration::from_secs(20), || {
+        screen_text(&daemon)
+            .iter()
+            .any(|t| t == "🎉 Alice Martin")
+            .then_some(())
+    });
+    assert!(
+        !screen_text(&daemon).iter().any(|t| t.contains("Vote")),
+        "{:?}",
+        screen_text(&daemon)
+    );
+    assert_eq!(daemon.status()["session"]["reactions_received"], 3);
+}
+
+#[test]
 fn a_screen_share_comes_large_and_leaves_the_screen_when_it_stops() {
     let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
     python_joins(&meet, "alice", "Alice Martin", "H264");

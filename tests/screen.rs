@@ -102,6 +102,7 @@ fn facts() -> ScreenFacts {
         problems: vec!["meeting service unreachable".into()],
         captions: Vec::new(),
         recording: Default::default(),
+        reactions: Vec::new(),
     }
 }
 

@@ -8,7 +8,9 @@ use super::Event;
 use crate::api::MediaStatus;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
-use crate::room::{Effect, Input, LedPattern, RoomStatus, SessionEvent, SessionId};
+use crate::room::{
+    Effect, Input, LedPattern, Millis, Reactions, RoomStatus, SessionEvent, SessionId,
+};
 use crate::rtc::peer::{unsupported_turn_urls, BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
 use crate::rtc::stats::{SessionMonitor, SessionStatus};
@@ -26,6 +28,8 @@ pub struct Effects {
     network: Network,
     /// The figures of the meeting session in progress.
     monitor: Option<SessionMonitor>,
+    /// The meeting's reactions on the screen.
+    reactions: Reactions,
     leds: Leds,
     /// USB speakerphones: their mute LEDs are mute LEDs too.
     speakerphones: Speakerphones,
@@ -70,6 +74,7 @@ impl Effects {
                 camera: (config.camera.width, config.camera.height),
             },
             monitor: None,
+            reactions: Reactions::default(),
             leds,
             speakerphones: Speakerphones::start(&config.speakerphone.hid, events.clone()),
             media,
@@ -100,9 +105,26 @@ impl Effects {
         self.media.feedback_received(feedback);
     }
 
-    /// Shows the room's state on its screen, with the meeting's captions (see
-    /// `Media::show_screen`).
-    pub fn show_screen(&mut self, status: &RoomStatus, problems: &[String], selection: &Selection) {
+    /// Shows the room's state on its screen at `now`, with the meeting's captions and
+    /// reactions (see `Media::show_screen`).
+    pub fn show_screen(
+        &mut self,
+        now: Millis,
+        status: &RoomStatus,
+        problems: &[String],
+        selection: &Selection,
+    ) {
+        for reaction in self
+            .monitor
+            .as_ref()
+            .map(|m| m.take_reactions())
+            .unwrap_or_default()
+        {
+            self.reactions
+                .on_reaction(&reaction.from, &reaction.emoji, now);
+        }
+        self.reactions.expire(now);
+        let reactions = self.reactions.lines(now);
         let captions = self
             .monitor
             .as_ref()
@@ -113,8 +135,9 @@ impl Effects {
             .as_ref()
             .map(|m| m.recording())
             .unwrap_or_default();
-        self.media
-            .show_screen(status, problems, &captions, recording, selection);
+        self.media.show_screen(
+            status, problems, &captions, recording, &reactions, selection,
+        );
     }
 
     pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {

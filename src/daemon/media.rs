@@ -202,6 +202,7 @@ impl Media {
         problems: &[String],
         captions: &[CaptionLine],
         recording: MeetingRecording,
+        reactions: &[String],
         selection: &Selection,
     ) {
         let now = jiff::Zoned::now();
@@ -215,6 +216,7 @@ impl Media {
                 .map(|c| format!("{}: {}", c.speaker, c.text))
                 .collect(),
             recording,
+            reactions: reactions.to_vec(),
         };
         let content = screen_content(status, &facts);
         if self.receive.is_none() && !self.in_session && self.has_a_screen() {

@@ -140,7 +140,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     }
 
     // From start-up on: the room's name, address and problems within seconds.
-    effects.show_screen(&room.status(), &problems, devices.selection());
+    effects.show_screen(now_ms(), &room.status(), &problems, devices.selection());
 
     let status_line = |room: &Room| {
         let s = room.status();
@@ -247,6 +247,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         }
         // The screen follows the room, the clock and the captions; only changes are redrawn.
         effects.show_screen(
+            now_ms(),
             &room.status(),
             &all_problems(&problems, &unreachable, &effects),
             devices.selection(),

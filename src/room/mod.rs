@@ -9,6 +9,7 @@
 mod calendar;
 mod leds;
 mod machine;
+mod reactions;
 mod recording;
 mod screen;
 mod screen_power;
@@ -17,6 +18,7 @@ mod status;
 pub use calendar::{CalendarMeeting, CalendarStatus};
 pub use leds::{LedPattern, LedState};
 pub use machine::{CalendarSettings, Refusal, Room, RoomSettings, Step};
+pub use reactions::{Reactions, REACTION_LINES, REACTION_SHOWN_MS};
 pub use recording::{MeetingRecording, RECORDED_NOTICE, TRANSCRIBED_NOTICE};
 pub use screen::{
     meeting_address, screen_content, CallScreen, Message, RoomScreen, ScreenContent, ScreenFacts,
