@@ -36,12 +36,12 @@ fn chromium_and_the_room(codec: &str, name: &str) -> Seen {
     let daemon = Daemon::start(&simulated_room(ROOM_NAME, &meet.meeting_url(SLUG)));
     daemon.cli(&["press", "join"]);
     daemon.wait_state("in-call", Duration::from_secs(60));
-    let chromium = meet.chromium(&ChromiumOptions {
+    let mut chromium = meet.chromium(&ChromiumOptions {
         identity: "chromium",
         name,
         codec,
         simulcast: true,
-        seconds: 12,
+        seconds: 20,
     });
     // The room decodes Chromium's camera under its name.
     let tile = wait_for(
@@ -63,6 +63,20 @@ fn chromium_and_the_room(codec: &str, name: &str) -> Seen {
         })
         .cloned()
         .unwrap_or_else(|| panic!("Chromium's camera not on the server: {state}"));
+    // The room's mute and camera privacy, as livekit-client shows them to a Meet user (the
+    // microphone and camera icons of the room's tile), and back.
+    let room_flag = |flag: &'static str, on: bool| {
+        move |remotes: &Value| (remotes[ROOM_NAME][flag] == on).then_some(())
+    };
+    chromium.wait_for("the room unmuted", room_flag("audioMuted", false));
+    daemon.cli(&["press", "mute"]);
+    chromium.wait_for("the room muted", room_flag("audioMuted", true));
+    daemon.cli(&["press", "mute"]);
+    chromium.wait_for("the room unmuted again", room_flag("audioMuted", false));
+    daemon.cli(&["press", "camera-privacy"]);
+    chromium.wait_for("the room's camera off", room_flag("videoMuted", true));
+    daemon.cli(&["press", "camera-privacy"]);
+    chromium.wait_for("the room's camera on", room_flag("videoMuted", false));
     let result = chromium.result();
     // Still in the call, and the tile still decoding after the whole run.
     assert_eq!(daemon.state(), "in-call");

@@ -430,6 +430,25 @@ impl Chromium {
         self.child.id()
     }
 
+    /// Reads what it reports every second until `check` finds something in its `remotes`
+    /// (getStats() and mute flags by name); panics, saying `what`, if it leaves first.
+    pub fn wait_for<T>(&mut self, what: &str, mut check: impl FnMut(&Value) -> Option<T>) -> T {
+        let lines = self.lines.as_mut().unwrap();
+        for line in lines.map_while(Result::ok) {
+            let value: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if value["event"] == "stats" {
+                if let Some(found) = check(&value["remotes"]) {
+                    return found;
+                }
+            }
+            assert_ne!(
+                value["event"], "result",
+                "Chromium left before {what}: {value}"
+            );
+        }
+        panic!("Chromium ended before {what}");
+    }
+
     /// Waits for it to leave (after its `seconds`) and returns its result: getStats() of what
     /// it sent and of everyone it received.
     pub fn result(mut self) -> Value {
