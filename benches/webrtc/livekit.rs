@@ -185,11 +185,14 @@ fn room_in_call(meet: &Meet, config: &str, secs: u64) -> Result<CallRun, String>
             .collect::<Vec<_>>()
             .join(", ")
     )];
+    let video = &after["media"]["video"];
     notes.push(format!(
-        "status: sent {} kbit/s, size {}, encoder {}",
+        "status at the end: sent {} kbit/s (congestion target {}), encoder {}x{} at {} kbit/s",
         after["session"]["sent"]["kbps"],
-        after["media"]["video"]["size"],
-        after["media"]["video"]["encoder"]
+        after["session"]["sent"]["target_kbps"],
+        video["width"],
+        video["height"],
+        video["kbps"]
     ));
     let _ = daemon.cli(&["leave"]);
     daemon.wait_state("idle", Duration::from_secs(20));
@@ -224,6 +227,8 @@ fn chromium_in_call(
     };
     let usage = crate::procs::measure(Duration::from_secs(secs), processes, || {});
     let result = chromium.result();
+    // From published to the end of its session.
+    let session_s = (CALL_WARM_UP + secs + 2) as f64;
     let sent = result["outbound"]["video"]
         .as_array()
         .cloned()
@@ -233,16 +238,15 @@ fn chromium_in_call(
         sent.iter()
             .filter(|s| s["active"] != false)
             .map(|s| format!(
-                "{} {}x{} {} ({}, {} frames)",
+                "{} {}x{} {} ({}, {:.1} frames/s over the session, {:.0} kbit/s, quality limitation {})",
                 s["codec"].as_str().unwrap_or("?"),
                 s["frameWidth"],
                 s["frameHeight"],
-                s["scalabilityMode"]
-                    .as_str()
-                    .or(s["rid"].as_str())
-                    .unwrap_or(""),
+                s["scalabilityMode"].as_str().or(s["rid"].as_str()).unwrap_or(""),
                 s["encoderImplementation"].as_str().unwrap_or("?"),
-                s["framesEncoded"]
+                s["framesEncoded"].as_f64().unwrap_or(0.0) / session_s,
+                s["bytesSent"].as_f64().unwrap_or(0.0) * 8.0 / 1000.0 / session_s,
+                s["qualityLimitationReason"].as_str().unwrap_or("?"),
             ))
             .collect::<Vec<_>>()
             .join(", ")
