@@ -153,9 +153,11 @@ fn room_in_call(meet: &Meet, config: &str, secs: u64) -> Result<CallRun, String>
     }
     std::thread::sleep(Duration::from_secs(CALL_WARM_UP));
     let before = daemon.status();
+    let threads_before = crate::procs::cpu_by_thread_name(daemon.pid());
     let started = Instant::now();
     let usage = crate::procs::measure(Duration::from_secs(secs), || vec![daemon.pid()], || {});
     let after = daemon.status();
+    let threads_after = crate::procs::cpu_by_thread_name(daemon.pid());
     let elapsed = started.elapsed().as_secs_f64();
     let rate = |path: &[&str]| {
         let pick = |v: &serde_json::Value| path.iter().fold(v, |v, k| &v[*k]).as_f64();
@@ -193,6 +195,10 @@ fn room_in_call(meet: &Meet, config: &str, secs: u64) -> Result<CallRun, String>
         video["width"],
         video["height"],
         video["kbps"]
+    ));
+    notes.push(format!(
+        "busiest threads (% of one core): {}",
+        crate::procs::busiest_threads(&threads_before, &threads_after, elapsed, 8)
     ));
     let _ = daemon.cli(&["leave"]);
     daemon.wait_state("idle", Duration::from_secs(20));
