@@ -49,6 +49,15 @@ fn chromium_and_the_room(codec: &str, name: &str) -> Seen {
         Duration::from_secs(60),
         || on_screen(&daemon, name).filter(|p| p["decoded_frames"].as_u64() > Some(60)),
     );
+    // And its sound (Chromium's fake microphone, the only sound in this meeting).
+    wait_for(
+        "Chromium's sound in the room",
+        Duration::from_secs(30),
+        || {
+            let status = daemon.status();
+            (status["session"]["received"]["audio_frames"].as_u64() > Some(100)).then_some(())
+        },
+    );
     let state = meet.state();
     let track = state["server"]
         .as_array()
@@ -153,6 +162,25 @@ fn chromium_publishing_vp8_simulcast_and_the_room_see_each_other() {
     assert_eq!(sent.len(), 3, "{sent:?}");
     assert!(rids.contains(&&serde_json::json!("f")), "{sent:?}");
     // The layer that fits the room's 640x360 tile.
+    let size = (seen.tile["width"].as_u64(), seen.tile["height"].as_u64());
+    assert_eq!(size, (Some(640), Some(360)), "{}", seen.tile);
+    chromium_decoded_the_room(&seen.chromium);
+}
+
+#[test]
+fn chromium_publishing_h264_simulcast_and_the_room_see_each_other() {
+    if !in_own_network("chromium_publishing_h264_simulcast_and_the_room_see_each_other") {
+        return;
+    }
+    let seen = chromium_and_the_room("h264", "Hugo Chromium");
+    println!(
+        "H.264: room's tile {} ; Chromium sent {} ; received {}",
+        seen.tile, seen.chromium["outbound"]["video"], seen.chromium["remotes"][ROOM_NAME]
+    );
+    assert_eq!(seen.track["mime"], "video/H264", "{}", seen.track);
+    let sent = seen.chromium["outbound"]["video"].as_array().unwrap();
+    assert_eq!(sent.len(), 3, "simulcast q, h, f: {sent:?}");
+    assert!(sent.iter().all(|s| s["codec"] == "video/H264"), "{sent:?}");
     let size = (seen.tile["width"].as_u64(), seen.tile["height"].as_u64());
     assert_eq!(size, (Some(640), Some(360)), "{}", seen.tile);
     chromium_decoded_the_room(&seen.chromium);
