@@ -244,7 +244,7 @@ fn chromium_in_call(
         sent.iter()
             .filter(|s| s["active"] != false)
             .map(|s| format!(
-                "{} {}x{} {} ({}, {:.1} frames/s over the session, {:.0} kbit/s, quality limitation {})",
+                "{} {}x{} {} ({}, framesEncoded {:.1}/s over the session, {:.0} kbit/s, quality limitation {})",
                 s["codec"].as_str().unwrap_or("?"),
                 s["frameWidth"],
                 s["frameHeight"],
