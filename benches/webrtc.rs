@@ -8,7 +8,7 @@
 //!
 //! Environment: SALLE_BENCH_SECS (measured window per publisher, default 10),
 //! SALLE_BENCH_JOINS (joins timed, default 20), SALLE_BENCH_ONLY=livekit (only the LiveKit
-//! joins), SALLE_BIN (the daemon; default the `salle`
+//! joins) or livekit-call (only the 3-person call below), SALLE_BIN (the daemon; default the `salle`
 //! binary cargo builds for the benchmark), GST_PEER_PROFILE (the gst-peer build to use;
 //! default its release build when there is one, else build.sh's dev build).
 //!
@@ -29,7 +29,10 @@
 //! (timed as it is printed), the daemon's log (offer, answer, connected) and status (polled),
 //! a second in the call, `salle leave`, idle again. Then the same number of joins into a public
 //! La Suite Meet room on the real livekit-server (webrtc/livekit.rs): to in-call, and to the
-//! server's first video packet from the room (its debug log).
+//! server's first video packet from the room (its debug log). Then a 3-person call on the real
+//! server: the room (720p30 out, two people in, drawing its screen) with two Python SDK
+//! participants, then headless Chromium with livekit-client in its place (one H.264 layer;
+//! then VP9 L3T3_KEY as La Suite Meet's web client), CPU and memory of each and the ratios.
 
 #[path = "webrtc/livekit.rs"]
 mod livekit;
@@ -155,6 +158,11 @@ fn bench() {
         drop(daemon);
         return print_livekit_timings(&timings, joins);
     }
+    if std::env::var("SALLE_BENCH_ONLY").as_deref() == Ok("livekit-call") {
+        // Only the 3-person call on the real server (about two minutes).
+        let calls = livekit::call_usage(&call_config(), secs);
+        return livekit::print_call(&calls, secs);
+    }
     let started = Instant::now();
     let load_before = procs::load_average();
     let (gst_peer, gst_profile) = peers::gst_peer_binary();
@@ -192,6 +200,7 @@ fn bench() {
     let timings = join_timings(&daemon, &tools, joins);
     let livekit_timings = livekit::join_timings(&daemon, joins);
     drop(daemon);
+    let calls = livekit::call_usage(&call_config(), secs);
 
     println!();
     print_table(
@@ -218,6 +227,8 @@ fn bench() {
     print_timings(&timings, joins);
     println!();
     print_livekit_timings(&livekit_timings, joins);
+    println!();
+    livekit::print_call(&calls, secs);
     println!();
     print_included(&tools);
     println!(
@@ -259,6 +270,15 @@ bind = ["127.0.0.1:0"]
 # path, like gst-peer's fixed bitrate (the product's default ceiling is 2500).
 max_video_kbps = 2000
 "#
+    )
+}
+
+/// The room in the 3-person call: the benchmark's room drawing its screen (a window; the
+/// benchmark runs it into a sink that shows nothing) at 1280x720.
+fn call_config() -> String {
+    salle_config().replace(
+        "[screen]\noutput = \"none\"",
+        "[screen]\noutput = \"window\"\nwidth = 1280\nheight = 720",
     )
 }
 

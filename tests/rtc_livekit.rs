@@ -122,6 +122,17 @@ fn the_room_joins_a_public_visio_room_and_sees_and_is_seen() {
         let speaking = status["session"]["speaking"].as_array()?.clone();
         speaking.contains(&json!("Alice Martin")).then_some(())
     });
+    // Meet's transcriber is an agent; the server forwards Transcription packets only from
+    // agents: one Alice forges is dropped (the double answers that it dropped it).
+    fixture.control(
+        "publish",
+        json!({"identity": "transcriber", "name": "Transcription", "kind": "agent", "media": false}),
+    );
+    let forged = fixture.control(
+        "transcription",
+        json!({"identity": "alice", "from": "alice", "text": "Faux sous-titre", "final": true}),
+    );
+    assert_eq!(forged["dropped"], "not an agent", "{forged}");
     fixture.control(
         "transcription",
         json!({"identity": "alice", "text": "Bonjour à la salle", "final": true}),
@@ -132,6 +143,8 @@ fn the_room_joins_a_public_visio_room_and_sees_and_is_seen() {
     });
     assert_eq!(caption["speaker"], "Alice Martin", "{caption}");
     assert_eq!(caption["text"], "Bonjour à la salle", "{caption}");
+    let captions = daemon.status()["session"]["captions"].clone();
+    assert_eq!(captions.as_array().map(Vec::len), Some(1), "{captions}");
 
     // Data that is not JSON, and a JSON message: the room carries on.
     fixture.control("data", json!({"payload_b64": "AP8Abm90IGpzb24="}));

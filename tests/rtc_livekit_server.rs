@@ -145,10 +145,16 @@ fn an_unregistered_slug_typed_without_hyphens_joins_the_meeting_meet_makes_for_i
     let daemon = in_call(&meet, "ABCDefghij");
     let state = meet.state();
     assert_eq!(state["rooms_requests"], json!(["abc-defg-hij"]), "{state}");
-    let room = wait_for("the room on the server", Duration::from_secs(30), || {
-        room_on_server(&meet.control("state", json!({"slug": "abc-defg-hij"})))
-    });
-    assert_eq!(room["state"], "ACTIVE", "{room}");
+    // ACTIVE: its primary peer connection (the subscriber's, which carries the data channels
+    // even with nobody else in the meeting) is up.
+    wait_for(
+        "the room active on the server",
+        Duration::from_secs(30),
+        || {
+            room_on_server(&meet.control("state", json!({"slug": "abc-defg-hij"})))
+                .filter(|room| room["state"] == "ACTIVE")
+        },
+    );
     drop(daemon);
 }
 
@@ -615,6 +621,62 @@ fn the_screen_says_the_meeting_is_transcribed_then_recorded_while_meet_says_so()
         let text = screen_text(&daemon);
         (!text.iter().any(|t| t.starts_with("This meeting is being"))).then_some(())
     });
+}
+
+#[test]
+fn a_reaction_from_meet_shows_briefly_on_the_screen_with_its_senders_name() {
+    let meet = Meet::start(&["--room", &format!("{SLUG}=public")]);
+    meet.control(
+        "join",
+        json!({"identity": "alice", "name": "Alice Martin", "width": 0, "tone": false}),
+    );
+    let config = simulated_room(ROOM_NAME, &meet.meeting_url(SLUG))
+        .replace(r#"output = "none""#, r#"output = "window""#);
+    let daemon = Daemon::start_with(&config, |command| {
+        command
+            .env("GST_PLUGIN_FEATURE_RANK", "fakevideosink:MAX")
+            .env("DISPLAY", ":salle-test");
+    });
+    daemon.cli(&["press", "join"]);
+    daemon.wait_state("in-call", Duration::from_secs(60));
+    let react = |payload: Value| {
+        meet.control("data", json!({"identity": "alice", "payload": payload}));
+    };
+    // What Meet's reaction button sends (ReactionsToggle: reliable, to everyone).
+    react(json!({"type": "reactionReceived", "data": {"emoji": "👍"}}));
+    wait_for(
+        "the reaction on the screen",
+        Duration::from_secs(20),
+        || {
+            screen_text(&daemon)
+                .iter()
+                .any(|t| t == "👍 Alice Martin")
+                .then_some(())
+        },
+    );
+    assert_eq!(daemon.status()["session"]["reactions_received"], 1);
+    // Briefly: it goes by itself.
+    wait_for("the reaction gone", Duration::from_secs(20), || {
+        (!screen_text(&daemon)
+            .iter()
+            .any(|t| t.contains("Alice Martin")))
+        .then_some(())
+    });
+    // Text that is no emoji is not shown (anyone can send anything); the next emoji is.
+    react(json!({"type": "reactionReceived", "data": {"emoji": "Vote for me"}}));
+    react(json!({"type": "reactionReceived", "data": {"emoji": "🎉"}}));
+    wait_for("the second reaction", Duration::from_secs(20), || {
+        screen_text(&daemon)
+            .iter()
+            .any(|t| t == "🎉 Alice Martin")
+            .then_some(())
+    });
+    assert!(
+        !screen_text(&daemon).iter().any(|t| t.contains("Vote")),
+        "{:?}",
+        screen_text(&daemon)
+    );
+    assert_eq!(daemon.status()["session"]["reactions_received"], 3);
 }
 
 #[test]

@@ -107,6 +107,7 @@ fn facts() -> ScreenFacts {
         addresses: vec!["192.0.2.10".into()],
         captions: Vec::new(),
         recording: Default::default(),
+        reactions: Vec::new(),
     }
 }
 
@@ -529,6 +530,46 @@ fn a_remote_camera_turned_off_is_covered_by_its_camera_off_card() {
         close(f.pixel(corner(right).0, corner(right).1), GREEN)
     });
     assert!(receive.drawing().texts.is_empty());
+}
+
+#[test]
+fn a_reaction_shows_its_emoji_in_colour_and_the_name_above_the_captions() {
+    let _serial = serial();
+    let receive = receive();
+    let reacting = ScreenFacts {
+        reactions: vec!["👍 Alice Martin".into()],
+        ..facts()
+    };
+    let content = screen_content(&status(CallStatus::InCall { url: URL.into() }), &reacting);
+    receive.set_screen(Some(&content)).unwrap();
+    assert_eq!(receive.drawing().texts[0].text, "👍 Alice Martin");
+    let region = screen_layout::regions(SCREEN).reactions;
+    // The thumb is yellow (Noto Color Emoji: without a colour emoji font it would be a white
+    // box or nothing), the name white, over the black of an empty call.
+    let count = |frame: &Frame, rect: &Rect, pick: fn([u8; 4]) -> bool| {
+        (rect.y..rect.bottom())
+            .flat_map(|y| (rect.x..rect.right()).map(move |x| (x, y)))
+            .filter(|&(x, y)| pick(frame.pixel(x, y)))
+            .count()
+    };
+    let yellow = |[r, g, b, _]: [u8; 4]| r > 200 && g > 140 && b < 100;
+    let white = |[r, g, b, _]: [u8; 4]| r > 220 && g > 220 && b > 220;
+    let frame = wait_for_screen(&receive, "the reaction", |f| {
+        count(f, &text_box(&receive, 0), yellow) > 50
+    });
+    save_png(&frame, "screen-reaction.png");
+    let text = text_box(&receive, 0);
+    assert!(count(&frame, &text, white) > 100, "the name");
+    assert!(
+        region.overlaps(&text) && text.bottom() <= screen_layout::regions(SCREEN).captions.y,
+        "{text:?} in {region:?}"
+    );
+    // Gone: nothing drawn any more.
+    let quiet = screen_content(&status(CallStatus::InCall { url: URL.into() }), &facts());
+    receive.set_screen(Some(&quiet)).unwrap();
+    wait_for_screen(&receive, "the reaction gone", |f| {
+        count(f, &text, yellow) == 0
+    });
 }
 
 /// Frames pulled until `check` holds (at most 30).

@@ -160,6 +160,11 @@ pub struct Daemon {
 impl Daemon {
     /// `body` is the configuration after the [control] section.
     pub fn start(body: &str) -> Daemon {
+        Daemon::start_with(body, &[])
+    }
+
+    /// Started with `env` added to its environment.
+    pub fn start_with(body: &str, env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("control.sock");
         let config = dir.path().join("salle.toml");
@@ -179,6 +184,7 @@ impl Daemon {
                 "salle=info,webrtc=info,rtc=info,warn,rtc_dtls=error",
             )
             .env_remove("JOURNAL_STREAM")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -174,3 +174,60 @@ pub fn load_average() -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// CPU seconds so far of each thread of `pid`, summed by thread name (`/proc/PID/task/*/stat`:
+/// GStreamer names its streaming threads after their element or pad, tokio its workers).
+pub fn cpu_by_thread_name(pid: u32) -> Vec<(String, f64)> {
+    let mut by_name: Vec<(String, f64)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let seconds = (ticks(11) + ticks(12)) / ticks_per_second();
+        match by_name.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += seconds,
+            None => by_name.push((name, seconds)),
+        }
+    }
+    by_name
+}
+
+/// The threads (by name) that used the most CPU between two `cpu_by_thread_name` looks, as
+/// "name 12%" (of one core over `window_s`), the busiest first.
+pub fn busiest_threads(
+    before: &[(String, f64)],
+    after: &[(String, f64)],
+    window_s: f64,
+    count: usize,
+) -> String {
+    let mut used: Vec<(String, f64)> = after
+        .iter()
+        .map(|(name, now)| {
+            let then = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0.0, |(_, t)| *t);
+            (name.clone(), now - then)
+        })
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    used.iter()
+        .take(count)
+        .map(|(name, s)| format!("{name} {:.0}%", 100.0 * s / window_s.max(1e-9)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

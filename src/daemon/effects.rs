@@ -9,8 +9,8 @@ use crate::api::MediaStatus;
 use crate::config::{Config, NetworkConfig};
 use crate::hw::inventory::Selection;
 use crate::room::{
-    Effect, Input, LedPattern, MediaPart, ProblemReport, ProblemSource, RoomStatus, SessionEvent,
-    SessionId,
+    Effect, Input, LedPattern, MediaPart, Millis, ProblemReport, ProblemSource, Reactions,
+    RoomStatus, SessionEvent, SessionId,
 };
 use crate::rtc::peer::{BitrateRange, IceServer, PeerSettings};
 use crate::rtc::session::run as run_meeting;
@@ -29,6 +29,8 @@ pub struct Effects {
     network: Network,
     /// The figures of the meeting session in progress.
     monitor: Option<SessionMonitor>,
+    /// The meeting's reactions on the screen.
+    reactions: Reactions,
     leds: Leds,
     /// USB speakerphones: their mute LEDs are mute LEDs too.
     speakerphones: Speakerphones,
@@ -89,6 +91,7 @@ impl Effects {
                 camera: (config.camera.width, config.camera.height),
             },
             monitor: None,
+            reactions: Reactions::default(),
             leds,
             speakerphones: Speakerphones::start(&config.speakerphone.hid, events.clone()),
             media,
@@ -115,9 +118,20 @@ impl Effects {
         self.media.failed(part);
     }
 
-    /// Shows the room's state on its screen, with the meeting's captions (see
-    /// `Media::show_screen`).
-    pub fn show_screen(&mut self, status: &RoomStatus, selection: &Selection) {
+    /// Shows the room's state on its screen at `now`, with the meeting's captions and
+    /// reactions (see `Media::show_screen`).
+    pub fn show_screen(&mut self, now: Millis, status: &RoomStatus, selection: &Selection) {
+        for reaction in self
+            .monitor
+            .as_ref()
+            .map(|m| m.take_reactions())
+            .unwrap_or_default()
+        {
+            self.reactions
+                .on_reaction(&reaction.from, &reaction.emoji, now);
+        }
+        self.reactions.expire(now);
+        let reactions = self.reactions.lines(now);
         let captions = self
             .monitor
             .as_ref()
@@ -129,7 +143,7 @@ impl Effects {
             .map(|m| m.recording())
             .unwrap_or_default();
         self.media
-            .show_screen(status, &captions, recording, selection);
+            .show_screen(status, &captions, recording, &reactions, selection);
     }
 
     pub fn apply(&mut self, effects: Vec<Effect>, selection: &Selection) {

@@ -204,6 +204,7 @@ impl Media {
         status: &RoomStatus,
         captions: &[CaptionLine],
         recording: MeetingRecording,
+        reactions: &[String],
         selection: &Selection,
     ) {
         let now = jiff::Zoned::now();
@@ -216,6 +217,7 @@ impl Media {
                 .map(|c| format!("{}: {}", c.speaker, c.text))
                 .collect(),
             recording,
+            reactions: reactions.to_vec(),
         };
         let content = screen_content(status, &facts);
         if self.receive.is_none() && !self.in_session && self.has_a_screen() {
@@ -750,6 +752,7 @@ struct ScreenJob {
     status: RoomStatus,
     captions: Vec<CaptionLine>,
     recording: MeetingRecording,
+    reactions: Vec<String>,
     selection: Selection,
 }
 
@@ -846,12 +849,14 @@ impl MediaWorker {
         status: &RoomStatus,
         captions: &[CaptionLine],
         recording: MeetingRecording,
+        reactions: &[String],
         selection: &Selection,
     ) {
         self.send(Job::ShowScreen(Box::new(ScreenJob {
             status: status.clone(),
             captions: captions.to_vec(),
             recording,
+            reactions: reactions.to_vec(),
             selection: selection.clone(),
         })));
     }
@@ -925,7 +930,13 @@ fn work(
         // With no job: the clock's minute is the main loop's, but a screen retry or new
         // addresses are the worker's own to notice.
         if let (true, Some(job)) = (redraw, &screen) {
-            media.show_screen(&job.status, &job.captions, job.recording, &job.selection);
+            media.show_screen(
+                &job.status,
+                &job.captions,
+                job.recording,
+                &job.reactions,
+                &job.selection,
+            );
         }
         let now = media.status();
         *status.lock().unwrap_or_else(|e| e.into_inner()) = now;

@@ -179,7 +179,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     effects.apply(step.effects, devices.selection());
 
     // From start-up on: the room's name, address and problems within seconds.
-    effects.show_screen(&room.status(), devices.selection());
+    effects.show_screen(now_ms(), &room.status(), devices.selection());
 
     let status_line = |room: &Room| {
         let s = room.status();
@@ -345,7 +345,7 @@ pub async fn run(options: Options) -> Result<(), String> {
             effects.apply(vec![crate::room::Effect::Leds(leds)], devices.selection());
         }
         // The screen follows the room, the clock and the captions; only changes are redrawn.
-        effects.show_screen(&room.status(), devices.selection());
+        effects.show_screen(now_ms(), &room.status(), devices.selection());
         // Management: new settings on trial, a restart waiting for the call's end, subscribers.
         let status = daemon_status(
             &room,

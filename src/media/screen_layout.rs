@@ -18,13 +18,14 @@
 //! ┌──────────────────────────────────────────┐   in a call
 //! │[Microphone muted][Camera off]            │   badges
 //! │          people (layout.rs)              │
+//! │ 👍 Bruno Durand                          │   reactions, a few seconds each
 //! │░Alice: bonjour à tous░░░░░░░░░░░░┌──────┐│   captions, beside the self-view
 //! │░Bruno: bonjour░░░░░░░░░░░░░░░░░░░│ self ││
 //! └──────────────────────────────────┴──────┘┘
 //! ```
 
 use super::layout::{self, Rect, Size};
-use crate::room::{CallScreen, RoomScreen, ScreenContent, Tone};
+use crate::room::{CallScreen, RoomScreen, ScreenContent, Tone, REACTION_LINES};
 
 /// A colour, red, green, blue.
 pub type Rgb = [u8; 3];
@@ -46,10 +47,11 @@ pub const PROBLEM_TEXT: Rgb = [255, 196, 64];
 /// screen's own texts; past this the tile stays as it is).
 pub const MAX_CAMERA_OFF_CARDS: usize = 4;
 
-/// The most panels and texts any screen uses: the receive pipeline has that many (4 for the
-/// call's badges, recording notice and captions, and the camera-off cards).
+/// The most panels and texts any screen uses: the receive pipeline has that many (4 panels for
+/// the call's badges, recording notice and captions, 5 texts with the reactions, and the
+/// camera-off cards).
 pub const MAX_PANELS: usize = 4 + MAX_CAMERA_OFF_CARDS;
-pub const MAX_TEXTS: usize = 7;
+pub const MAX_TEXTS: usize = 8;
 
 /// A filled rectangle.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +124,9 @@ pub struct Regions {
     /// In a call: "This meeting is being recorded", in the top-right corner (under the
     /// badges on a narrow screen).
     pub notice: Rect,
+    /// In a call: the reactions, just above the captions on the left, newest at the bottom
+    /// (text over the people, no panel: it is there for seconds).
+    pub reactions: Rect,
 }
 
 pub fn regions(screen: Size) -> Regions {
@@ -168,6 +173,13 @@ pub fn regions(screen: Size) -> Regions {
         let wide = even(width.saturating_sub(2 * unit));
         Rect::new(badges[0].x, below, wide, badge.height)
     };
+    let reactions_height = even(REACTION_LINES as u32 * line_height(font(unit, REACTION)));
+    let reactions = Rect::new(
+        even(unit),
+        even(captions.y.saturating_sub(unit / 2 + reactions_height)),
+        even(captions.width.saturating_sub(2 * unit)),
+        reactions_height,
+    );
     Regions {
         unit,
         margin: even(unit * 2),
@@ -176,6 +188,7 @@ pub fn regions(screen: Size) -> Regions {
         captions,
         badges,
         notice,
+        reactions,
     }
 }
 
@@ -187,6 +200,7 @@ const HEADLINE: u32 = 24;
 const SMALLEST_HEADLINE: u32 = 16;
 const BODY: u32 = 13;
 const CAPTION: u32 = 12;
+const REACTION: u32 = 14;
 const SMALL: u32 = 11;
 
 /// What `content` looks like on a `screen`.
@@ -382,6 +396,24 @@ fn draw_call(call: &CallScreen, screen: Size) -> Drawing {
             .texts
             .push(text(&lines.join("\n"), size, false, TEXT, band.x + unit, y));
     }
+
+    if !call.reactions.is_empty() {
+        let rect = r.reactions;
+        let size = font(unit, REACTION);
+        let lines: Vec<String> = call
+            .reactions
+            .iter()
+            .take(REACTION_LINES)
+            .map(|line| fit(line, rect.width, size, true))
+            .collect();
+        // Bottom-aligned: the newest just above the captions, where Meet's float up from.
+        let y = rect
+            .bottom()
+            .saturating_sub(lines.len() as u32 * line_height(size));
+        drawing
+            .texts
+            .push(text(&lines.join("\n"), size, true, TEXT, rect.x, y));
+    }
     drawing
 }
 
@@ -490,6 +522,7 @@ mod tests {
             camera_off,
             captions: (0..captions).map(|i| format!("Alice: line {i}")).collect(),
             notice: None,
+            reactions: Vec::new(),
         })
     }
 
@@ -504,8 +537,41 @@ mod tests {
                 all.push(call(mic, camera, captions));
             }
         }
+        all.push(ScreenContent::Call(CallScreen {
+            mic_muted: true,
+            camera_off: true,
+            captions: (0..3).map(|i| format!("Alice: line {i}")).collect(),
+            notice: Some("This meeting is being recorded".into()),
+            reactions: vec![
+                "👍 Alice Martin".into(),
+                format!("🎉 {}", "Bruno ".repeat(40)),
+                "❤️ Chloé".into(),
+            ],
+        }));
         all.push(ScreenContent::Dark);
         all
+    }
+
+    #[test]
+    fn reactions_show_above_the_captions_newest_at_the_bottom() {
+        let content = ScreenContent::Call(CallScreen {
+            mic_muted: false,
+            camera_off: false,
+            captions: vec!["Alice: bonjour".into()],
+            notice: None,
+            reactions: vec!["👍 Alice Martin".into(), "🎉 Bruno Durand".into()],
+        });
+        let d = draw(&content, HD);
+        let r = regions(HD);
+        let reactions = d.texts.last().unwrap();
+        assert_eq!(reactions.text, "👍 Alice Martin\n🎉 Bruno Durand");
+        assert_eq!(reactions.x, r.reactions.x);
+        let size = reactions.font_px;
+        assert_eq!(reactions.y + 2 * line_height(size), r.reactions.bottom());
+        assert!(r.reactions.bottom() < r.captions.y, "{r:?}");
+        assert!(!r.reactions.overlaps(&r.badges[0]) && !r.reactions.overlaps(&r.notice));
+        // No panel of its own: the captions' band is the only one.
+        assert_eq!(d.panels.len(), 1);
     }
 
     /// What must hold for every drawing: within the pipeline's pools, on the screen, even

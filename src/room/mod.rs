@@ -11,6 +11,7 @@ mod leds;
 mod machine;
 pub mod management;
 mod problem;
+mod reactions;
 mod recording;
 mod screen;
 mod screen_power;
@@ -20,6 +21,7 @@ pub use calendar::{CalendarMeeting, CalendarStatus};
 pub use leds::{LedPattern, LedState};
 pub use machine::{CalendarSettings, Refusal, Room, RoomSettings, Step};
 pub use problem::{Problem, ProblemReport, ProblemSource, Problems};
+pub use reactions::{Reactions, REACTION_LINES, REACTION_SHOWN_MS};
 pub use recording::{MeetingRecording, RECORDED_NOTICE, TRANSCRIBED_NOTICE};
 pub use screen::{
     meeting_address, screen_content, CallScreen, Message, RoomScreen, ScreenContent, ScreenFacts,

@@ -26,6 +26,8 @@ pub struct ScreenFacts {
     pub captions: Vec<String>,
     /// Whether the meeting is being recorded or transcribed.
     pub recording: super::MeetingRecording,
+    /// The reactions to show now, "👍 Alice Martin", newest last (see `Reactions`).
+    pub reactions: Vec<String>,
 }
 
 /// Everything on the screen that is not a remote person's picture.
@@ -79,6 +81,8 @@ pub struct CallScreen {
     pub captions: Vec<String>,
     /// "This meeting is being recorded" (or transcribed), for as long as it is.
     pub notice: Option<String>,
+    /// Reactions from the meeting, newest last, for a few seconds each.
+    pub reactions: Vec<String>,
 }
 
 /// Caption lines shown at once: enough to follow a sentence, few enough to leave the people.
@@ -100,6 +104,7 @@ pub fn screen_content(status: &RoomStatus, facts: &ScreenFacts) -> ScreenContent
                 camera_off: status.camera_off,
                 captions: facts.captions[first..].to_vec(),
                 notice: facts.recording.notice().map(String::from),
+                reactions: facts.reactions.clone(),
             });
         }
         CallStatus::Idle => message(Tone::Ready, "Press the button to join", None),
@@ -302,6 +307,7 @@ mod tests {
             addresses: vec!["192.0.2.10".into()],
             captions: Vec::new(),
             recording: Default::default(),
+            reactions: Vec::new(),
         }
     }
 
@@ -471,6 +477,7 @@ mod tests {
                     "Alice: line 5".into()
                 ],
                 notice: None,
+                reactions: Vec::new(),
             })
         );
         status.mic_muted = false;

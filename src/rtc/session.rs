@@ -6,7 +6,7 @@ use super::publish::{OutgoingTrack, SendCounters, SharedFrames};
 use super::remote::{self, ReceiveCounters, RemoteTrackInfo};
 use super::stats::{
     connection_status, record_received, record_sent, CaptionLine, ConnectionStatus, RateMeter,
-    SessionMonitor,
+    Reaction, SessionMonitor,
 };
 use super::{EncoderFeedback, MediaPorts, Switches};
 use crate::media::receive::Receive;
@@ -336,6 +336,18 @@ impl Session {
     pub fn recording_notification(&self, kind: &str) {
         self.monitor.update(|status| {
             status.recording.on_notification(kind);
+        });
+    }
+
+    /// Takes a reaction (an emoji) from the person called `from`: the daemon decides what the
+    /// screen shows (`room::Reactions`).
+    pub fn reaction(&self, from: &str, emoji: &str) {
+        self.monitor.update(|status| {
+            status.reactions_received += 1;
+            status.new_reactions.push(Reaction {
+                from: from.to_string(),
+                emoji: emoji.to_string(),
+            });
         });
     }
 

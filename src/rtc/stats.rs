@@ -37,6 +37,20 @@ pub struct SessionStatus {
     /// What the room could not use (an ICE server the WebRTC stack cannot reach, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Reactions received in this session.
+    #[serde(default)]
+    pub reactions_received: u32,
+    /// Reactions not yet taken by the screen (`SessionMonitor::take_reactions`).
+    #[serde(skip)]
+    pub new_reactions: Vec<Reaction>,
+}
+
+/// A reaction from someone in the meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    /// Their name.
+    pub from: String,
+    pub emoji: String,
 }
 
 /// One caption line: who speaks, what they said so far.
@@ -123,6 +137,11 @@ impl SessionMonitor {
 
     pub fn recording(&self) -> crate::room::MeetingRecording {
         self.lock().recording
+    }
+
+    /// The reactions received since the last call.
+    pub fn take_reactions(&self) -> Vec<Reaction> {
+        std::mem::take(&mut self.lock().new_reactions)
     }
 
     pub fn update(&self, change: impl FnOnce(&mut SessionStatus)) {

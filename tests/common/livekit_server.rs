@@ -370,3 +370,120 @@ impl Drop for Meet {
         stop(&mut self.child);
     }
 }
+
+const CHROMIUM_PARTICIPANT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/chromium/livekit_participant.py"
+);
+
+/// Headless Chromium running livekit-client as La Suite Meet's web client does
+/// (tests/fixtures/chromium/livekit_participant.py), in the meeting of `salle-test`.
+pub struct Chromium {
+    child: Child,
+    lines: Option<std::io::Lines<std::io::BufReader<std::process::ChildStdout>>>,
+    pub ready: Value,
+}
+
+/// How a Chromium participant publishes.
+pub struct ChromiumOptions<'a> {
+    pub identity: &'a str,
+    pub name: &'a str,
+    /// `vp9` (Meet's), `vp8`, `h264`.
+    pub codec: &'a str,
+    pub simulcast: bool,
+    /// How long it stays after it published.
+    pub seconds: u32,
+}
+
+impl Meet {
+    /// Starts a Chromium participant and waits until it has published its camera and microphone.
+    pub fn chromium(&self, options: &ChromiumOptions) -> Chromium {
+        use std::io::BufRead;
+        let token = self.control(
+            "token",
+            serde_json::json!({"identity": options.identity, "name": options.name}),
+        );
+        let mut command = Command::new("/usr/bin/python3");
+        command
+            .arg(CHROMIUM_PARTICIPANT)
+            .args(["--url", token["url"].as_str().unwrap()])
+            .args(["--token", token["token"].as_str().unwrap()])
+            .args(["--codec", options.codec])
+            .args(["--seconds", &options.seconds.to_string()]);
+        if !options.simulcast {
+            command.arg("--no-simulcast");
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start tests/fixtures/chromium/livekit_participant.py");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut ready = Value::Null;
+        for line in lines.by_ref() {
+            let value: Value = serde_json::from_str(&line.unwrap()).unwrap_or(Value::Null);
+            assert_ne!(
+                value["event"], "result",
+                "Chromium never published: {value}"
+            );
+            if value["event"] == "ready" {
+                ready = value;
+                break;
+            }
+        }
+        assert!(
+            !ready.is_null(),
+            "livekit_participant.py ended before it was ready"
+        );
+        Chromium {
+            child,
+            lines: Some(lines),
+            ready,
+        }
+    }
+}
+
+impl Chromium {
+    /// Its process id (to measure it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads what it reports every second until `check` finds something in its `remotes`
+    /// (getStats() and mute flags by name); panics, saying `what`, if it leaves first.
+    pub fn wait_for<T>(&mut self, what: &str, mut check: impl FnMut(&Value) -> Option<T>) -> T {
+        let lines = self.lines.as_mut().unwrap();
+        for line in lines.map_while(Result::ok) {
+            let value: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if value["event"] == "stats" {
+                if let Some(found) = check(&value["remotes"]) {
+                    return found;
+                }
+            }
+            assert_ne!(
+                value["event"], "result",
+                "Chromium left before {what}: {value}"
+            );
+        }
+        panic!("Chromium ended before {what}");
+    }
+
+    /// Waits for it to leave (after its `seconds`) and returns its result: getStats() of what
+    /// it sent and of everyone it received.
+    pub fn result(mut self) -> Value {
+        let lines = self.lines.take().unwrap();
+        let result = lines
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+            .find(|v| v["event"] == "result")
+            .expect("livekit_participant.py printed no result");
+        let _ = self.child.wait();
+        result
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        // participant.py's own SIGTERM handling closes the browser and the driver.
+        stop(&mut self.child);
+    }
+}

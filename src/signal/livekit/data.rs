@@ -21,8 +21,12 @@ const LINES: usize = 3;
 pub enum Received {
     /// The captions changed.
     Captions,
-    /// A participant's JSON message (`{"type": ...}`), for whoever cares.
-    Json(serde_json::Value),
+    /// A participant's JSON message (`{"type": ...}`) and who sent it (their identity), for
+    /// whoever cares.
+    Json {
+        from: String,
+        value: serde_json::Value,
+    },
     /// Nothing the room acts on; why, for the log.
     Ignored(String),
 }
@@ -117,7 +121,10 @@ impl Captions {
             }
             Some(data_packet::Value::User(user)) => {
                 match serde_json::from_slice::<serde_json::Value>(&user.payload) {
-                    Ok(value) if value.is_object() => Received::Json(value),
+                    Ok(value) if value.is_object() => Received::Json {
+                        from: sender,
+                        value,
+                    },
                     _ => Received::Ignored(format!(
                         "a data packet from {sender} that is not a JSON object ({} bytes)",
                         user.payload.len()
@@ -371,7 +378,10 @@ mod tests {
         };
         assert_eq!(
             captions.receive(&user(br#"{"type":"raise-hand"}"#), names),
-            Received::Json(serde_json::json!({"type": "raise-hand"}))
+            Received::Json {
+                from: "u-1".into(),
+                value: serde_json::json!({"type": "raise-hand"})
+            }
         );
         assert!(matches!(
             captions.receive(&user(b"\xff\x00 not json"), names),

@@ -743,10 +743,16 @@ impl Meeting for LiveKitMeeting {
                         let participants = &joined.participants;
                         match captions.receive(&data, |identity| participants.name_of_identity(identity)) {
                             Received::Captions => media.show_captions(captions.lines()),
-                            Received::Json(value) => {
-                                tracing::debug!("data on {channel}: {value}");
+                            Received::Json { from, value } => {
+                                tracing::debug!("data on {channel} from {from}: {value}");
                                 if let Some(kind) = value["type"].as_str() {
                                     media.recording_notification(kind);
+                                }
+                                // La Suite Meet's reaction button (ReactionsToggle).
+                                if value["type"] == "reactionReceived" {
+                                    if let Some(emoji) = value["data"]["emoji"].as_str() {
+                                        media.reaction(&participants.name_of_identity(&from), emoji);
+                                    }
                                 }
                             }
                             Received::Ignored(why) => tracing::debug!("data on {channel} ignored: {why}"),
