@@ -11,6 +11,7 @@ pub mod control;
 pub mod daemon;
 pub mod hw;
 pub mod media;
+pub mod mgmt;
 pub mod room;
 pub mod rtc;
 pub mod signal;

@@ -31,6 +31,7 @@ pub struct Config {
     pub screen: ScreenConfig,
     pub network: NetworkConfig,
     pub control: ControlConfig,
+    pub web: WebConfig,
 }
 
 /// How the room reaches meetings over WebRTC.
@@ -193,6 +194,17 @@ impl Default for ScreenConfig {
 pub struct RoomConfig {
     /// How the room appears in meetings and in the fleet. Default: the host name.
     pub name: String,
+    /// The language of the web console (and, as it adopts the catalogues, the room screen).
+    pub language: Language,
+}
+
+/// A language the room speaks: French first (the users are French civil servants).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Language {
+    #[default]
+    Fr,
+    En,
 }
 
 impl Default for RoomConfig {
@@ -202,7 +214,10 @@ impl Default for RoomConfig {
             .and_then(|h| h.into_string().ok())
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "Salle".into());
-        RoomConfig { name }
+        RoomConfig {
+            name,
+            language: Language::Fr,
+        }
     }
 }
 
@@ -596,6 +611,31 @@ impl Config {
                 sleep_after_ms: self.screen.sleep_after_s * 1000,
             },
             ..crate::room::RoomSettings::default()
+        }
+    }
+}
+
+/// The web surface (`salle web`): the HTTPS API and console, a process of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Where HTTPS listens. A high port, so the process needs no privilege; for 443 use the
+    /// systemd socket unit (`salle-web.socket`), whose socket the process takes over.
+    pub listen: std::net::SocketAddr,
+    /// Users, tokens, the device certificate and the audit log (mode 0700, files 0600).
+    pub state_dir: PathBuf,
+    /// A certificate chain and its key (PEM) to use instead of the generated one.
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: std::net::SocketAddr::from(([0u16; 8], 8443)),
+            state_dir: PathBuf::from("/var/lib/salle-web"),
+            certificate: None,
+            key: None,
         }
     }
 }

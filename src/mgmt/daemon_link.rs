@@ -1,0 +1,85 @@
+//! The web surface's only way to the room: the daemon's control socket and the `api` model.
+//! A few requests at a time at most, and a status shared by callers for a moment, so a flood
+//! of web requests never floods the daemon's control queue.
+
+use crate::api::{Answer, ApiError, Request};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, Semaphore};
+
+/// How long a status answer is reused for other callers.
+const STATUS_FRESH: Duration = Duration::from_millis(250);
+/// Requests in flight to the daemon at once.
+const IN_FLIGHT: usize = 4;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LinkError {
+    #[error("the room daemon does not answer: {0}")]
+    Unreachable(String),
+}
+
+pub struct DaemonLink {
+    socket: PathBuf,
+    gate: Semaphore,
+    status: Mutex<Option<(Instant, Arc<serde_json::Value>)>>,
+}
+
+impl DaemonLink {
+    pub fn new(socket: PathBuf) -> DaemonLink {
+        DaemonLink {
+            socket,
+            gate: Semaphore::new(IN_FLIGHT),
+            status: Mutex::new(None),
+        }
+    }
+
+    /// Sends a request; the answer is the daemon's (which may be an error answer).
+    pub async fn request(&self, request: Request) -> Result<Answer, LinkError> {
+        let _permit = self.gate.acquire().await.expect("never closed");
+        let socket = self.socket.clone();
+        let answer =
+            tokio::task::spawn_blocking(move || crate::control::request(&socket, &request))
+                .await
+                .map_err(|e| LinkError::Unreachable(e.to_string()))?
+                .map_err(|e| LinkError::Unreachable(e.to_string()))?;
+        if let Answer::Status { status, .. } = &answer {
+            let value = serde_json::to_value(status).expect("status serialises");
+            *self.status.lock().await = Some((Instant::now(), Arc::new(value)));
+        }
+        Ok(answer)
+    }
+
+    /// The room's status as JSON, recent enough.
+    pub async fn status(&self) -> Result<Arc<serde_json::Value>, LinkError> {
+        let mut cached = self.status.lock().await;
+        if let Some((at, value)) = cached.as_ref() {
+            if at.elapsed() < STATUS_FRESH {
+                return Ok(value.clone());
+            }
+        }
+        // Hold the lock while asking: concurrent callers wait for this answer instead of
+        // each asking the daemon.
+        let _permit = self.gate.acquire().await.expect("never closed");
+        let socket = self.socket.clone();
+        let answer =
+            tokio::task::spawn_blocking(move || crate::control::request(&socket, &Request::Status))
+                .await
+                .map_err(|e| LinkError::Unreachable(e.to_string()))?
+                .map_err(|e| LinkError::Unreachable(e.to_string()))?;
+        match answer {
+            Answer::Status { status, .. } => {
+                let value = Arc::new(serde_json::to_value(status).expect("status serialises"));
+                *cached = Some((Instant::now(), value.clone()));
+                Ok(value)
+            }
+            Answer::Error { error, .. } => Err(LinkError::Unreachable(error)),
+        }
+    }
+}
+
+impl From<LinkError> for ApiError {
+    fn from(_: LinkError) -> ApiError {
+        ApiError::ShuttingDown
+    }
+}
