@@ -317,6 +317,14 @@ fn client(arg: &ConfigArg, request: Request, json: bool) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        // The management answers (configuration, logs, snapshots...) are JSON for programs.
+        Ok(other) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&other).expect("answers serialise")
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
 

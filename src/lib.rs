@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod hw;
+pub mod i18n;
 pub mod media;
 pub mod mgmt;
 pub mod room;

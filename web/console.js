@@ -161,7 +161,7 @@ function stopEvents() {
 function duration(ms) {
   const s = Math.floor(ms / 1000);
   const d = Math.floor(s / 86400), hh = Math.floor(s % 86400 / 3600), mm = Math.floor(s % 3600 / 60);
-  return (d ? d + ' j ' : '') + hh + ' h ' + String(mm).padStart(2, '0') + ' min';
+  return (d ? d + ' ' + t("unit.days") + ' ' : '') + hh + ' h ' + String(mm).padStart(2, '0') + ' min';
 }
 
 function number(n) {
@@ -193,8 +193,8 @@ function dashboard() {
     const figures = video || (s.media && s.media.audio)
       ? h('table', {},
           h('caption', {}, t("dash.call")),
-          video ? row(t("fig.video"), video.width + '×' + video.height + ', ' + video.fps + ' i/s, ' + number(video.kbps) + ' kbit/s, ' + number(video.frames) + ' images') : null,
-          s.media.audio ? row(t("fig.audio"), number(s.media.audio.packets) + ' paquets, ' + s.media.audio.level_dbfs.toFixed(0) + ' dBFS') : null)
+          video ? row(t("fig.video"), video.width + '×' + video.height + ', ' + video.fps + ' ' + t("unit.fps") + ', ' + number(video.kbps) + ' kbit/s, ' + number(video.frames) + ' ' + t("unit.frames")) : null,
+          s.media.audio ? row(t("fig.audio"), number(s.media.audio.packets) + ' ' + t("unit.packets") + ', ' + s.media.audio.level_dbfs.toFixed(0) + ' dBFS') : null)
       : h('p', {}, t("fig.none"));
     document.getElementById('room-name').textContent = '– ' + s.room;
     body.replaceChildren(
@@ -256,17 +256,18 @@ async function settings() {
   const answer = await api('GET', '/api/v1/config');
   if (!answer.ok) return show(t("set.title"), h('p', {role: 'alert'}, answer.code === 'forbidden' ? t("forbidden") : answer.error));
   const text = h('textarea', {id: 'toml', rows: 24, spellcheck: 'false', 'aria-describedby': 'toml-note'});
-  text.value = answer.toml;
+  text.value = answer.config.text;
   const form = h('form', {onsubmit: async (e) => {
     e.preventDefault();
     const apply = e.submitter && e.submitter.id === 'apply';
     const result = apply
-      ? await api('PUT', '/api/v1/config', {toml: text.value})
-      : await api('POST', '/api/v1/config/validate', {toml: text.value});
-    if (result.ok) return message(form, t("set.valid"), false);
-    if (result.error && result.error.line) {
-      const err = result.error;
-      message(form, t("set.error", {line: err.line, column: err.column}) + ' : ' + (err.field ? err.field + ' : ' : '') + err.message, true);
+      ? await api('PUT', '/api/v1/config', {text: text.value})
+      : await api('POST', '/api/v1/config/check', {text: text.value});
+    text.removeAttribute('aria-invalid');
+    if (result.ok) return message(form, apply ? t("set.applied") : t("set.valid"), false);
+    if (result.location && result.location.line) {
+      const err = result.location;
+      message(form, t("set.error", {line: err.line, column: err.column}) + ' : ' + result.error, true);
       // Put the cursor where the error is.
       const lines = text.value.split('\n');
       let offset = 0;
@@ -278,7 +279,7 @@ async function settings() {
       message(form, result.error, true);
     }
   }},
-    h('p', {}, t("set.file") + ' : ' + (answer.file || '—')),
+    h('p', {}, t("set.file") + ' : ' + (answer.config.file || '—')),
     h('p', {class: 'field'}, h('label', {for: 'toml'}, t("set.raw")), text),
     h('p', {id: 'toml-note', class: 'note'}, t("set.secrets")),
     h('div', {class: 'buttons'},

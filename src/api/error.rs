@@ -20,6 +20,31 @@ pub enum ApiError {
     Refused(#[from] Refusal),
     /// the daemon is shutting down
     ShuttingDown,
+    /// not available yet: {0}
+    NotYet(String),
+    /// only on the device's local control socket
+    LocalOnly,
+    /// {message}
+    InvalidConfig {
+        message: String,
+        location: super::ConfigLocation,
+    },
+    /// the daemon runs without a configuration file: there is nowhere to write settings
+    NoConfigFile,
+    /// no previous configuration is kept
+    NoPreviousConfig,
+    /// the configuration could not be written: {0}
+    ConfigWriteFailed(String),
+    /// the room is in a call (ask again with force to do it anyway)
+    InACall,
+    /// snapshots are not taken during calls (`[management] snapshots_in_calls` is off)
+    SnapshotsNotInCalls,
+    /// unavailable: {0}
+    Unavailable(String),
+    /// no such status path: {0}
+    UnknownPath(String),
+    /// forbidden: {0}
+    Forbidden(String),
 }
 
 /// The stable name of an error, for programs (`"code"` in an error answer). Never renamed:
@@ -36,6 +61,20 @@ pub enum ErrorCode {
     UnmuteInRoomOnly,
     CameraOnInRoomOnly,
     ShuttingDown,
+    NotYet,
+    LocalOnly,
+    InvalidConfig,
+    NoConfigFile,
+    NoPreviousConfig,
+    ConfigWriteFailed,
+    InACall,
+    SnapshotsNotInCalls,
+    Unavailable,
+    UnknownPath,
+    /// Not the daemon's: the web surface's, for a missing or too weak credential (HTTP 401
+    /// and 403), listed here so every client matches one list.
+    Unauthorized,
+    Forbidden,
     /// A code this client does not know yet (a newer daemon).
     #[serde(other)]
     Other,
@@ -55,6 +94,25 @@ impl ApiError {
                 Refusal::CameraOnInRoomOnly => ErrorCode::CameraOnInRoomOnly,
             },
             ApiError::ShuttingDown => ErrorCode::ShuttingDown,
+            ApiError::NotYet(_) => ErrorCode::NotYet,
+            ApiError::LocalOnly => ErrorCode::LocalOnly,
+            ApiError::InvalidConfig { .. } => ErrorCode::InvalidConfig,
+            ApiError::NoConfigFile => ErrorCode::NoConfigFile,
+            ApiError::NoPreviousConfig => ErrorCode::NoPreviousConfig,
+            ApiError::ConfigWriteFailed(_) => ErrorCode::ConfigWriteFailed,
+            ApiError::InACall => ErrorCode::InACall,
+            ApiError::SnapshotsNotInCalls => ErrorCode::SnapshotsNotInCalls,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::UnknownPath(_) => ErrorCode::UnknownPath,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+        }
+    }
+
+    /// Where a configuration error is, for an editor to put it in place.
+    pub fn location(&self) -> Option<&super::ConfigLocation> {
+        match self {
+            ApiError::InvalidConfig { location, .. } => Some(location),
+            _ => None,
         }
     }
 }

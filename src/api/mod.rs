@@ -8,16 +8,22 @@
 
 mod answer;
 mod error;
+mod manage;
 mod request;
 mod status;
 
 pub use answer::Answer;
 pub use error::{ApiError, ErrorCode};
+pub use manage::{
+    ConfigChange, ConfigLocation, ConfigReport, ConfigView, Diagnostics, LogLine, Logs,
+    ManagementStatus, Metrics, RestartWhen, SetupStatus, Snapshot, SnapshotSource, StatusEvent,
+    TakesEffect, Versions, API_VERSION, REDACTED,
+};
 pub use request::Request;
 pub use status::{
     AudioStatus, DaemonStatus, MediaStatus, ScreenStatus, SpeakerphoneStatus, VideoStatus,
 };
 
 pub use crate::hw::inventory::Selection;
-pub use crate::room::{Button, CallStatus, Refusal, RoomStatus};
+pub use crate::room::{Button, CallStatus, Origin, Refusal, RoomStatus};
 pub use crate::rtc::stats::SessionStatus;

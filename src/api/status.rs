@@ -30,6 +30,13 @@ pub struct DaemonStatus {
     #[serde(default)]
     pub session: Option<crate::rtc::stats::SessionStatus>,
     pub uptime_ms: u64,
+    /// Remote management: the API version, what the room shows for it, pending restarts.
+    #[serde(default)]
+    pub management: super::ManagementStatus,
+    /// The first-start setup (code, certificate fingerprint): only in answers on the local
+    /// control socket, never to remote requests nor in events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<super::SetupStatus>,
 }
 
 /// What status shows about media.

@@ -31,6 +31,7 @@ pub struct Config {
     pub screen: ScreenConfig,
     pub network: NetworkConfig,
     pub control: ControlConfig,
+    pub management: ManagementConfig,
     pub web: WebConfig,
 }
 
@@ -194,17 +195,8 @@ impl Default for ScreenConfig {
 pub struct RoomConfig {
     /// How the room appears in meetings and in the fleet. Default: the host name.
     pub name: String,
-    /// The language of the web console (and, as it adopts the catalogues, the room screen).
-    pub language: Language,
-}
-
-/// A language the room speaks: French first (the users are French civil servants).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Language {
-    #[default]
-    Fr,
-    En,
+    /// The language of the room's screen (and of the web console): French by default.
+    pub language: crate::i18n::Language,
 }
 
 impl Default for RoomConfig {
@@ -216,7 +208,7 @@ impl Default for RoomConfig {
             .unwrap_or_else(|| "Salle".into());
         RoomConfig {
             name,
-            language: Language::Fr,
+            language: crate::i18n::Language::default(),
         }
     }
 }
@@ -576,6 +568,21 @@ impl Default for ControlConfig {
             group: "salle".into(),
         }
     }
+}
+
+/// Remote management (the web console, the fleet): what it may do in the room.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagementConfig {
+    /// The management socket, whose every request counts as remote (a remote user may mute
+    /// the room, never unmute it). Default: `manage.sock` beside the control socket.
+    pub socket: Option<PathBuf>,
+    /// The group that may use it (mode 0660): the web surface's. Default: the control
+    /// socket's group.
+    pub group: Option<String>,
+    /// Let remote administrators take snapshots of the camera and the screen during calls
+    /// (the screen always says so while it happens). Off: only outside calls.
+    pub snapshots_in_calls: bool,
 }
 
 fn yes() -> bool {

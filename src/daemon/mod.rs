@@ -196,6 +196,12 @@ pub async fn run(options: Options) -> Result<(), String> {
                         media: effects.media_status(),
                         session: effects.session_status(),
                         uptime_ms: now_ms(),
+                        management: crate::api::ManagementStatus {
+                            api: crate::api::API_VERSION.into(),
+                            language: config.room.language.code().into(),
+                            ..Default::default()
+                        },
+                        setup: None,
                     }),
                 };
                 let _ = reply.send(response);
@@ -310,5 +316,6 @@ fn control_input(request: Request) -> Option<Result<Input, ApiError>> {
             button,
             press: if long { Press::Long } else { Press::Short },
         })),
+        other => Some(Err(ApiError::NotYet(format!("{other:?}")))),
     }
 }

@@ -4,7 +4,7 @@
 //! language), so nothing shows in the wrong language first.
 
 use super::Web;
-use crate::config::Language;
+use crate::i18n::Language;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

@@ -20,24 +20,66 @@ pub enum LinkError {
 }
 
 pub struct DaemonLink {
-    socket: PathBuf,
+    /// The management socket: the daemon counts every request on it as remote.
+    manage: PathBuf,
+    /// The local control socket, for the one request only the device may make (`setup`:
+    /// handing the daemon the setup code to show on the room's screen).
+    control: PathBuf,
     gate: Semaphore,
     status: Mutex<Option<(Instant, Arc<serde_json::Value>)>>,
 }
 
 impl DaemonLink {
-    pub fn new(socket: PathBuf) -> DaemonLink {
+    pub fn new(manage: PathBuf, control: PathBuf) -> DaemonLink {
         DaemonLink {
-            socket,
+            manage,
+            control,
             gate: Semaphore::new(IN_FLIGHT),
             status: Mutex::new(None),
         }
     }
 
-    /// Sends a request; the answer is the daemon's (which may be an error answer).
+    /// The socket remote requests go to: the management socket; the control socket only
+    /// while a daemon without one runs (the web surface refuses unmuting on its own too).
+    fn remote_socket(&self) -> PathBuf {
+        if self.manage.exists() {
+            self.manage.clone()
+        } else {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                tracing::warn!(
+                    "no management socket at {}: using the control socket",
+                    self.manage.display()
+                )
+            });
+            self.control.clone()
+        }
+    }
+
+    /// Hands the daemon the setup code (None once claimed), the certificate's fingerprint
+    /// and the console's address, over the local control socket.
+    pub async fn setup(&self, code: Option<String>, fingerprint: String, url: String) {
+        let socket = self.control.clone();
+        let request = Request::Setup {
+            code,
+            fingerprint: Some(fingerprint),
+            urls: vec![url],
+        };
+        let answer =
+            tokio::task::spawn_blocking(move || crate::control::request(&socket, &request)).await;
+        match answer {
+            Ok(Ok(Answer::Error { error, .. })) => {
+                tracing::info!("the daemon does not show the setup code yet: {error}")
+            }
+            Ok(Err(e)) => tracing::warn!("setup code to the daemon: {e}"),
+            _ => {}
+        }
+    }
+
+    /// Sends a request as a remote one; the answer is the daemon's (maybe an error answer).
     pub async fn request(&self, request: Request) -> Result<Answer, LinkError> {
         let _permit = self.gate.acquire().await.expect("never closed");
-        let socket = self.socket.clone();
+        let socket = self.remote_socket();
         let answer =
             tokio::task::spawn_blocking(move || crate::control::request(&socket, &request))
                 .await
@@ -61,7 +103,7 @@ impl DaemonLink {
         // Hold the lock while asking: concurrent callers wait for this answer instead of
         // each asking the daemon.
         let _permit = self.gate.acquire().await.expect("never closed");
-        let socket = self.socket.clone();
+        let socket = self.remote_socket();
         let answer =
             tokio::task::spawn_blocking(move || crate::control::request(&socket, &Request::Status))
                 .await
@@ -74,6 +116,9 @@ impl DaemonLink {
                 Ok(value)
             }
             Answer::Error { error, .. } => Err(LinkError::Unreachable(error)),
+            other => Err(LinkError::Unreachable(format!(
+                "unexpected answer {other:?}"
+            ))),
         }
     }
 }

@@ -21,20 +21,23 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Shortest password accepted (ANSSI recommends long passphrases over complexity rules).
 pub const MIN_PASSWORD: usize = 12;
 
-/// An error answer: the HTTP status, a stable code and a message, as the control socket's.
+/// An error answer: the HTTP status, a stable code and a message, as the control socket's
+/// (plus where the error is, for an invalid configuration).
 #[derive(Debug)]
 pub struct WebError {
     status: StatusCode,
-    code: &'static str,
+    code: String,
     message: String,
+    location: Option<Value>,
 }
 
 impl WebError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> WebError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> WebError {
         WebError {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
+            location: None,
         }
     }
     fn unauthorized() -> WebError {
@@ -43,12 +46,55 @@ impl WebError {
     fn bad(message: impl Into<String>) -> WebError {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
     }
+    /// The daemon's error answer, with the HTTP status its code calls for.
+    fn from_daemon(code: &str, message: String, location: Option<Value>) -> WebError {
+        WebError {
+            status: http_status(code),
+            code: code.into(),
+            message,
+            location,
+        }
+    }
+}
+
+/// The HTTP status of each of the model's error codes.
+fn http_status(code: &str) -> StatusCode {
+    match code {
+        "bad-request" | "request-too-long" | "not-a-meeting" | "invalid-config"
+        | "unknown-path" | "weak-password" => StatusCode::BAD_REQUEST,
+        "unauthorized" | "wrong-password" => StatusCode::UNAUTHORIZED,
+        "unmute-in-room-only"
+        | "camera-on-in-room-only"
+        | "local-only"
+        | "forbidden"
+        | "csrf"
+        | "wrong-code" => StatusCode::FORBIDDEN,
+        "not-found" => StatusCode::NOT_FOUND,
+        "in-another-meeting"
+        | "still-leaving"
+        | "not-in-a-meeting"
+        | "in-a-call"
+        | "snapshots-not-in-calls"
+        | "no-config-file"
+        | "no-previous-config"
+        | "exists"
+        | "already-claimed"
+        | "last-admin" => StatusCode::CONFLICT,
+        "locked-out" => StatusCode::TOO_MANY_REQUESTS,
+        "not-yet" => StatusCode::NOT_IMPLEMENTED,
+        "shutting-down" | "unavailable" | "daemon-unreachable" => StatusCode::SERVICE_UNAVAILABLE,
+        "config-write-failed" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_GATEWAY,
+    }
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"ok": false, "error": self.message, "code": self.code}));
-        let mut response = (self.status, body).into_response();
+        let mut body = json!({"ok": false, "error": self.message, "code": self.code});
+        if let Some(location) = self.location {
+            body["location"] = location;
+        }
+        let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -60,39 +106,15 @@ impl IntoResponse for WebError {
 
 impl From<ApiError> for WebError {
     fn from(error: ApiError) -> WebError {
-        let status = match error {
-            ApiError::BadRequest(_) | ApiError::RequestTooLong | ApiError::NotAMeeting(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            ApiError::Refused(_) => StatusCode::CONFLICT,
-            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        let code = match serde_json::to_value(error.code()) {
-            Ok(Value::String(s)) => static_code(&s),
-            _ => "other",
-        };
-        WebError::new(status, code, error.to_string())
+        let code = serde_json::to_value(error.code())
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| "other".into());
+        let location = error
+            .location()
+            .map(|l| serde_json::to_value(l).expect("locations serialise"));
+        WebError::from_daemon(&code, error.to_string(), location)
     }
-}
-
-/// Codes are a closed set: map the daemon's to our static strings.
-fn static_code(code: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "bad-request",
-        "request-too-long",
-        "not-a-meeting",
-        "in-another-meeting",
-        "still-leaving",
-        "not-in-a-meeting",
-        "unmute-in-room-only",
-        "camera-on-in-room-only",
-        "shutting-down",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| **k == code)
-        .copied()
-        .unwrap_or("other")
 }
 
 type Result<T> = std::result::Result<T, WebError>;
@@ -114,8 +136,16 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/api/v1/commands/leave", post(leave))
         .route("/api/v1/commands/mute", post(mute))
         .route("/api/v1/commands/camera", post(camera))
+        .route("/api/v1/commands/identify", post(identify))
+        .route("/api/v1/commands/test-tone", post(test_tone))
+        .route("/api/v1/commands/restart", post(restart))
+        .route("/api/v1/commands/reboot", post(reboot))
+        .route("/api/v1/commands/snapshot", post(snapshot))
         .route("/api/v1/config", get(config_get).put(config_put))
-        .route("/api/v1/config/validate", post(config_validate))
+        .route("/api/v1/config/check", post(config_check))
+        .route("/api/v1/config/rollback", post(config_rollback))
+        .route("/api/v1/logs", get(logs))
+        .route("/api/v1/diagnostics", get(diagnostics))
         .route("/api/v1/users", get(users).post(add_user))
         .route("/api/v1/users/{name}", delete(remove_user))
         .route("/api/v1/tokens", get(tokens).post(add_token))
@@ -350,6 +380,10 @@ async fn claim(
     }
     web.audit
         .record(&body.user, &from_ip.to_string(), "claim the room", "done");
+    // The room's screen stops showing the code.
+    web.daemon
+        .setup(None, web.fingerprint.clone(), web.url.clone())
+        .await;
     Ok(session_answer(&web, &body.user, Role::Admin))
 }
 
@@ -452,6 +486,9 @@ fn unreachable(e: super::daemon_link::LinkError) -> WebError {
 /// The status as the web shows it: secrets hidden.
 fn public_status(status: &Value) -> Value {
     let mut status = status.clone();
+    if let Some(map) = status.as_object_mut() {
+        map.remove("setup");
+    }
     redact::json(&mut status);
     status
 }
@@ -533,8 +570,9 @@ async fn events(
         .into_response())
 }
 
-/// Sends a command to the daemon and answers with the status, recording it in the audit log.
-async fn command(
+/// Sends a request to the daemon (as a remote one) and answers with its answer, secrets
+/// hidden, recording it in the audit log.
+async fn forward(
     web: &Web,
     who: &Principal,
     from: SocketAddr,
@@ -543,24 +581,39 @@ async fn command(
 ) -> Result<Json<Value>> {
     let outcome = match web.daemon.request(request).await {
         Err(e) => Err(unreachable(e)),
-        Ok(Answer::Status { status, .. }) => {
-            Ok(serde_json::to_value(status).expect("status serialises"))
-        }
-        Ok(Answer::Error { error, code, .. }) => {
+        Ok(Answer::Error {
+            error,
+            code,
+            location,
+            ..
+        }) => {
             let code = code
                 .and_then(|c| serde_json::to_value(c).ok())
-                .and_then(|v| v.as_str().map(static_code))
-                .unwrap_or("other");
-            Err(WebError::new(StatusCode::CONFLICT, code, error))
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_else(|| "other".into());
+            let location = location.map(|l| serde_json::to_value(l).expect("serialises"));
+            Err(WebError::from_daemon(&code, error, location))
         }
+        Ok(answer) => Ok(public_answer(answer)),
     };
     let done = match &outcome {
-        Ok(_) => "done",
-        Err(e) => e.code,
+        Ok(_) => "done".to_string(),
+        Err(e) => e.code.clone(),
     };
     web.audit
-        .record(&who.who, &from.ip().to_string(), &what, done);
-    outcome.map(|s| Json(json!({"ok": true, "status": public_status(&s)})))
+        .record(&who.who, &from.ip().to_string(), &what, &done);
+    outcome.map(Json)
+}
+
+/// A daemon's answer as the web gives it: secrets hidden, and never the setup code (it is
+/// the device's alone, shown on its screen).
+fn public_answer(answer: Answer) -> Value {
+    let mut value = serde_json::to_value(answer).expect("answers serialise");
+    if let Some(status) = value.get_mut("status") {
+        *status = public_status(status);
+    }
+    redact::json(&mut value);
+    value
 }
 
 /// A remote refusal decided here as well as in the room (defence in depth): a request through
@@ -574,8 +627,8 @@ fn refuse_remote(
 ) -> WebError {
     let e = WebError::from(e);
     web.audit
-        .record(&who.who, &from.ip().to_string(), what, e.code);
-    WebError::new(StatusCode::FORBIDDEN, e.code, e.message)
+        .record(&who.who, &from.ip().to_string(), what, &e.code);
+    e
 }
 
 #[derive(Deserialize, Default)]
@@ -597,7 +650,7 @@ async fn join(
         Some(u) => format!("join {}", redact::address(u)),
         None => "join the room's meeting".into(),
     };
-    command(&web, &p, from, what, Request::Join { url }).await
+    forward(&web, &p, from, what, Request::Join { url }).await
 }
 
 async fn leave(
@@ -606,7 +659,7 @@ async fn leave(
     headers: HeaderMap,
 ) -> Result<Json<Value>> {
     let p = authorize(&web, &headers, &Method::POST, Role::Operator)?;
-    command(&web, &p, from, "leave".into(), Request::Leave).await
+    forward(&web, &p, from, "leave".into(), Request::Leave).await
 }
 
 #[derive(Deserialize)]
@@ -631,7 +684,7 @@ async fn mute(
             ApiError::Refused(crate::room::Refusal::UnmuteInRoomOnly),
         ));
     }
-    command(&web, &p, from, "mute".into(), Request::Mute { muted: true }).await
+    forward(&web, &p, from, "mute".into(), Request::Mute { muted: true }).await
 }
 
 #[derive(Deserialize)]
@@ -656,7 +709,7 @@ async fn camera(
             ApiError::Refused(crate::room::Refusal::CameraOnInRoomOnly),
         ));
     }
-    command(
+    forward(
         &web,
         &p,
         from,
@@ -666,75 +719,75 @@ async fn camera(
     .await
 }
 
-/// The configuration in use, secrets hidden: as JSON and as TOML for the raw editor.
-async fn config_get(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Json<Value>> {
-    authorize(&web, &headers, &Method::GET, Role::Admin)?;
-    let config = match &web.config_path {
-        Some(path) if path.exists() => {
-            crate::config::load_file(path).map_err(|e| WebError::bad(e.to_string()))?
+/// The configuration file's text, secrets hidden (the daemon's `config-get`; read here when
+/// the daemon cannot answer it yet).
+async fn config_get(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let p = authorize(&web, &headers, &Method::GET, Role::Admin)?;
+    match web.daemon.request(Request::ConfigGet).await {
+        Ok(Answer::Error {
+            code: Some(crate::api::ErrorCode::NotYet),
+            ..
+        }) => {}
+        Ok(Answer::Error { .. }) | Err(_) => {
+            return forward(&web, &p, from, "read settings".into(), Request::ConfigGet).await
         }
-        _ => crate::config::Config::default(),
-    };
-    let mut value = serde_json::to_value(&config).expect("config serialises");
-    redact::json(&mut value);
-    let toml = toml_text(&value);
-    Ok(Json(json!({
-        "ok": true,
-        "file": web.config_path.as_ref().map(|p| p.display().to_string()),
-        "settings": value,
-        "toml": toml,
-    })))
-}
-
-/// JSON to TOML: nulls (unset options) are left out, as in a hand-written file.
-fn toml_text(value: &Value) -> String {
-    fn strip(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(k, v)| (k.clone(), strip(v)))
-                    .collect(),
-            ),
-            Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
-            other => other.clone(),
-        }
+        Ok(answer) => return Ok(Json(public_answer(answer))),
     }
-    toml::to_string(&strip(value)).unwrap_or_default()
+    let text = match &web.config_path {
+        Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
+        None => String::new(),
+    };
+    Ok(Json(json!({"ok": true, "config": {
+        "file": web.config_path.as_ref().map(|p| p.display().to_string()),
+        "text": redact::toml_text(&text),
+        "has_previous": false,
+        "restart_pending": [],
+    }})))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigBody {
-    toml: String,
+    text: String,
 }
 
-fn validate(web: &Web, text: &str) -> std::result::Result<(), Value> {
+/// The same located errors as `salle config check`, checked here.
+fn validate(web: &Web, text: &str) -> Result<()> {
     let file = web
         .config_path
         .clone()
         .unwrap_or_else(|| crate::config::DEFAULT_PATH.into());
     crate::config::parse(text, &file).map(|_| ()).map_err(|e| {
-        json!({"line": e.line, "column": e.column, "field": e.field,
-               "message": e.message, "text": e.to_string()})
+        let location = json!({"line": e.line, "column": e.column, "field": e.field});
+        WebError::from_daemon("invalid-config", e.to_string(), Some(location))
     })
 }
 
-/// Checks a configuration with the same located errors as `salle config check`.
-async fn config_validate(
+/// Checks a configuration and lists what would change (the daemon's `config-check`; only
+/// the check, here, while the daemon cannot answer it yet).
+async fn config_check(
     State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Json(body): Json<ConfigBody>,
 ) -> Result<Json<Value>> {
-    authorize(&web, &headers, &Method::POST, Role::Admin)?;
-    Ok(Json(match validate(&web, &body.toml) {
-        Ok(()) => json!({"ok": true}),
-        Err(located) => json!({"ok": false, "code": "invalid-config", "error": located}),
-    }))
+    let p = authorize(&web, &headers, &Method::POST, Role::Admin)?;
+    validate(&web, &body.text)?;
+    let request = Request::ConfigCheck { text: body.text };
+    match forward(&web, &p, from, "check settings".into(), request).await {
+        Err(e) if e.code == "not-yet" => Ok(Json(
+            json!({"ok": true, "report": {"changes": [], "written": false, "restart": null}}),
+        )),
+        other => other,
+    }
 }
 
-/// Applying goes through the daemon (it owns the file and knows what needs a restart); until
-/// the daemon takes configuration requests this validates and answers `not-implemented`.
+/// Applies a configuration (the daemon writes it atomically, applies it, rolls back by itself
+/// if it breaks what worked).
 async fn config_put(
     State(web): State<Arc<Web>>,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
@@ -742,31 +795,182 @@ async fn config_put(
     Json(body): Json<ConfigBody>,
 ) -> Result<Json<Value>> {
     let p = authorize(&web, &headers, &Method::PUT, Role::Admin)?;
-    if let Err(located) = validate(&web, &body.toml) {
-        web.audit.record(
-            &p.who,
-            &from.ip().to_string(),
-            "apply settings",
-            "invalid-config",
-        );
-        let text = located["text"].as_str().unwrap_or_default().to_string();
-        return Err(WebError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-config",
-            text,
-        ));
+    if let Err(e) = validate(&web, &body.text) {
+        web.audit
+            .record(&p.who, &from.ip().to_string(), "apply settings", &e.code);
+        return Err(e);
     }
-    web.audit.record(
-        &p.who,
-        &from.ip().to_string(),
-        "apply settings",
-        "not-implemented",
-    );
-    Err(WebError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not-implemented",
-        "this daemon cannot apply settings at run time yet",
-    ))
+    let request = Request::ConfigApply { text: body.text };
+    forward(&web, &p, from, "apply settings".into(), request).await
+}
+
+async fn config_rollback(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    let p = authorize(&web, &headers, &Method::POST, Role::Admin)?;
+    forward(
+        &web,
+        &p,
+        from,
+        "roll settings back".into(),
+        Request::ConfigRollback,
+    )
+    .await
+}
+
+/// The commands that take no argument beyond the role they need.
+async fn simple_command(
+    web: Arc<Web>,
+    from: SocketAddr,
+    headers: HeaderMap,
+    need: Role,
+    what: &str,
+    request: Request,
+) -> Result<Json<Value>> {
+    let p = authorize(&web, &headers, &Method::POST, need)?;
+    forward(&web, &p, from, what.into(), request).await
+}
+
+async fn identify(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    simple_command(
+        web,
+        from,
+        headers,
+        Role::Operator,
+        "identify",
+        Request::Identify,
+    )
+    .await
+}
+
+async fn test_tone(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    simple_command(
+        web,
+        from,
+        headers,
+        Role::Operator,
+        "test tone",
+        Request::TestTone,
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ForceBody {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn restart(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Option<Json<ForceBody>>,
+) -> Result<Json<Value>> {
+    let force = body.is_some_and(|Json(b)| b.force);
+    let what = if force { "restart (forced)" } else { "restart" };
+    simple_command(
+        web,
+        from,
+        headers,
+        Role::Admin,
+        what,
+        Request::Restart { force },
+    )
+    .await
+}
+
+async fn reboot(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Option<Json<ForceBody>>,
+) -> Result<Json<Value>> {
+    let force = body.is_some_and(|Json(b)| b.force);
+    let what = if force { "reboot (forced)" } else { "reboot" };
+    simple_command(
+        web,
+        from,
+        headers,
+        Role::Admin,
+        what,
+        Request::Reboot { force },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotBody {
+    source: crate::api::SnapshotSource,
+}
+
+/// A picture of the camera or the screen: never silent (the room's screen says so).
+async fn snapshot(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(body): Json<SnapshotBody>,
+) -> Result<Json<Value>> {
+    let what = format!("snapshot of the {:?}", body.source).to_lowercase();
+    let request = Request::Snapshot {
+        source: body.source,
+    };
+    simple_command(web, from, headers, Role::Admin, &what, request).await
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    #[serde(default)]
+    lines: Option<usize>,
+}
+
+async fn logs(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<LogsQuery>,
+) -> Result<Json<Value>> {
+    let p = authorize(&web, &headers, &Method::GET, Role::Admin)?;
+    let request = Request::Logs {
+        lines: query.lines.map(|n| n.min(5000)),
+    };
+    forward(&web, &p, from, "read logs".into(), request).await
+}
+
+async fn diagnostics(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let p = authorize(&web, &headers, &Method::GET, Role::Admin)?;
+    let Json(bundle) = forward(
+        &web,
+        &p,
+        from,
+        "diagnostics bundle".into(),
+        Request::Diagnostics,
+    )
+    .await?;
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"salle-diagnostics.json\"",
+        )],
+        Json(bundle),
+    )
+        .into_response())
 }
 
 async fn users(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Json<Value>> {
@@ -952,10 +1156,10 @@ async fn audit(
 
 async fn prometheus(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Response> {
     authorize(&web, &headers, &Method::GET, Role::Viewer)?;
-    let status = web.daemon.status().await.map_err(unreachable)?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        metrics::render(&status),
-    )
-        .into_response())
+    // The daemon's own figures when it gives them; else made here from its status.
+    let text = match web.daemon.request(Request::Metrics).await {
+        Ok(Answer::Metrics { metrics, .. }) => metrics.text,
+        _ => metrics::render(&*web.daemon.status().await.map_err(unreachable)?),
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

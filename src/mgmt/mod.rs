@@ -25,7 +25,8 @@ mod tls;
 pub use auth::Role;
 pub use store::SetupInfo;
 
-use crate::config::{Config, Language};
+use crate::config::Config;
+use crate::i18n::Language;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -92,14 +93,19 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Web
     })?;
     let url = format!("https://{}:{}/", host_for_url(&local), local.port());
     store.write_setup_info(&identity.fingerprint, &url)?;
-    let socket = crate::control::client_socket_path(&config)?;
+    let control = crate::control::client_socket_path(&config)?;
+    let manage = config
+        .management
+        .socket
+        .clone()
+        .unwrap_or_else(|| control.with_file_name("manage.sock"));
     let (status_feed, _) = tokio::sync::broadcast::channel(16);
     let web = Arc::new(Web {
         store: Mutex::new(store),
         sessions: Mutex::default(),
         lockout: Mutex::default(),
         audit: audit::Audit::new(state_dir.join("audit.log")),
-        daemon: daemon_link::DaemonLink::new(socket),
+        daemon: daemon_link::DaemonLink::new(manage, control),
         config_path,
         language: config.room.language,
         fingerprint: identity.fingerprint.clone(),
@@ -116,6 +122,10 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Web
     }
     // The line tests and scripts wait for.
     println!("listening on {local}");
+    let code = web.store.lock().unwrap().setup_code.clone();
+    web.daemon
+        .setup(code, web.fingerprint.clone(), web.url.clone())
+        .await;
     tokio::spawn(feed(web.clone()));
     crate::system::notify::ready("web console ready");
     serve(listener, identity.config, http::router(web)).await;

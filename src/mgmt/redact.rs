@@ -72,9 +72,59 @@ pub fn json(value: &mut Value) {
     }
 }
 
+/// A TOML text with secret values hidden: `credential = "..."` becomes `"********"`, and
+/// addresses inside quoted values lose their tokens and passwords. Comments and layout stay.
+pub fn toml_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let key = trimmed
+            .split('=')
+            .next()
+            .map(str::trim)
+            .filter(|k| !k.starts_with('#') && !k.starts_with('[') && trimmed.contains('='));
+        match key {
+            Some(k) if is_secret_key(k.trim_matches('"')) => {
+                let indent = &line[..line.len() - trimmed.len()];
+                out.push_str(&format!("{indent}{k} = \"{HIDDEN}\""));
+            }
+            _ if line.contains("://") => {
+                // Each quoted string on its own.
+                let parts: Vec<&str> = line.split('"').collect();
+                let rebuilt: Vec<String> = parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        if i % 2 == 1 {
+                            address(p)
+                        } else {
+                            p.to_string()
+                        }
+                    })
+                    .collect();
+                out.push_str(&rebuilt.join("\""));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_toml_text_are_hidden() {
+        let text = "[meeting]\nurl = \"livekit+wss://h?token=abc\" # room\n[[network.ice_servers]]\ncredential = \"s3cret\"\nusername = \"u\"\n";
+        let out = toml_text(text);
+        assert!(!out.contains("abc") && !out.contains("s3cret"), "{out}");
+        assert!(
+            out.contains("username = \"u\"") && out.contains("# room"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn a_livekit_token_is_hidden() {
