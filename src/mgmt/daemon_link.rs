@@ -68,8 +68,9 @@ impl DaemonLink {
         let answer =
             tokio::task::spawn_blocking(move || crate::control::request(&socket, &request)).await;
         match answer {
-            Ok(Ok(Answer::Error { error, .. })) => {
-                tracing::info!("the daemon does not show the setup code yet: {error}")
+            // Not the message: it may repeat the request, code included.
+            Ok(Ok(Answer::Error { code, .. })) => {
+                tracing::info!("the daemon does not show the setup code ({code:?})")
             }
             Ok(Err(e)) => tracing::warn!("setup code to the daemon: {e}"),
             _ => {}

@@ -120,24 +120,28 @@ impl From<ApiError> for WebError {
 type Result<T> = std::result::Result<T, WebError>;
 
 pub fn router(web: Arc<Web>) -> Router {
-    Router::new()
+    // Everything but these needs credentials, checked before anything else of the request
+    // is read (`authenticated`); each handler then checks the role it needs.
+    let public = Router::new()
         .route("/", get(console::index))
         .route("/console.js", get(console::script))
         .route("/console.css", get(console::style))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/setup", get(setup_state).post(claim))
-        .route(
-            "/api/v1/session",
-            get(session).post(sign_in).delete(sign_out),
-        )
+        .route("/api/v1/session", post(sign_in));
+    let viewer = Router::new()
+        .route("/api/v1/session", get(session).delete(sign_out))
         .route("/api/v1/status", get(status))
         .route("/api/v1/events", get(events))
+        .route("/metrics", get(prometheus));
+    let operator = Router::new()
         .route("/api/v1/commands/join", post(join))
         .route("/api/v1/commands/leave", post(leave))
         .route("/api/v1/commands/mute", post(mute))
         .route("/api/v1/commands/camera", post(camera))
         .route("/api/v1/commands/identify", post(identify))
-        .route("/api/v1/commands/test-tone", post(test_tone))
+        .route("/api/v1/commands/test-tone", post(test_tone));
+    let admin = Router::new()
         .route("/api/v1/commands/restart", post(restart))
         .route("/api/v1/commands/reboot", post(reboot))
         .route("/api/v1/commands/snapshot", post(snapshot))
@@ -150,11 +154,34 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/api/v1/users/{name}", delete(remove_user))
         .route("/api/v1/tokens", get(tokens).post(add_token))
         .route("/api/v1/tokens/{id}", delete(remove_token))
-        .route("/api/v1/audit", get(audit))
-        .route("/metrics", get(prometheus))
+        .route("/api/v1/audit", get(audit));
+    let guard = |router: Router<Arc<Web>>, role: Role| {
+        router.route_layer(axum::middleware::from_fn_with_state(
+            (web.clone(), role),
+            authenticated,
+        ))
+    };
+    Router::new()
+        .merge(guard(viewer, Role::Viewer))
+        .merge(guard(operator, Role::Operator))
+        .merge(guard(admin, Role::Admin))
+        .merge(public)
         .fallback(|| async { WebError::new(StatusCode::NOT_FOUND, "not-found", "no such page") })
         .layer(axum::middleware::map_response(security_headers))
         .with_state(web)
+}
+
+/// Refuses a request without valid credentials (or a session's change without its CSRF
+/// token) before its body is even read.
+async fn authenticated(
+    State((web, role)): State<(Arc<Web>, Role)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorize(&web, request.headers(), request.method(), role) {
+        Ok(_) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn security_headers(mut response: Response) -> Response {

@@ -16,6 +16,7 @@ pub mod media;
 pub mod network;
 pub mod peers;
 pub mod qemu;
+pub mod web;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
