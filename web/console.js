@@ -197,7 +197,7 @@ function dashboard() {
           s.media.audio ? row(t("fig.audio"), number(s.media.audio.packets) + ' ' + t("unit.packets") + ', ' + s.media.audio.level_dbfs.toFixed(0) + ' dBFS') : null)
       : h('p', {}, t("fig.none"));
     document.getElementById('room-name').textContent = '– ' + s.room;
-    body.replaceChildren(
+    body.replaceChildren(...[
       h('table', {},
         h('caption', {}, s.room),
         row(t("dash.state"), t('state.' + call.state), 'state'),
@@ -215,7 +215,7 @@ function dashboard() {
       h('h2', {}, t("dash.problems")),
       (s.problems || []).length ? h('ul', {class: 'problems'}, s.problems.map((p) => h('li', {}, p))) : h('p', {}, t("dash.none")),
       figures,
-      history.length > 1 ? sparkline(history, t("fig.video")) : null);
+      history.length > 1 ? sparkline(history, t("fig.video")) : null].filter(Boolean));
     for (const bar of body.querySelectorAll('.spark span')) bar.style.height = bar.dataset.h + '%';
   };
   // Live: the status feed (server-sent events) pushes each change.
