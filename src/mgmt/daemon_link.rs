@@ -27,6 +27,8 @@ pub struct DaemonLink {
     control: PathBuf,
     gate: Semaphore,
     status: Mutex<Option<(Instant, Arc<serde_json::Value>)>>,
+    /// The daemon's Prometheus text (None: it does not give it), shared like the status.
+    metrics: Mutex<Option<(Instant, Option<String>)>>,
 }
 
 impl DaemonLink {
@@ -36,6 +38,7 @@ impl DaemonLink {
             control,
             gate: Semaphore::new(IN_FLIGHT),
             status: Mutex::new(None),
+            metrics: Mutex::new(None),
         }
     }
 
@@ -91,6 +94,23 @@ impl DaemonLink {
             *self.status.lock().await = Some((Instant::now(), Arc::new(value)));
         }
         Ok(answer)
+    }
+
+    /// The daemon's own Prometheus figures, recent enough; None when it gives none (then
+    /// `/metrics` is made from the status).
+    pub async fn metrics(&self) -> Option<String> {
+        let mut cached = self.metrics.lock().await;
+        if let Some((at, text)) = cached.as_ref() {
+            if at.elapsed() < STATUS_FRESH {
+                return text.clone();
+            }
+        }
+        let text = match self.request(Request::Metrics).await {
+            Ok(Answer::Metrics { metrics, .. }) => Some(metrics.text),
+            _ => None,
+        };
+        *cached = Some((Instant::now(), text.clone()));
+        text
     }
 
     /// The room's status as JSON, recent enough.

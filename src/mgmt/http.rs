@@ -1184,9 +1184,9 @@ async fn audit(
 async fn prometheus(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Response> {
     authorize(&web, &headers, &Method::GET, Role::Viewer)?;
     // The daemon's own figures when it gives them; else made here from its status.
-    let text = match web.daemon.request(Request::Metrics).await {
-        Ok(Answer::Metrics { metrics, .. }) => metrics.text,
-        _ => metrics::render(&*web.daemon.status().await.map_err(unreachable)?),
+    let text = match web.daemon.metrics().await {
+        Some(text) => text,
+        None => metrics::render(&*web.daemon.status().await.map_err(unreachable)?),
     };
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
