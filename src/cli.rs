@@ -388,6 +388,32 @@ fn print_status(s: &DaemonStatus) {
         "config      {}",
         s.config_file.as_deref().unwrap_or("(built-in defaults)")
     );
+    print_management(s);
+}
+
+/// The web console's setup (local answers only) and what management waits for.
+fn print_management(s: &DaemonStatus) {
+    if let Some(setup) = &s.setup {
+        if let Some(code) = &setup.code {
+            println!("setup code  {code} (claims the room in the web console)");
+        }
+        if let Some(fingerprint) = &setup.fingerprint {
+            println!("console     certificate SHA-256 {fingerprint}");
+        }
+        for url in &setup.urls {
+            println!("console     {url}");
+        }
+    }
+    let m = &s.management;
+    if !m.restart_pending.is_empty() {
+        println!(
+            "pending     restart for {} (after the call)",
+            m.restart_pending.join(", ")
+        );
+    }
+    if let Some(rollback) = &m.last_rollback {
+        println!("rolled back {rollback}");
+    }
 }
 
 fn print_media(media: &MediaStatus) {

@@ -11,6 +11,7 @@ pub mod control;
 pub mod daemon;
 pub mod hw;
 pub mod i18n;
+pub mod manage;
 pub mod media;
 pub mod mgmt;
 pub mod room;

@@ -85,7 +85,9 @@ make_data_tree() {
     journal_gid=$(awk -F: '$1 == "systemd-journal" { print $3 }' "$rootfs/etc/group")
     [[ -n $salle_uid && -n $salle_gid ]] || die "no salle user in the image (sysusers)"
     install -d -m 0755 "$data" "$data/rauc" "$data/ssh" "$data/var" "$data/var/lib" "$data/etc"
-    install -d -m 0750 -o 0 -g "$salle_gid" "$data/etc/salle" "$data/identity"
+    # /etc/salle is group-writable: the daemon writes its configuration for remote management.
+    install -d -m 0770 -o 0 -g "$salle_gid" "$data/etc/salle"
+    install -d -m 0750 -o 0 -g "$salle_gid" "$data/identity"
     install -d -m 0700 -o "$salle_uid" -g "$salle_gid" "$data/var/lib/salle"
     install -d -m 0755 "$data/var/log"
     local ts_uid ts_gid

@@ -33,6 +33,13 @@ pub fn check(config: &Config) -> Result<(), Problem> {
     if config.room.name.trim().is_empty() {
         return Err(problem(&["room", "name"], "the room needs a name"));
     }
+    // One socket cannot be both: what is allowed depends on which one a request came through.
+    if config.management.socket.is_some() && config.management.socket == config.control.socket {
+        return Err(problem(
+            &["management", "socket"],
+            "the management socket must not be the control socket",
+        ));
+    }
     if let Some(url) = &config.meeting.url {
         MeetingTarget::parse(url).map_err(|e| problem(&["meeting", "url"], e.to_string()))?;
     } else if config.meeting.auto_join {

@@ -71,3 +71,12 @@ pub fn client_socket_path(config: &Config) -> Result<PathBuf, ClientError> {
             ClientError::NoSocket(list.join(", "))
         })
 }
+
+/// The management socket (every request through it is remote): the configured path, else
+/// `manage.sock` beside the control socket.
+pub fn manage_socket_path(config: &Config, control_socket: &Path) -> PathBuf {
+    if let Some(path) = &config.management.socket {
+        return path.clone();
+    }
+    control_socket.with_file_name("manage.sock")
+}

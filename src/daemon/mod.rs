@@ -13,6 +13,7 @@ mod speakerphone;
 use crate::api::{Answer, ApiError, DaemonStatus, Request};
 use crate::config::Config;
 use crate::control::{self, ControlRequest};
+use crate::manage::{Action, Manager};
 use crate::room::{Command, DeviceKind, Input, MediaEvent, Origin, Press, Room};
 use crate::signal::MeetingTarget;
 use crate::system::notify;
@@ -95,19 +96,31 @@ pub async fn run(options: Options) -> Result<(), String> {
     // Why the meeting service cannot be reached; shown with `problems` while it lasts.
     let mut unreachable: Option<String> = None;
 
+    let mut manager = Manager::new(&config, config_file.as_deref());
     let socket =
         control::server_socket_path(&config).map_err(|e| format!("control socket: {e}"))?;
+    // The management socket first: once the control socket answers, both do.
+    let manage_socket = control::manage_socket_path(&config, &socket);
+    let manage_group = (config.management.group.as_ref()).unwrap_or(&config.control.group);
+    let manage_listener = control::bind(&manage_socket, manage_group)
+        .map_err(|e| format!("management socket {}: {e}", manage_socket.display()))?;
     let listener = control::bind(&socket, &config.control.group)
         .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
+    let feed = control::status_feed();
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(16);
-    let problem = events.clone();
-    tokio::spawn(async move {
-        if let Err(e) = control::serve(listener, control_tx).await {
-            let _ = problem
-                .send(Event::Problem(format!("control socket: {e}")))
-                .await;
-        }
-    });
+    for (listener, origin, name) in [
+        (listener, Origin::InRoom, "control socket"),
+        (manage_listener, Origin::Remote, "management socket"),
+    ] {
+        let problem = events.clone();
+        let serving = control::serve(listener, origin, control_tx.clone(), feed.clone());
+        tokio::spawn(async move {
+            if let Err(e) = serving.await {
+                let _ = problem.send(Event::Problem(format!("{name}: {e}"))).await;
+            }
+        });
+    }
+    drop(control_tx);
     let forward = events.clone();
     tokio::spawn(async move {
         while let Some(request) = control_rx.recv().await {
@@ -157,6 +170,23 @@ pub async fn run(options: Options) -> Result<(), String> {
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| e.to_string())?;
     let mut last_status = status_line(&room);
+    // Why the daemon stops to be started again (new settings, a request), if it does.
+    let mut restart: Option<String> = None;
+    let mut identifying = false;
+    feed.send_replace(
+        serde_json::to_value(daemon_status(
+            &room,
+            &devices,
+            &effects,
+            &manager,
+            &problems,
+            &unreachable,
+            &config_file,
+            now_ms(),
+            Origin::Remote,
+        ))
+        .expect("status serialises"),
+    );
 
     loop {
         let event = tokio::select! {
@@ -173,8 +203,41 @@ pub async fn run(options: Options) -> Result<(), String> {
                 let step = room.handle(now_ms(), input);
                 effects.apply(step.effects, devices.selection());
             }
-            Event::Control(ControlRequest { request, reply }) => {
-                let refused = match control_input(request) {
+            Event::Control(ControlRequest {
+                request,
+                origin,
+                reply,
+            }) if Manager::handles(&request) => {
+                let status = daemon_status(
+                    &room,
+                    &devices,
+                    &effects,
+                    &manager,
+                    &problems,
+                    &unreachable,
+                    &config_file,
+                    now_ms(),
+                    origin,
+                );
+                // Reading the disk or running programs is done off the loop: a call never
+                // waits for a diagnostics bundle.
+                if let Some(work) = manager.slow(&request, &status) {
+                    tokio::task::spawn_blocking(move || reply.send(work()));
+                } else {
+                    let (answer, action) = manager.handle(request, origin, &status);
+                    let _ = reply.send(answer);
+                    if let Some(why) = action.and_then(act) {
+                        restart = Some(why);
+                        break;
+                    }
+                }
+            }
+            Event::Control(ControlRequest {
+                request,
+                origin,
+                reply,
+            }) => {
+                let refused = match control_input(request, origin) {
                     None => None,
                     Some(Err(error)) => Some(error),
                     Some(Ok(input)) => {
@@ -185,24 +248,17 @@ pub async fn run(options: Options) -> Result<(), String> {
                 };
                 let response = match refused {
                     Some(error) => Answer::from(error),
-                    None => Answer::status(DaemonStatus {
-                        room: room.status(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        config_file: config_file.as_ref().map(|p| p.display().to_string()),
-                        simulated: devices.simulated(),
-                        problems: all_problems(&problems, &unreachable, &effects),
-                        selection: devices.selection().clone(),
-                        speakerphones: effects.speakerphones().status(),
-                        media: effects.media_status(),
-                        session: effects.session_status(),
-                        uptime_ms: now_ms(),
-                        management: crate::api::ManagementStatus {
-                            api: crate::api::API_VERSION.into(),
-                            language: config.room.language.code().into(),
-                            ..Default::default()
-                        },
-                        setup: None,
-                    }),
+                    None => Answer::status(daemon_status(
+                        &room,
+                        &devices,
+                        &effects,
+                        &manager,
+                        &problems,
+                        &unreachable,
+                        &config_file,
+                        now_ms(),
+                        origin,
+                    )),
                 };
                 let _ = reply.send(response);
             }
@@ -242,6 +298,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                     Some(problem) => tracing::warn!("{problem}"),
                     None => tracing::info!("meeting service reachable"),
                 }
+                manager.service_checked(problem.as_deref());
                 unreachable = problem;
             }
             Event::Problem(problem) => {
@@ -252,11 +309,39 @@ pub async fn run(options: Options) -> Result<(), String> {
             }
         }
         // The screen follows the room, the clock and the captions; only changes are redrawn.
-        effects.show_screen(
-            &room.status(),
-            &all_problems(&problems, &unreachable, &effects),
-            devices.selection(),
+        // Identify: the LEDs blink while it lasts, then show the room's state again.
+        let identify = manager.identify_leds(now_ms());
+        if identify.is_some() != identifying {
+            identifying = identify.is_some();
+            let leds = identify.unwrap_or(room.status().leds);
+            effects.apply(vec![crate::room::Effect::Leds(leds)], devices.selection());
+        }
+        // Below the problems, what facilities staff need to read there (the setup code).
+        let mut screen_lines = all_problems(&problems, &unreachable, &effects);
+        screen_lines.extend(manager.screen_lines());
+        effects.show_screen(&room.status(), &screen_lines, devices.selection());
+        // Management: new settings on trial, a restart waiting for the call's end, subscribers.
+        let status = daemon_status(
+            &room,
+            &devices,
+            &effects,
+            &manager,
+            &problems,
+            &unreachable,
+            &config_file,
+            now_ms(),
+            Origin::Remote,
         );
+        if let Some(why) = (manager.judge_trial(&status))
+            .or_else(|| manager.restart_due(&status))
+            .and_then(act)
+        {
+            restart = Some(why);
+            break;
+        }
+        if feed.receiver_count() > 0 {
+            feed.send_replace(serde_json::to_value(&status).expect("status serialises"));
+        }
         let line = status_line(&room);
         if line != last_status {
             tracing::info!("{line}");
@@ -276,8 +361,58 @@ pub async fn run(options: Options) -> Result<(), String> {
     );
     effects.apply(step.effects, devices.selection());
     effects.shutdown().await;
+    if restart.is_some() {
+        // The answer to the request that asked for it is on its way to the client.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _ = std::fs::remove_file(&socket);
-    Ok(())
+    let _ = std::fs::remove_file(&manage_socket);
+    match restart {
+        // A failure exit: systemd's Restart=on-failure starts the daemon again.
+        Some(why) => Err(format!("restarting: {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Carries out a management action; returns why the daemon must stop, when it must.
+fn act(action: Action) -> Option<String> {
+    match action {
+        Action::Restart(why) => Some(why),
+        Action::Reboot => {
+            tracing::warn!("rebooting the device (asked by management)");
+            crate::system::reboot::reboot();
+            None
+        }
+    }
+}
+
+/// Everything `salle status` shows, as `origin` may see it (the setup code only locally).
+#[allow(clippy::too_many_arguments)]
+fn daemon_status(
+    room: &Room,
+    devices: &devices::Devices,
+    effects: &effects::Effects,
+    manager: &Manager,
+    problems: &[String],
+    unreachable: &Option<String>,
+    config_file: &Option<PathBuf>,
+    uptime_ms: u64,
+    origin: Origin,
+) -> DaemonStatus {
+    DaemonStatus {
+        room: room.status(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        config_file: config_file.as_ref().map(|p| p.display().to_string()),
+        simulated: devices.simulated(),
+        problems: all_problems(problems, unreachable, effects),
+        selection: devices.selection().clone(),
+        speakerphones: effects.speakerphones().status(),
+        media: effects.media_status(),
+        session: effects.session_status(),
+        uptime_ms,
+        management: manager.status(),
+        setup: (origin == Origin::InRoom).then(|| manager.setup().clone()),
+    }
 }
 
 /// The problems that stay until the daemon restarts, the one that goes when the meeting
@@ -295,13 +430,8 @@ fn all_problems(
 /// The room input for a control request; None for a plain status query. A request the room
 /// must never see (a join to an address that is not a meeting) is refused here, before
 /// anything changes.
-fn control_input(request: Request) -> Option<Result<Input, ApiError>> {
-    let command = |command| {
-        Some(Ok(Input::Command {
-            origin: Origin::InRoom,
-            command,
-        }))
-    };
+fn control_input(request: Request, origin: Origin) -> Option<Result<Input, ApiError>> {
+    let command = |command| Some(Ok(Input::Command { origin, command }));
     match request {
         Request::Status => None,
         Request::Join { url: Some(url) } => match MeetingTarget::parse(&url) {
@@ -312,10 +442,15 @@ fn control_input(request: Request) -> Option<Result<Input, ApiError>> {
         Request::Leave => command(Command::Leave),
         Request::Mute { muted } => command(Command::SetMicMuted { muted }),
         Request::Camera { off } => command(Command::SetCameraOff { off }),
+        // A virtual press is a press in the room: only people in the room press buttons.
+        Request::Press { .. } if origin == Origin::Remote => Some(Err(ApiError::Forbidden(
+            "buttons are pressed in the room only".into(),
+        ))),
         Request::Press { button, long } => Some(Ok(Input::Button {
             button,
             press: if long { Press::Long } else { Press::Short },
         })),
-        other => Some(Err(ApiError::NotYet(format!("{other:?}")))),
+        // Served by the management module (see `Manager::handles`).
+        _ => Some(Err(ApiError::BadRequest("not a room request".into()))),
     }
 }

@@ -9,6 +9,7 @@
 mod calendar;
 mod leds;
 mod machine;
+pub mod management;
 mod recording;
 mod screen;
 mod screen_power;

@@ -1,4 +1,8 @@
-//! Logging to stderr (the journal under systemd). `SALLE_LOG` or `RUST_LOG` set the filter.
+//! Logging to stderr (the journal under systemd), and to the in-memory ring that remote
+//! management reads (`manage::logs`). `SALLE_LOG` or `RUST_LOG` set the filter.
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub fn init(verbose: bool) {
     // The WebRTC stack's own logs are for its developers: warnings and up, and not the DTLS
@@ -18,9 +22,10 @@ pub fn init(verbose: bool) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let ring = crate::manage::logs::RingLayer(crate::manage::logs::ring().clone());
     let _ = if under_systemd {
-        builder.without_time().try_init()
+        builder.without_time().finish().with(ring).try_init()
     } else {
-        builder.try_init()
+        builder.finish().with(ring).try_init()
     };
 }
