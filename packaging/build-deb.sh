@@ -71,6 +71,8 @@ build_salle() {
     fi
     install -D -m 0644 "$repo/systemd/salle.service" "$root/usr/lib/systemd/system/salle.service"
     install -D -m 0644 "$repo/systemd/salle.sysusers" "$root/usr/lib/sysusers.d/salle.conf"
+    install -D -m 0644 "$repo/systemd/salle-web.service" "$root/usr/lib/systemd/system/salle-web.service"
+    install -D -m 0644 "$repo/systemd/salle-web.socket" "$root/usr/lib/systemd/system/salle-web.socket"
     install -D -m 0644 "$repo/udev/70-salle.rules" "$root/usr/lib/udev/rules.d/70-salle.rules"
     install -D -m 0644 "$here/salle/50-salle.rules" "$root/usr/share/polkit-1/rules.d/50-salle.rules"
     install -D -m 0640 "$here/salle/salle.toml" "$root/etc/salle/salle.toml"

@@ -65,6 +65,7 @@ for group in "${groups[@]}"; do
       "$repo/tests/fixtures/janus/setup.sh"
       "$repo/tests/fixtures/chromium/setup.sh"
       "$repo/tests/fixtures/livekit/setup.sh"
+      "$repo/tests/fixtures/console/setup.sh" >/dev/null
       "$repo/tests/fixtures/gst-peer/build.sh" >/dev/null
       # The QEMU tier's kernel, out-of-tree drivers and initramfs (cached in .cache/qemu).
       if [ "${SALLE_QEMU:-1}" != 0 ]; then

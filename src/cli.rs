@@ -38,6 +38,14 @@ enum Commands {
         #[arg(long, short = 'v')]
         verbose: bool,
     },
+    /// Serve the room's HTTPS API and web console (a process of its own, beside the daemon)
+    Web {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Log at debug level
+        #[arg(long, short = 'v')]
+        verbose: bool,
+    },
     /// List cameras, sound devices and GPIO lines, and which ones `auto` picks and why
     Devices {
         #[command(flatten)]
@@ -143,7 +151,7 @@ fn load_config(arg: &ConfigArg) -> Result<(Config, Option<PathBuf>), config::Con
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Commands::Run { .. }) {
+    if !matches!(cli.command, Commands::Run { .. } | Commands::Web { .. }) {
         // A command piped into `head` ends quietly, like any Unix tool.
         // SAFETY: setting a signal disposition to its default before any thread starts.
         unsafe {
@@ -155,6 +163,7 @@ pub fn main() -> ExitCode {
     }
     match cli.command {
         Commands::Run { config, verbose } => run(&config, verbose),
+        Commands::Web { config, verbose } => web(&config, verbose),
         Commands::Devices { config, json } => devices(&config, json),
         Commands::Config {
             command: ConfigCommand::Check { file },
@@ -232,6 +241,36 @@ fn run(arg: &ConfigArg, verbose: bool) -> ExitCode {
     }
 }
 
+/// The web surface: its own process (see `web`), two threads are plenty.
+fn web(arg: &ConfigArg, verbose: bool) -> ExitCode {
+    crate::system::logging::init(verbose);
+    let (config, config_file) = match load_config(arg) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::web::run(config, config_file)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn client(arg: &ConfigArg, request: Request, json: bool) -> ExitCode {
     let config = match load_config(arg) {
         Ok((c, _)) => c,
@@ -252,13 +291,29 @@ fn client(arg: &ConfigArg, request: Request, json: bool) -> ExitCode {
             ExitCode::FAILURE
         }
         Ok(Answer::Status { status, .. }) => {
+            // The web console's setup code and certificate fingerprint, when this user may
+            // read what the web surface published (root, or its own user).
+            let web = crate::web::setup_info(&config);
             if json {
+                let mut value = serde_json::to_value(&status).expect("status serialises");
+                if let Some(web) = &web {
+                    value["web"] = serde_json::to_value(web).expect("setup info serialises");
+                }
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&status).expect("status serialises")
+                    serde_json::to_string_pretty(&value).expect("status serialises")
                 );
             } else {
                 print_status(&status);
+                if let Some(web) = &web {
+                    println!("web console:  {}", web.url);
+                    println!("certificate:  SHA-256 {}", web.fingerprint);
+                    if let Some(code) = &web.setup_code {
+                        println!(
+                            "setup code:   {code} (claims the room: sets the first administrator)"
+                        );
+                    }
+                }
             }
             ExitCode::SUCCESS
         }

@@ -18,3 +18,4 @@ pub mod room;
 pub mod rtc;
 pub mod signal;
 pub mod system;
+pub mod web;

@@ -32,6 +32,7 @@ pub struct Config {
     pub network: NetworkConfig,
     pub control: ControlConfig,
     pub management: ManagementConfig,
+    pub web: WebConfig,
 }
 
 /// How the room reaches meetings over WebRTC.
@@ -627,6 +628,31 @@ impl Config {
                 sleep_after_ms: self.screen.sleep_after_s * 1000,
             },
             ..crate::room::RoomSettings::default()
+        }
+    }
+}
+
+/// The web surface (`salle web`): the HTTPS API and console, a process of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Where HTTPS listens. A high port, so the process needs no privilege; for 443 use the
+    /// systemd socket unit (`salle-web.socket`), whose socket the process takes over.
+    pub listen: std::net::SocketAddr,
+    /// Users, tokens, the device certificate and the audit log (mode 0700, files 0600).
+    pub state_dir: PathBuf,
+    /// A certificate chain and its key (PEM) to use instead of the generated one.
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: std::net::SocketAddr::from(([0u16; 8], 8443)),
+            state_dir: PathBuf::from("/var/lib/salle-web"),
+            certificate: None,
+            key: None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod network;
 pub mod peers;
 pub mod qemu;
 pub mod turn;
+pub mod web;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
