@@ -953,6 +953,50 @@ fn kind(response: &Response) -> String {
         .to_string()
 }
 
+/// What the room reads out of one signalling message from the server without a connection:
+/// the pure part of `join_meeting` and `on_response`, which a malformed message could trip.
+/// For the fuzzer (`fuzz/fuzz_targets/livekit_signal.rs`); returns the message's kind, None
+/// when it is not a message the room knows.
+#[doc(hidden)]
+pub fn read_response_offline(bytes: &[u8]) -> Option<String> {
+    let response = signal::decode(bytes).ok()??;
+    let mut participants = Participants::default();
+    let mut update = |info: &proto::ParticipantInfo| {
+        let _ = participants.update(info);
+        for track in &info.tracks {
+            let _ = participants.tile(&info.sid, &track.sid);
+        }
+        let _ = (
+            participants.name(&info.sid),
+            participants.name_of_identity(&info.identity),
+        );
+    };
+    match &response {
+        Response::Join(join) => {
+            join.other_participants.iter().for_each(&mut update);
+            let _ = (
+                seconds(join.ping_interval, 5),
+                seconds(join.ping_timeout, 15),
+            );
+        }
+        Response::Update(changed) => changed.participants.iter().for_each(&mut update),
+        Response::Offer(description) | Response::Answer(description) => {
+            let _ = split_candidates(&description.sdp);
+        }
+        Response::Trickle(trickle) => {
+            let _ = candidate_line(&trickle.candidate_init);
+        }
+        Response::Leave(leave) => {
+            let _ = (after_leave(leave), leave_reason(leave));
+        }
+        Response::RequestResponse(answer) => {
+            let _ = refused_track(answer);
+        }
+        _ => {}
+    }
+    Some(kind(&response))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
