@@ -2,11 +2,12 @@
 //! under its name, publishes its camera (H.264) and microphone (Opus) with LiveKit's sources,
 //! and receives everyone else, their names, who speaks, and the meeting's captions.
 //!
-//! LiveKit's flow (see DESIGN.md): the signalling socket answers the join with a
-//! `JoinResponse`; the server offers the subscriber connection (we answer); to publish, we ask
-//! for each track (`AddTrackRequest`), wait for `TrackPublishedResponse`, then offer on the
-//! publisher connection. The server trickles its candidates; ours are in our SDP. Ping/pong
-//! keeps the socket alive; a lost socket is resumed (`reconnect=1&sid=`) before a full rejoin.
+//! LiveKit's flow (docs/architecture.md, "Facts the code relies on"): the signalling socket
+//! answers the join with a `JoinResponse`; the server offers the subscriber connection (we
+//! answer); to publish, we ask for each track (`AddTrackRequest`), wait for
+//! `TrackPublishedResponse`, then offer on the publisher connection. The server trickles its
+//! candidates; ours are in our SDP. Ping/pong keeps the socket alive; a lost socket is resumed
+//! (`reconnect=1&sid=`) before a full rejoin.
 
 pub mod data;
 pub mod signal;
