@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(request) => {
             // What was parsed says the same thing once written back.
             let again = serde_json::to_string(&request).expect("requests serialise");
-            assert_eq!(serde_json::from_str::<Request>(&again).ok(), Some(request.clone()));
+            assert_eq!(
+                serde_json::from_str::<Request>(&again).ok(),
+                Some(request.clone())
+            );
             match request {
                 Request::Join { url: Some(url) } => match MeetingTarget::parse(&url) {
                     Ok(target) => {

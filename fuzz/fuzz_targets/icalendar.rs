@@ -13,6 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let room = TimeZone::get("Europe/Paris").unwrap_or(TimeZone::UTC);
     let hosts = MeetingHosts::from_urls(["https://visio.numerique.gouv.fr/abc-defg-hij"]);
     if let Ok(loaded) = calendar::load(&[text], &room, &hosts, calendar::window(now)) {
-        let _ = calendar::view(&loaded.occurrences, now, SignedDuration::from_secs(300), &room);
+        let _ = calendar::view(
+            &loaded.occurrences,
+            now,
+            SignedDuration::from_secs(300),
+            &room,
+        );
     }
 });

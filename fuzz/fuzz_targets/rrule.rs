@@ -20,5 +20,10 @@ fuzz_target!(|data: &[u8]| {
     );
     let now: Timestamp = "2026-03-29T07:00:00Z".parse().unwrap();
     let room = TimeZone::get("Europe/Paris").unwrap_or(TimeZone::UTC);
-    let _ = calendar::load(&[event], &room, &MeetingHosts::default(), calendar::window(now));
+    let _ = calendar::load(
+        &[event],
+        &room,
+        &MeetingHosts::default(),
+        calendar::window(now),
+    );
 });

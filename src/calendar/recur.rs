@@ -620,7 +620,10 @@ mod tests {
             ("FREQ=WEEKLY;INTERVAL=0", "INTERVAL=0 is not valid"),
             ("FREQ=WEEKLY;BYDAY=XX", "BYDAY=XX is not valid"),
             // A day ending in a multibyte character (fuzz/ found it: a panic slicing inside it).
-            ("FREQ=WEEKLY;BYDAY=T\u{FFFD}", "BYDAY=T\u{FFFD} is not valid"),
+            (
+                "FREQ=WEEKLY;BYDAY=T\u{FFFD}",
+                "BYDAY=T\u{FFFD} is not valid",
+            ),
             ("FREQ=WEEKLY;BYDAY=\u{e9}", "BYDAY=\u{e9} is not valid"),
             ("INTERVAL=2", "no FREQ"),
             (
