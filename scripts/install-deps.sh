@@ -6,8 +6,9 @@
 #   scripts/install-deps.sh build     what building it needs (scripts/packages/build.txt)
 #   scripts/install-deps.sh test      what the test tiers need (scripts/packages/test.txt) and the
 #                                     fixtures' own setup: Janus, Chromium, LiveKit, the gst-peer
-#                                     program, the QEMU tier's kernel and drivers (every pip, npm,
-#                                     go, cargo install and download happens there)
+#                                     program, the QEMU tier's kernel and drivers, nightly Rust and
+#                                     cargo-fuzz (every pip, npm, go, cargo install, rustup
+#                                     toolchain and download happens there)
 #
 # With no group: all three. ./run.sh installs runtime + build, ./test.sh all three. Quick when
 # everything is there already (each group checks with dpkg first). Uses sudo when not root.
@@ -67,6 +68,13 @@ for group in "${groups[@]}"; do
       "$repo/tests/fixtures/livekit/setup.sh"
       "$repo/tests/fixtures/console/setup.sh" >/dev/null
       "$repo/tests/fixtures/gst-peer/build.sh" >/dev/null
+      # The fuzz targets' tools (scripts/fuzz-smoke.sh): the nightly toolchain and cargo-fuzz.
+      if command -v rustup >/dev/null; then
+        rustup toolchain list | grep -q '^nightly-' ||
+          rustup toolchain install nightly --profile minimal
+        cargo +nightly fuzz --version 2>/dev/null | grep -q ' 0\.13\.2$' ||
+          cargo +stable install cargo-fuzz --version 0.13.2 --locked
+      fi
       # The QEMU tier's kernel, out-of-tree drivers and initramfs (cached in .cache/qemu).
       if [ "${SALLE_QEMU:-1}" != 0 ]; then
         SALLE_QEMU_QUIET=1 "$repo/tests/qemu/prepare.sh"

@@ -143,7 +143,7 @@ fn calendar_query(from: Timestamp, to: Timestamp) -> String {
 }
 
 /// Every non-empty `calendar-data` in a multistatus answer.
-fn calendar_data(xml: &str) -> Result<Vec<String>, String> {
+pub fn calendar_data(xml: &str) -> Result<Vec<String>, String> {
     let mut reader = NsReader::from_str(xml);
     let is = |ns: &ResolveResult, wanted: &str| matches!(ns, ResolveResult::Bound(Namespace(n)) if *n == wanted);
     let mut root = None::<String>;

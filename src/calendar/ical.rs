@@ -404,8 +404,10 @@ fn duration(text: &str) -> Option<Span> {
         }
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let number: i64 = rest[..digits].parse().ok()?;
-        let unit = rest[digits..].chars().next()?.to_ascii_uppercase();
-        rest = &rest[digits + 1..];
+        let unit = rest[digits..].chars().next()?;
+        // The unit may be any character (found by fuzzing: a multibyte one was cut in two).
+        rest = &rest[digits + unit.len_utf8()..];
+        let unit = unit.to_ascii_uppercase();
         span = match (unit, in_time) {
             ('W', false) => span.try_weeks(number).ok()?,
             ('D', false) => span.try_days(number).ok()?,
@@ -578,7 +580,17 @@ mod tests {
             (1, 2, 30, 15)
         );
         assert!(duration("-PT5M").unwrap().is_zero());
-        for bad in ["", "P", "PT", "1H", "PT1D", "P1H"] {
+        // A multibyte unit (fuzz/ found it: a panic slicing inside it).
+        for bad in [
+            "",
+            "P",
+            "PT",
+            "1H",
+            "PT1D",
+            "P1H",
+            "P1\u{FFFD}",
+            "PT1\u{e9}5M",
+        ] {
             assert!(duration(bad).is_none(), "{bad}");
         }
     }

@@ -333,7 +333,8 @@ fn weekday(text: &str) -> Option<Weekday> {
 /// "MO", "2TU", "-1FR", "+3WE"
 fn by_day(text: &str) -> Option<(Option<i8>, Weekday)> {
     let split = text.len().checked_sub(2)?;
-    let (nth, day) = text.split_at(split);
+    // Not a char boundary: the last two bytes are not two ASCII letters (found by fuzzing).
+    let (nth, day) = text.split_at_checked(split)?;
     let nth = match nth {
         "" => None,
         n => Some(n.parse::<i8>().ok().filter(|n| *n != 0 && n.abs() <= 5)?),
@@ -618,6 +619,12 @@ mod tests {
             ("FREQ=DAILY;BYHOUR=9,10", "BYHOUR is not supported"),
             ("FREQ=WEEKLY;INTERVAL=0", "INTERVAL=0 is not valid"),
             ("FREQ=WEEKLY;BYDAY=XX", "BYDAY=XX is not valid"),
+            // A day ending in a multibyte character (fuzz/ found it: a panic slicing inside it).
+            (
+                "FREQ=WEEKLY;BYDAY=T\u{FFFD}",
+                "BYDAY=T\u{FFFD} is not valid",
+            ),
+            ("FREQ=WEEKLY;BYDAY=\u{e9}", "BYDAY=\u{e9} is not valid"),
             ("INTERVAL=2", "no FREQ"),
             (
                 "FREQ=YEARLY;BYDAY=MO",

@@ -113,7 +113,8 @@ impl Encoder {
             Encoder::Va | Encoder::Vaapi => {
                 element.set_property("key-int-max", gop);
             }
-            // The Pi's encoder hangs with an I-frame period of 1 (DESIGN.md): never go below 2.
+            // The Pi's encoder hangs with an I-frame period of 1 (docs/architecture.md, "Facts
+            // the code relies on"): never go below 2.
             Encoder::V4l2 | Encoder::Camera => {}
         }
         let gop = gop.max(2);
@@ -141,7 +142,8 @@ impl Encoder {
     /// Caps right after the encoder: a profile every browser decodes, and the Pi's level quirk.
     pub fn output_caps(self) -> gst::Caps {
         match self {
-            // bcm2835-codec needs the level pinned after it or negotiation fails (DESIGN.md).
+            // bcm2835-codec needs the level pinned after it or negotiation fails
+            // (docs/architecture.md, "Facts the code relies on").
             Encoder::V4l2 => gst::Caps::builder("video/x-h264")
                 .field("level", "4")
                 .build(),

@@ -231,7 +231,10 @@ impl FrameAssembler {
         self.last_timestamp = Some((timestamp, extended));
         let first = *self.first_timestamp.get_or_insert(extended);
         let ticks = extended.saturating_sub(first);
-        Duration::from_nanos(ticks * 1_000_000_000 / u64::from(self.codec.clock_rate()))
+        // In u128: ticks * 10^9 leaves u64 after 2.3 days of a 90 kHz clock (a room left in a
+        // call, or a sender whose timestamps jump ahead).
+        let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(self.codec.clock_rate());
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
     /// The frame's bytes and whether it is a keyframe; None if a payload does not parse.
@@ -422,6 +425,32 @@ mod tests {
         }
         assert_eq!(count, 70_000);
         assert_eq!(assembler.frames_lost, 0);
+    }
+
+    /// Timestamps far apart (days into a call, or a sender jumping ahead): the presentation
+    /// time keeps growing, with no overflow (`ticks * 10^9` left u64 after 2.3 days at 90 kHz).
+    #[test]
+    fn presentation_times_days_into_a_call_do_not_overflow() {
+        let mut assembler = FrameAssembler::new(RemoteCodec::Opus);
+        let mut last = Duration::ZERO;
+        for i in 0..40u32 {
+            let packet = rtp::Packet {
+                header: rtp::header::Header {
+                    version: 2,
+                    marker: true,
+                    sequence_number: i as u16,
+                    timestamp: i.wrapping_mul(0x7fff_ffff),
+                    ..Default::default()
+                },
+                payload: vec![0xfc, 1, 2, 3].into(),
+            };
+            let frames = assembler.push(packet);
+            assert_eq!(frames.len(), 1);
+            assert!(frames[0].frame.pts >= last, "frame {i}");
+            last = frames[0].frame.pts;
+        }
+        // 39 steps of 2^31 - 1 ticks at 48 kHz: about 20 days.
+        assert_eq!(last.as_secs(), 39 * 0x7fff_ffff / 48_000);
     }
 
     #[test]

@@ -482,6 +482,21 @@ fn publishers(data: &Value) -> Vec<(u64, String)> {
         .unwrap_or_default()
 }
 
+/// What the room reads out of one message from Janus without a connection: the pure part of
+/// the call's event loop (`classify`, `sdp`), which a malformed message could trip. For the
+/// fuzzer (`fuzz/fuzz_targets/janus_json.rs`); the publishers it names, if any.
+#[doc(hidden)]
+pub fn read_event_offline(text: &str) -> Vec<(u64, String)> {
+    let Ok(event) = serde_json::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let _ = sdp(Some(event["jsep"].clone()));
+    match classify(&event) {
+        Janus::Publishers(list) => list,
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

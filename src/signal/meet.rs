@@ -1,6 +1,6 @@
 //! La Suite Meet (Visio): from a meeting URL `https://<host>/<slug>` to LiveKit credentials,
 //! through the lobby when the room is not public. The routes and shapes are La Suite Meet's
-//! Django REST API (see DESIGN.md):
+//! Django REST API (docs/architecture.md, "Facts the code relies on"):
 //!
 //! - `GET /api/v1.0/config/`: the LiveKit server (`livekit.url`);
 //! - `GET /api/v1.0/rooms/<slug>/?username=<name>`: the room, with `livekit {url, room, token}`

@@ -7,7 +7,7 @@ pub mod janus_api;
 mod janus_restart;
 pub mod livekit;
 pub mod meet;
-mod sdpfrag;
+pub mod sdpfrag;
 mod simulated;
 mod target;
 pub mod whip;

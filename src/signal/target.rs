@@ -1,4 +1,4 @@
-//! The meeting-URL forms a room understands (one URL per room, see DESIGN.md).
+//! The meeting-URL forms a room understands (one URL per room, see docs/architecture.md).
 
 use std::fmt;
 use url::Url;

@@ -2,11 +2,12 @@
 //! under its name, publishes its camera (H.264) and microphone (Opus) with LiveKit's sources,
 //! and receives everyone else, their names, who speaks, and the meeting's captions.
 //!
-//! LiveKit's flow (see DESIGN.md): the signalling socket answers the join with a
-//! `JoinResponse`; the server offers the subscriber connection (we answer); to publish, we ask
-//! for each track (`AddTrackRequest`), wait for `TrackPublishedResponse`, then offer on the
-//! publisher connection. The server trickles its candidates; ours are in our SDP. Ping/pong
-//! keeps the socket alive; a lost socket is resumed (`reconnect=1&sid=`) before a full rejoin.
+//! LiveKit's flow (docs/architecture.md, "Facts the code relies on"): the signalling socket
+//! answers the join with a `JoinResponse`; the server offers the subscriber connection (we
+//! answer); to publish, we ask for each track (`AddTrackRequest`), wait for
+//! `TrackPublishedResponse`, then offer on the publisher connection. The server trickles its
+//! candidates; ours are in our SDP. Ping/pong keeps the socket alive; a lost socket is resumed
+//! (`reconnect=1&sid=`) before a full rejoin.
 
 pub mod data;
 pub mod signal;
@@ -958,6 +959,50 @@ fn kind(response: &Response) -> String {
         .next()
         .unwrap_or("a message")
         .to_string()
+}
+
+/// What the room reads out of one signalling message from the server without a connection:
+/// the pure part of `join_meeting` and `on_response`, which a malformed message could trip.
+/// For the fuzzer (`fuzz/fuzz_targets/livekit_signal.rs`); returns the message's kind, None
+/// when it is not a message the room knows.
+#[doc(hidden)]
+pub fn read_response_offline(bytes: &[u8]) -> Option<String> {
+    let response = signal::decode(bytes).ok()??;
+    let mut participants = Participants::default();
+    let mut update = |info: &proto::ParticipantInfo| {
+        let _ = participants.update(info);
+        for track in &info.tracks {
+            let _ = participants.tile(&info.sid, &track.sid);
+        }
+        let _ = (
+            participants.name(&info.sid),
+            participants.name_of_identity(&info.identity),
+        );
+    };
+    match &response {
+        Response::Join(join) => {
+            join.other_participants.iter().for_each(&mut update);
+            let _ = (
+                seconds(join.ping_interval, 5),
+                seconds(join.ping_timeout, 15),
+            );
+        }
+        Response::Update(changed) => changed.participants.iter().for_each(&mut update),
+        Response::Offer(description) | Response::Answer(description) => {
+            let _ = split_candidates(&description.sdp);
+        }
+        Response::Trickle(trickle) => {
+            let _ = candidate_line(&trickle.candidate_init);
+        }
+        Response::Leave(leave) => {
+            let _ = (after_leave(leave), leave_reason(leave));
+        }
+        Response::RequestResponse(answer) => {
+            let _ = refused_track(answer);
+        }
+        _ => {}
+    }
+    Some(kind(&response))
 }
 
 #[cfg(test)]
