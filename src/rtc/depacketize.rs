@@ -244,6 +244,9 @@ impl FrameAssembler {
             RemoteCodec::H264 => {
                 let mut d = rtp::codec::h264::H264Packet::default();
                 for p in packets {
+                    if !stap_a_lengths_fit(&p.payload) {
+                        return None;
+                    }
                     data.extend_from_slice(&d.depacketize(&p.payload).ok()?);
                 }
                 h264_has_idr(&data)
@@ -280,6 +283,26 @@ impl FrameAssembler {
 }
 
 /// Whether an Annex B access unit holds an IDR slice.
+/// Whether every aggregation unit of an H.264 STAP-A payload (RFC 6184 section 5.7.1) has its
+/// whole 16-bit length and body; true for any other NAL unit type. webrtc-rs 0.21's
+/// depacketizer reads a unit's length without checking that both bytes are there and panics
+/// on a payload ending one byte into a length (found by `fuzz/` target `rtp_depacketize`):
+/// a remote sender could end the task receiving its video. Drop this once upstream checks.
+fn stap_a_lengths_fit(payload: &[u8]) -> bool {
+    const STAP_A: u8 = 24;
+    if payload.first().is_none_or(|b| b & 0x1f != STAP_A) {
+        return true;
+    }
+    let mut at = 1;
+    while at < payload.len() {
+        let Some(length) = payload.get(at..at + 2) else {
+            return false;
+        };
+        at += 2 + usize::from(u16::from_be_bytes([length[0], length[1]]));
+    }
+    at == payload.len()
+}
+
 fn h264_has_idr(au: &[u8]) -> bool {
     au.windows(4)
         .any(|w| w[0] == 0 && w[1] == 0 && w[2] == 1 && w[3] & 0x1f == 5)
@@ -289,6 +312,21 @@ fn h264_has_idr(au: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::rtc::packetize::Packetizer;
+
+    #[test]
+    fn a_stap_a_cut_inside_a_length_is_unreadable_not_a_panic() {
+        // Found by the fuzzer (fuzz/known-crashes/rtp_depacketize-h264-*): one unit of 2
+        // bytes, then a single byte where the next unit's 16-bit length should be.
+        let assembler = FrameAssembler::new(RemoteCodec::H264);
+        let packet = rtp::Packet {
+            payload: bytes::Bytes::from_static(&[0x18, 0x00, 0x02, 0x65, 0xaa, 0x00]),
+            ..Default::default()
+        };
+        assert_eq!(assembler.depacketize(&[packet]), None);
+        assert!(stap_a_lengths_fit(&[0x18, 0x00, 0x02, 0x65, 0xaa]));
+        assert!(!stap_a_lengths_fit(&[0x18, 0x00, 0x03, 0x65, 0xaa]));
+        assert!(stap_a_lengths_fit(&[0x65, 0x88]));
+    }
 
     fn access_unit(idr: bool, size: usize, fill: u8) -> Vec<u8> {
         let mut au = Vec::new();
