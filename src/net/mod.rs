@@ -2,5 +2,7 @@
 //! `[network] ca_file`) and TURN over TCP or TLS, bridged for a WebRTC stack that relays over
 //! UDP only.
 
+pub mod proxy;
 pub mod tls;
 pub mod turn_bridge;
+pub mod websocket;
