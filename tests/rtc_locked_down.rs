@@ -22,12 +22,24 @@ const TURN_TLS: u16 = 443;
 /// The room in `janus`'s room, its media from `MEDIA_ADDRESS` (which the firewall cuts off
 /// from the servers' UDP), with `url` as its only TURN server, `ca_file` trusted if given.
 fn locked_down_room(janus: &Janus, name: &str, url: &str, ca_file: Option<&str>) -> Daemon {
+    locked_down_room_with(janus, name, url, ca_file, "")
+}
+
+/// `locked_down_room` with `network` (lines of `[network]`) added.
+fn locked_down_room_with(
+    janus: &Janus,
+    name: &str,
+    url: &str,
+    ca_file: Option<&str>,
+    network: &str,
+) -> Daemon {
     // A small picture: what is proven is the path, and two such tests may share the 2 cores.
     let mut config = common::network::on_media_address(&simulated_room(name, &janus.meeting_url()))
         .replace("[camera]", "[camera]\nwidth = 320\nheight = 180\nfps = 15");
     if let Some(ca) = ca_file {
         config.push_str(&format!("ca_file = \"{ca}\"\n"));
     }
+    config.push_str(network);
     config.push_str(&format!(
         "[[network.ice_servers]]\nurls = [\"{url}\"]\nusername = \"room\"\ncredential = \"secret\"\n"
     ));
@@ -54,6 +66,13 @@ fn in_call(daemon: &Daemon) {
 /// Joins with `url` as its TURN server, with UDP dropped unless `path` is "udp", and checks
 /// media both ways and the path in status.
 fn joins_through(url: &str, path: &str) {
+    joins_through_maybe_proxy(url, path, false)
+}
+
+/// `joins_through`; with `proxied`, the room's new TCP connections to the Janus signalling
+/// port and to 443 are dropped too unless they come from the proxy (tinyproxy, running as
+/// `nobody`), so that the proxy is its only way out, and its log must show both tunnels.
+fn joins_through_maybe_proxy(url: &str, path: &str, proxied: bool) {
     let turn = Turn::start_streams(TURN_TCP, TURN_TLS);
     let janus = Janus::start();
     let udp_open = path == "udp";
@@ -62,7 +81,20 @@ fn joins_through(url: &str, path: &str) {
     }
     let mut remote = janus.publish_peer("Alice", 40);
     let ca = turn.ca.as_ref().unwrap().display().to_string();
-    let daemon = locked_down_room(&janus, "Salle verrouillée", url, Some(&ca));
+    let ws_port = url::Url::parse(janus.ws()).unwrap().port().unwrap();
+    // Once Alice publishes (her connections are up, and `ct state new` leaves them alone):
+    // from then on only the proxy gets out.
+    let proxy = proxied.then(|| {
+        let alice = janus.receive("Alice", 1);
+        assert!(alice["video_frames"].as_u64() > Some(0), "{alice}");
+        let proxy = common::proxy::Tinyproxy::start(&[TURN_TLS, ws_port]);
+        only_the_proxy_connects_to(&[TURN_TLS, ws_port]);
+        proxy
+    });
+    let network = proxy.as_ref().map_or(String::new(), |p| {
+        format!("proxy = \"http://127.0.0.1:{}\"\n", p.port)
+    });
+    let daemon = locked_down_room_with(&janus, "Salle verrouillée", url, Some(&ca), &network);
     let start = Instant::now();
     daemon.cli(&["join"]);
     in_call(&daemon);
@@ -112,6 +144,24 @@ fn joins_through(url: &str, path: &str) {
         eprintln!("{path}: firewall dropped {dropped} UDP packets");
     }
 
+    if let Some(proxy) = &proxy {
+        let log = proxy.log();
+        for port in [TURN_TLS, ws_port] {
+            assert!(
+                log.contains(&format!("CONNECT 127.0.0.1:{port} ")),
+                "no CONNECT to {port} in the proxy's log:\n{log}"
+            );
+        }
+        let direct = std::net::TcpStream::connect_timeout(
+            &([127, 0, 0, 1], TURN_TLS).into(),
+            Duration::from_secs(2),
+        );
+        assert!(
+            direct.is_err(),
+            "a direct connection to 443 got through the firewall"
+        );
+    }
+
     let _ = remote.kill();
     let _ = remote.wait();
     daemon.cli(&["leave"]);
@@ -125,6 +175,33 @@ fn with_udp_dropped_the_room_joins_janus_through_turn_over_tls_on_443() {
         joins_through(
             &format!("turns:127.0.0.1:{TURN_TLS}?transport=tcp"),
             "turn/tls",
+        );
+    }
+}
+
+/// Drops new TCP connections to `ports` from anyone but `nobody` (the proxy).
+fn only_the_proxy_connects_to(ports: &[u16]) {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let rule = format!(
+        "add rule inet salle_locked_down out ct state new tcp dport {{ {} }} meta skuid != 65534 counter drop",
+        ports.join(", ")
+    );
+    let status = std::process::Command::new("nft")
+        .args(rule.split(' '))
+        .status()
+        .expect("run nft");
+    assert!(status.success(), "nft {rule}");
+}
+
+#[test]
+fn only_through_an_http_proxy_the_room_joins_janus_through_turn_over_tls_on_443() {
+    if in_own_network(
+        "only_through_an_http_proxy_the_room_joins_janus_through_turn_over_tls_on_443",
+    ) {
+        joins_through_maybe_proxy(
+            &format!("turns:127.0.0.1:{TURN_TLS}?transport=tcp"),
+            "turn/tls via proxy",
+            true,
         );
     }
 }
