@@ -262,8 +262,11 @@ const LIVEKIT_ROOM: &str = "Salle Visio verrouillée";
 
 /// The room in a Visio meeting on the real LiveKit server with UDP dropped and, with
 /// `tcp_open` false, the server's ICE-TCP port closed too, else its TURN/TLS port (443): media
-/// both ways, and `path`.
-fn joins_livekit_through(tcp_open: bool, path: &str) {
+/// both ways, and `path`. With `proxied`, new TCP connections to 443 are dropped unless they
+/// come from tinyproxy (as in `joins_through_maybe_proxy`), and the room is told to use it:
+/// its log must show the Meet API's requests and both tunnels. The signalling port is not
+/// firewalled here: meet.py (the fixture) calls the server's API on it for the test's state.
+fn joins_livekit_through(tcp_open: bool, path: &str, proxied: bool) {
     use common::livekit_server::{LiveKitServer, Meet};
     let meet = Meet::start_on(
         LiveKitServer::start_with_turn_on_443(),
@@ -291,6 +294,21 @@ fn joins_livekit_through(tcp_open: bool, path: &str) {
         "ca_file = \"{}\"\n",
         meet.server.turn_ca.display()
     ));
+    let signalling = url::Url::parse(&meet.server.ws).unwrap().port().unwrap();
+    let proxy = proxied.then(|| {
+        // Alice's connections up first: `ct state new` leaves them alone.
+        meet.wait_for("Alice in the room", Duration::from_secs(60), |s| {
+            s["server"]
+                .as_array()?
+                .iter()
+                .find(|p| p["name"] == "Alice Martin")
+                .cloned()
+        });
+        let proxy = common::proxy::Tinyproxy::start(&[TURN_TLS, signalling]);
+        only_the_proxy_connects_to(&[TURN_TLS]);
+        config.push_str(&format!("proxy = \"http://127.0.0.1:{}\"\n", proxy.port));
+        proxy
+    });
     let daemon = Daemon::start(&config);
     let start = Instant::now();
     daemon.cli(&["join"]);
@@ -328,6 +346,17 @@ fn joins_livekit_through(tcp_open: bool, path: &str) {
         udp_dropped() > 0,
         "nothing dropped: the test proves nothing"
     );
+    if let Some(proxy) = &proxy {
+        let log = proxy.log();
+        let api = meet.url.trim_start_matches("http://");
+        for seen in [
+            format!("CONNECT 127.0.0.1:{TURN_TLS} "),
+            format!("CONNECT 127.0.0.1:{signalling} "),
+            format!("http://{api}/"),
+        ] {
+            assert!(log.contains(&seen), "no {seen} in the proxy's log:\n{log}");
+        }
+    }
     daemon.cli(&["leave"]);
     daemon.wait_state("idle", Duration::from_secs(10));
 }
@@ -337,13 +366,21 @@ fn with_udp_and_ice_tcp_dropped_the_room_joins_livekit_through_its_embedded_turn
     if in_own_network(
         "with_udp_and_ice_tcp_dropped_the_room_joins_livekit_through_its_embedded_turn_over_tls",
     ) {
-        joins_livekit_through(false, "turn/tls");
+        joins_livekit_through(false, "turn/tls", false);
     }
 }
 
 #[test]
 fn with_udp_dropped_the_room_joins_livekit_over_ice_tcp() {
     if in_own_network("with_udp_dropped_the_room_joins_livekit_over_ice_tcp") {
-        joins_livekit_through(true, "tcp");
+        joins_livekit_through(true, "tcp", false);
+    }
+}
+
+#[test]
+fn only_through_an_http_proxy_the_room_joins_livekit_through_its_turn_over_tls() {
+    if in_own_network("only_through_an_http_proxy_the_room_joins_livekit_through_its_turn_over_tls")
+    {
+        joins_livekit_through(false, "turn/tls via proxy", true);
     }
 }
