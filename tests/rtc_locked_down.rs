@@ -22,12 +22,24 @@ const TURN_TLS: u16 = 443;
 /// The room in `janus`'s room, its media from `MEDIA_ADDRESS` (which the firewall cuts off
 /// from the servers' UDP), with `url` as its only TURN server, `ca_file` trusted if given.
 fn locked_down_room(janus: &Janus, name: &str, url: &str, ca_file: Option<&str>) -> Daemon {
+    locked_down_room_with(janus, name, url, ca_file, "")
+}
+
+/// `locked_down_room` with `network` (lines of `[network]`) added.
+fn locked_down_room_with(
+    janus: &Janus,
+    name: &str,
+    url: &str,
+    ca_file: Option<&str>,
+    network: &str,
+) -> Daemon {
     // A small picture: what is proven is the path, and two such tests may share the 2 cores.
     let mut config = common::network::on_media_address(&simulated_room(name, &janus.meeting_url()))
         .replace("[camera]", "[camera]\nwidth = 320\nheight = 180\nfps = 15");
     if let Some(ca) = ca_file {
         config.push_str(&format!("ca_file = \"{ca}\"\n"));
     }
+    config.push_str(network);
     config.push_str(&format!(
         "[[network.ice_servers]]\nurls = [\"{url}\"]\nusername = \"room\"\ncredential = \"secret\"\n"
     ));
@@ -54,6 +66,13 @@ fn in_call(daemon: &Daemon) {
 /// Joins with `url` as its TURN server, with UDP dropped unless `path` is "udp", and checks
 /// media both ways and the path in status.
 fn joins_through(url: &str, path: &str) {
+    joins_through_maybe_proxy(url, path, false)
+}
+
+/// `joins_through`; with `proxied`, the room's new TCP connections to the Janus signalling
+/// port and to 443 are dropped too unless they come from the proxy (tinyproxy, running as
+/// `nobody`), so that the proxy is its only way out, and its log must show both tunnels.
+fn joins_through_maybe_proxy(url: &str, path: &str, proxied: bool) {
     let turn = Turn::start_streams(TURN_TCP, TURN_TLS);
     let janus = Janus::start();
     let udp_open = path == "udp";
@@ -62,7 +81,20 @@ fn joins_through(url: &str, path: &str) {
     }
     let mut remote = janus.publish_peer("Alice", 40);
     let ca = turn.ca.as_ref().unwrap().display().to_string();
-    let daemon = locked_down_room(&janus, "Salle verrouillée", url, Some(&ca));
+    let ws_port = url::Url::parse(janus.ws()).unwrap().port().unwrap();
+    // Once Alice publishes (her connections are up, and `ct state new` leaves them alone):
+    // from then on only the proxy gets out.
+    let proxy = proxied.then(|| {
+        let alice = janus.receive("Alice", 1);
+        assert!(alice["video_frames"].as_u64() > Some(0), "{alice}");
+        let proxy = common::proxy::Tinyproxy::start(&[TURN_TLS, ws_port]);
+        only_the_proxy_connects_to(&[TURN_TLS, ws_port]);
+        proxy
+    });
+    let network = proxy.as_ref().map_or(String::new(), |p| {
+        format!("proxy = \"http://127.0.0.1:{}\"\n", p.port)
+    });
+    let daemon = locked_down_room_with(&janus, "Salle verrouillée", url, Some(&ca), &network);
     let start = Instant::now();
     daemon.cli(&["join"]);
     in_call(&daemon);
@@ -112,6 +144,24 @@ fn joins_through(url: &str, path: &str) {
         eprintln!("{path}: firewall dropped {dropped} UDP packets");
     }
 
+    if let Some(proxy) = &proxy {
+        let log = proxy.log();
+        for port in [TURN_TLS, ws_port] {
+            assert!(
+                log.contains(&format!("CONNECT 127.0.0.1:{port} ")),
+                "no CONNECT to {port} in the proxy's log:\n{log}"
+            );
+        }
+        let direct = std::net::TcpStream::connect_timeout(
+            &([127, 0, 0, 1], TURN_TLS).into(),
+            Duration::from_secs(2),
+        );
+        assert!(
+            direct.is_err(),
+            "a direct connection to 443 got through the firewall"
+        );
+    }
+
     let _ = remote.kill();
     let _ = remote.wait();
     daemon.cli(&["leave"]);
@@ -125,6 +175,33 @@ fn with_udp_dropped_the_room_joins_janus_through_turn_over_tls_on_443() {
         joins_through(
             &format!("turns:127.0.0.1:{TURN_TLS}?transport=tcp"),
             "turn/tls",
+        );
+    }
+}
+
+/// Drops new TCP connections to `ports` from anyone but `nobody` (the proxy).
+fn only_the_proxy_connects_to(ports: &[u16]) {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let rule = format!(
+        "add rule inet salle_locked_down out ct state new tcp dport {{ {} }} meta skuid != 65534 counter drop",
+        ports.join(", ")
+    );
+    let status = std::process::Command::new("nft")
+        .args(rule.split(' '))
+        .status()
+        .expect("run nft");
+    assert!(status.success(), "nft {rule}");
+}
+
+#[test]
+fn only_through_an_http_proxy_the_room_joins_janus_through_turn_over_tls_on_443() {
+    if in_own_network(
+        "only_through_an_http_proxy_the_room_joins_janus_through_turn_over_tls_on_443",
+    ) {
+        joins_through_maybe_proxy(
+            &format!("turns:127.0.0.1:{TURN_TLS}?transport=tcp"),
+            "turn/tls via proxy",
+            true,
         );
     }
 }
@@ -185,8 +262,11 @@ const LIVEKIT_ROOM: &str = "Salle Visio verrouillée";
 
 /// The room in a Visio meeting on the real LiveKit server with UDP dropped and, with
 /// `tcp_open` false, the server's ICE-TCP port closed too, else its TURN/TLS port (443): media
-/// both ways, and `path`.
-fn joins_livekit_through(tcp_open: bool, path: &str) {
+/// both ways, and `path`. With `proxied`, new TCP connections to 443 are dropped unless they
+/// come from tinyproxy (as in `joins_through_maybe_proxy`), and the room is told to use it:
+/// its log must show the Meet API's requests and both tunnels. The signalling port is not
+/// firewalled here: meet.py (the fixture) calls the server's API on it for the test's state.
+fn joins_livekit_through(tcp_open: bool, path: &str, proxied: bool) {
     use common::livekit_server::{LiveKitServer, Meet};
     let meet = Meet::start_on(
         LiveKitServer::start_with_turn_on_443(),
@@ -214,6 +294,21 @@ fn joins_livekit_through(tcp_open: bool, path: &str) {
         "ca_file = \"{}\"\n",
         meet.server.turn_ca.display()
     ));
+    let signalling = url::Url::parse(&meet.server.ws).unwrap().port().unwrap();
+    let proxy = proxied.then(|| {
+        // Alice's connections up first: `ct state new` leaves them alone.
+        meet.wait_for("Alice in the room", Duration::from_secs(60), |s| {
+            s["server"]
+                .as_array()?
+                .iter()
+                .find(|p| p["name"] == "Alice Martin")
+                .cloned()
+        });
+        let proxy = common::proxy::Tinyproxy::start(&[TURN_TLS, signalling]);
+        only_the_proxy_connects_to(&[TURN_TLS]);
+        config.push_str(&format!("proxy = \"http://127.0.0.1:{}\"\n", proxy.port));
+        proxy
+    });
     let daemon = Daemon::start(&config);
     let start = Instant::now();
     daemon.cli(&["join"]);
@@ -251,6 +346,17 @@ fn joins_livekit_through(tcp_open: bool, path: &str) {
         udp_dropped() > 0,
         "nothing dropped: the test proves nothing"
     );
+    if let Some(proxy) = &proxy {
+        let log = proxy.log();
+        let api = meet.url.trim_start_matches("http://");
+        for seen in [
+            format!("CONNECT 127.0.0.1:{TURN_TLS} "),
+            format!("CONNECT 127.0.0.1:{signalling} "),
+            format!("http://{api}/"),
+        ] {
+            assert!(log.contains(&seen), "no {seen} in the proxy's log:\n{log}");
+        }
+    }
     daemon.cli(&["leave"]);
     daemon.wait_state("idle", Duration::from_secs(10));
 }
@@ -260,13 +366,21 @@ fn with_udp_and_ice_tcp_dropped_the_room_joins_livekit_through_its_embedded_turn
     if in_own_network(
         "with_udp_and_ice_tcp_dropped_the_room_joins_livekit_through_its_embedded_turn_over_tls",
     ) {
-        joins_livekit_through(false, "turn/tls");
+        joins_livekit_through(false, "turn/tls", false);
     }
 }
 
 #[test]
 fn with_udp_dropped_the_room_joins_livekit_over_ice_tcp() {
     if in_own_network("with_udp_dropped_the_room_joins_livekit_over_ice_tcp") {
-        joins_livekit_through(true, "tcp");
+        joins_livekit_through(true, "tcp", false);
+    }
+}
+
+#[test]
+fn only_through_an_http_proxy_the_room_joins_livekit_through_its_turn_over_tls() {
+    if in_own_network("only_through_an_http_proxy_the_room_joins_livekit_through_its_turn_over_tls")
+    {
+        joins_livekit_through(false, "turn/tls via proxy", true);
     }
 }

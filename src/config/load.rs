@@ -196,6 +196,28 @@ mod tests {
     }
 
     #[test]
+    fn proxy_settings_are_checked_and_located() {
+        let e = err("[network]\nproxy = \"proxy.example.fr:3128\"\n");
+        assert_eq!((e.line, e.field.as_str()), (2, "network.proxy"));
+        assert!(e.message.contains("http://host:port"), "{}", e.message);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("proxy-credentials");
+        std::fs::write(&file, "salle:secret\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let text = format!(
+            "[network]\nproxy = \"http://proxy:3128\"\nproxy_credentials_file = \"{}\"\n",
+            file.display()
+        );
+        let e = err(&text);
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (3, "network.proxy_credentials_file")
+        );
+        assert!(e.message.contains("chmod 600"), "{}", e.message);
+    }
+
+    #[test]
     fn calendar_settings_are_checked_and_located() {
         let config = parse("", Path::new("x.toml")).unwrap();
         assert_eq!(

@@ -51,6 +51,11 @@ pub struct NetworkConfig {
     /// PEM certificates trusted beside the system's roots for TLS to TURN servers: a private
     /// CA, or the CA of a TLS-inspecting proxy.
     pub ca_file: Option<PathBuf>,
+    /// The HTTP proxy every outgoing connection goes through (`http://host:port`, CONNECT for
+    /// WebSockets and TURN/TLS). Unset: `https_proxy`/`no_proxy` from the environment, if any.
+    pub proxy: Option<String>,
+    /// `user:password` for the proxy (Basic), in a file of mode 0600.
+    pub proxy_credentials_file: Option<PathBuf>,
     /// The video bitrate range congestion control may use, kbit/s.
     pub min_video_kbps: u32,
     pub max_video_kbps: u32,
@@ -63,6 +68,8 @@ impl Default for NetworkConfig {
             ice_servers: Vec::new(),
             relay_only: false,
             ca_file: None,
+            proxy: None,
+            proxy_credentials_file: None,
             min_video_kbps: 150,
             max_video_kbps: 2500,
         }

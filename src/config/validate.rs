@@ -241,6 +241,14 @@ pub fn check(config: &Config) -> Result<(), Problem> {
             }
         }
     }
+    if let Some(url) = &network.proxy {
+        crate::net::proxy::Proxy::from_settings(Some(url), None, |_| None)
+            .map_err(|e| problem(&["network", "proxy"], e.to_string()))?;
+    }
+    if let Some(path) = &network.proxy_credentials_file {
+        crate::net::proxy::read_credentials(path)
+            .map_err(|e| problem(&["network", "proxy_credentials_file"], e.to_string()))?;
+    }
     if let Some(socket) = &config.control.socket {
         if !socket.is_absolute() {
             return Err(problem(&["control", "socket"], "must be an absolute path"));

@@ -946,8 +946,9 @@ fn work(
 /// The test hook's blocking state change: `filesrc` opens the FIFO in its READY->PAUSED
 /// change, which waits until something opens the FIFO for writing.
 fn block_on_fifo(fifo: &std::path::Path) {
+    use crate::media::elements::{FAKESINK, FILESRC};
     use gstreamer::prelude::*;
-    let description = format!("filesrc location={} ! fakesink", fifo.display());
+    let description = format!("{FILESRC} location={} ! {FAKESINK}", fifo.display());
     let Ok(pipeline) = gstreamer::parse::launch(&description) else {
         return;
     };

@@ -74,6 +74,14 @@ pub async fn run(options: Options) -> Result<(), String> {
         Some(path) => tracing::info!("configuration {}", path.display()),
         None => tracing::info!("no configuration file: running on defaults"),
     }
+    let network = &config.network;
+    let proxy = crate::net::proxy::Proxy::from_settings(
+        network.proxy.as_deref(),
+        network.proxy_credentials_file.as_deref(),
+        |name| std::env::var(name).ok(),
+    )
+    .map_err(|e| format!("HTTP proxy (from [network] proxy or https_proxy): {e}"))?;
+    crate::net::proxy::install(proxy);
     let mut room = Room::new(config.room_settings(), now_ms());
     let mut devices = devices::Devices::start(&config, events.clone()).await;
     if devices.selection().any_simulated() {

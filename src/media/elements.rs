@@ -96,6 +96,9 @@ elements! {
     ALSASRC = "alsasrc", "gstreamer1.0-alsa", Source, Need::Required;
     /// The simulated camera, the camera-off card, the screen's background and panels.
     VIDEOTESTSRC = "videotestsrc", "gstreamer1.0-plugins-base", Source, Need::Required;
+    /// The daemon's slow-start test hook (`SALLE_TEST_SLOW_START_FIFO`): a file source whose
+    /// start blocks on a FIFO; in GStreamer's core, so always there.
+    FILESRC = "filesrc", "libgstreamer1.0-0", Source, Need::Required;
     /// The simulated microphone (a tone) and the speaker's silence.
     AUDIOTESTSRC = "audiotestsrc", "gstreamer1.0-plugins-base", Source, Need::Required;
     /// Remote people's encoded frames, handed over by the WebRTC layer.

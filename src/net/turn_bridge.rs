@@ -12,10 +12,11 @@
 
 use rtc::shared::turn_framing::TurnStreamDecoder;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -106,6 +107,8 @@ pub struct TurnBridge {
     pub server: StreamTurnServer,
     local: SocketAddr,
     last_error: Arc<Mutex<Option<String>>>,
+    /// Whether the last stream to the server went through the HTTP proxy.
+    via_proxy: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -119,12 +122,18 @@ impl TurnBridge {
         let socket = Arc::new(UdpSocket::bind(SocketAddr::new(loopback, 0)).await?);
         let local = socket.local_addr()?;
         let last_error = Arc::new(Mutex::new(None));
-        let task = tokio::spawn(serve(socket, server.clone(), tls, last_error.clone()));
+        let via_proxy = Arc::new(AtomicBool::new(false));
+        let shared = Shared {
+            last_error: last_error.clone(),
+            via_proxy: via_proxy.clone(),
+        };
+        let task = tokio::spawn(serve(socket, server.clone(), tls, shared));
         tracing::debug!("TURN bridge {local} -> {}", server.url);
         Ok(TurnBridge {
             server,
             local,
             last_error,
+            via_proxy,
             task,
         })
     }
@@ -142,6 +151,16 @@ impl TurnBridge {
         self.local
     }
 
+    /// The path's name in status: the server's (`turn/tls`), `via proxy` when tunnelled.
+    pub fn path(&self) -> String {
+        let path = self.server.path();
+        if self.via_proxy.load(Ordering::Relaxed) {
+            format!("{path} via proxy")
+        } else {
+            path.to_string()
+        }
+    }
+
     /// Why the stream to the server last failed, if it did.
     pub fn last_error(&self) -> Option<String> {
         self.last_error.lock().unwrap().clone()
@@ -155,6 +174,13 @@ impl Drop for TurnBridge {
     }
 }
 
+/// What the streams report to the bridge's owner.
+#[derive(Clone)]
+struct Shared {
+    last_error: Arc<Mutex<Option<String>>>,
+    via_proxy: Arc<AtomicBool>,
+}
+
 /// One local socket's stream: its queue, and when it was opened.
 struct Link {
     queue: mpsc::Sender<Vec<u8>>,
@@ -165,7 +191,7 @@ async fn serve(
     socket: Arc<UdpSocket>,
     server: StreamTurnServer,
     tls: Option<Arc<rustls::ClientConfig>>,
-    last_error: Arc<Mutex<Option<String>>>,
+    shared: Shared,
 ) {
     let mut links: std::collections::HashMap<SocketAddr, Link> = Default::default();
     let mut streams = JoinSet::new();
@@ -192,7 +218,7 @@ async fn serve(
                         server.clone(),
                         tls.clone(),
                         outgoing,
-                        last_error.clone(),
+                        shared.clone(),
                     ));
                     links.insert(from, Link { queue, opened: Instant::now() });
                 }
@@ -216,34 +242,41 @@ async fn carry(
     server: StreamTurnServer,
     tls: Option<Arc<rustls::ClientConfig>>,
     outgoing: mpsc::Receiver<Vec<u8>>,
-    last_error: Arc<Mutex<Option<String>>>,
+    shared: Shared,
 ) {
     let result = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&server, tls)).await {
         Err(_) => Err(format!("no connection in {CONNECT_TIMEOUT:?}")),
         Ok(Err(e)) => Err(e),
-        Ok(Ok(stream)) => {
-            tracing::info!("TURN server {}: connected ({})", server.url, server.path());
-            *last_error.lock().unwrap() = None;
+        Ok(Ok((stream, via_proxy))) => {
+            let how = if via_proxy { " via proxy" } else { "" };
+            tracing::info!(
+                "TURN server {}: connected ({}{how})",
+                server.url,
+                server.path()
+            );
+            shared.via_proxy.store(via_proxy, Ordering::Relaxed);
+            *shared.last_error.lock().unwrap() = None;
             pump(stream, &socket, from, outgoing).await
         }
     };
     if let Err(why) = result {
         let why = format!("TURN server {}: {why}", server.url);
         tracing::warn!("{why}");
-        *last_error.lock().unwrap() = Some(why);
+        *shared.last_error.lock().unwrap() = Some(why);
     }
 }
 
+/// The stream to the server (directly or through the HTTP proxy: true then).
 async fn connect(
     server: &StreamTurnServer,
     tls: Option<Arc<rustls::ClientConfig>>,
-) -> Result<Box<dyn Stream>, String> {
-    let tcp = TcpStream::connect((server.host.as_str(), server.port))
+) -> Result<(Box<dyn Stream>, bool), String> {
+    let (tcp, via_proxy) = super::proxy::connect(&server.host, server.port)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = tcp.set_nodelay(true);
     match server.transport {
-        StreamTransport::Tcp => Ok(Box::new(tcp)),
+        StreamTransport::Tcp => Ok((Box::new(tcp), via_proxy)),
         StreamTransport::Tls => {
             let config = tls.ok_or("no TLS configuration")?;
             let name = rustls::pki_types::ServerName::try_from(server.host.clone())
@@ -252,7 +285,7 @@ async fn connect(
                 .connect(name, tcp)
                 .await
                 .map_err(|e| format!("TLS: {}", super::tls::describe(&e)))?;
-            Ok(Box::new(stream))
+            Ok((Box::new(stream), via_proxy))
         }
     }
 }

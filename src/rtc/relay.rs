@@ -71,7 +71,7 @@ pub async fn bridge(
 
 impl Relays {
     /// The path a local candidate takes: `udp`, `tcp` (ICE-TCP), `turn/udp`, `turn/tcp`,
-    /// `turn/tls`. `url` is the TURN URL a relayed candidate came from.
+    /// `turn/tls`, `turn/tls via proxy`. `url` is the TURN URL a relayed candidate came from.
     pub fn path(&self, candidate_type: &str, protocol: &str, url: &str) -> String {
         if candidate_type != "relay" {
             return protocol.to_ascii_lowercase();
@@ -79,8 +79,7 @@ impl Relays {
         self.bridges
             .iter()
             .find(|b| !url.is_empty() && url.contains(&b.local_addr().to_string()))
-            .map_or("turn/udp", |b| b.server.path())
-            .to_string()
+            .map_or("turn/udp".to_string(), TurnBridge::path)
     }
 
     /// Why the streams to TCP and TLS TURN servers failed, if they did.

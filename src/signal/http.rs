@@ -1,6 +1,6 @@
-//! The HTTP client every meeting service uses: rustls with the system's roots, timeouts, no
-//! proxy from the environment (a room device talks to its meeting service directly), and
-//! errors that say what went wrong without the library's nesting.
+//! The HTTP client every meeting service and the calendar use: rustls with the system's
+//! roots, timeouts, the room's proxy (`net::proxy`: reqwest's own reading of the environment
+//! is off, so that the configuration decides), and errors that say what went wrong without the library's nesting.
 
 use std::time::Duration;
 
@@ -8,10 +8,14 @@ use std::time::Duration;
 pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
     // rustls needs one crypto provider for the process; ring is already in for DTLS.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .no_proxy()
+        .no_proxy();
+    if let Some(proxy) = crate::net::proxy::current() {
+        builder = builder.proxy(proxy.for_reqwest()?);
+    }
+    builder
         .cookie_store(true)
         .user_agent(concat!("salle/", env!("CARGO_PKG_VERSION")))
         .build()

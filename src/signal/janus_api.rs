@@ -79,7 +79,7 @@ impl JanusApi {
             "janus-protocol".parse().expect("a valid header value"),
         );
         let (socket, _) =
-            tokio::time::timeout(ANSWER_TIMEOUT, tokio_tungstenite::connect_async(request))
+            tokio::time::timeout(ANSWER_TIMEOUT, crate::net::websocket::connect(request))
                 .await
                 .map_err(|_| format!("Janus {url}: no answer in time"))?
                 .map_err(|e| format!("Janus {url}: cannot connect: {e}"))?;

@@ -15,6 +15,7 @@ pub mod livekit_support {
 pub mod media;
 pub mod network;
 pub mod peers;
+pub mod proxy;
 pub mod qemu;
 pub mod turn;
 pub mod web;

@@ -51,7 +51,7 @@ impl Signal {
         let rtc = rtc_url(url, token, attempt)?;
         let (socket, _) = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async(rtc.as_str()),
+            crate::net::websocket::connect(rtc.as_str()),
         )
         .await
         .map_err(|_| format!("{server}: no answer in time"))?
