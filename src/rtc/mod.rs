@@ -3,6 +3,7 @@
 
 pub mod depacketize;
 pub mod estimate;
+pub mod ice_server;
 pub mod ice_tcp;
 pub mod keyframe;
 pub mod packetize;

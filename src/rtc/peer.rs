@@ -50,15 +50,7 @@ pub const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const ICE_CHECKING: Duration = super::recovery::RESTART_WAIT;
 const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 
-/// A STUN or TURN server, from the room's configuration or from the meeting service.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct IceServer {
-    /// `stun:host:port`, `turn:host:port?transport=udp|tcp`, `turns:host:443?transport=tcp`
-    /// (TCP and TLS through a bridge each: `super::relay`).
-    pub urls: Vec<String>,
-    pub username: String,
-    pub credential: String,
-}
+pub use super::ice_server::IceServer;
 
 /// What a peer connection is built from.
 #[derive(Debug, Clone, PartialEq)]

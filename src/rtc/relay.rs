@@ -2,7 +2,7 @@
 //! ones through a loopback bridge each (`crate::net::turn_bridge`), kept for the life of the
 //! peer connection; and the name of the path a candidate pair takes, for status.
 
-use super::peer::IceServer;
+use super::ice_server::IceServer;
 use crate::net::turn_bridge::{StreamTransport, StreamTurnServer, TurnBridge};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
