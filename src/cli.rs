@@ -210,39 +210,31 @@ pub fn main() -> ExitCode {
 }
 
 fn run(arg: &ConfigArg, verbose: bool) -> ExitCode {
-    crate::system::logging::init(verbose);
-    let (config, config_file) = match load_config(arg) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("{e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!("cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(crate::daemon::run(crate::daemon::Options {
-        config,
-        config_file,
-    })) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    serve(arg, verbose, |config, config_file| {
+        crate::daemon::run(crate::daemon::Options {
+            config,
+            config_file,
+        })
+    })
 }
 
 /// The web surface: its own process (see `web`), two threads are plenty.
 fn web(arg: &ConfigArg, verbose: bool) -> ExitCode {
+    serve(arg, verbose, crate::web::run)
+}
+
+/// Runs a long-lived process (the daemon, the web surface) on its configuration: logging, the
+/// configuration (a located error exits with `EXIT_CONFIG`), a two-thread runtime, and the
+/// process's error logged on the way out.
+fn serve<F, E>(
+    arg: &ConfigArg,
+    verbose: bool,
+    main: impl FnOnce(Config, Option<PathBuf>) -> F,
+) -> ExitCode
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     crate::system::logging::init(verbose);
     let (config, config_file) = match load_config(arg) {
         Ok(c) => c,
@@ -262,7 +254,7 @@ fn web(arg: &ConfigArg, verbose: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(crate::web::run(config, config_file)) {
+    match runtime.block_on(main(config, config_file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
